@@ -1,0 +1,77 @@
+// The gateway's configuration: every variable it reads, validated at start-up.
+import {
+  checkInternalTls,
+  defineConfig,
+  internalTlsVars,
+  type LoadedConfig,
+  logVars,
+  vars,
+} from "@emailauth/platform";
+
+export const gatewayConfig = defineConfig({
+  service: "gateway",
+  vars: {
+    ...logVars,
+    ...internalTlsVars,
+    GATEWAY_HOST: vars.str({
+      default: "127.0.0.1",
+      description: "Address the public server binds to (0.0.0.0 in containers).",
+      patternText: "an IP address or host name",
+    }),
+    GATEWAY_PORT: vars.port({
+      default: "8080",
+      description:
+        "The public port: Connect JSON/binary, gRPC and gRPC-Web, and /healthz, /readyz, /metrics, /.well-known/jwks.json.",
+    }),
+    GATEWAY_TLS_CERT_FILE: vars.optional(
+      vars.filePath({ description: "PEM certificate (chain) for HTTPS on the public port." }),
+    ),
+    GATEWAY_TLS_KEY_FILE: vars.optional(
+      vars.filePath({ description: "PEM private key of GATEWAY_TLS_CERT_FILE." }),
+    ),
+    GATEWAY_ALLOW_PLAINTEXT_HTTP: vars.bool({
+      default: "false",
+      description:
+        "Serve plain HTTP in production mode, for a gateway behind a TLS-terminating proxy (development mode always allows it).",
+    }),
+    PERSISTENCE_ADDRESSES: vars.addressList({
+      default: "127.0.0.1:50051",
+      description: "The persistence replicas (host:port, comma-separated); calls are balanced across them.",
+    }),
+    MAILER_ADDRESSES: vars.addressList({
+      default: "127.0.0.1:50052",
+      description: "The mailer replicas (host:port, comma-separated); calls are balanced across them.",
+    }),
+    UPSTREAM_TIMEOUT: vars.duration({
+      default: "3s",
+      min: 50,
+      max: 60_000,
+      description: "Deadline of each call to persistence or mailer.",
+    }),
+    MAX_REQUEST_BYTES: vars.int({
+      default: "16384",
+      min: 1024,
+      max: 1_048_576,
+      description: "Largest request body accepted, in bytes (bigger ones get resource_exhausted).",
+    }),
+    REQUEST_TIMEOUT: vars.duration({
+      default: "10s",
+      min: 1000,
+      max: 120_000,
+      description: "Time a client has to send a whole request.",
+    }),
+  },
+  check: (c) => {
+    const problems = checkInternalTls(c);
+    if (Boolean(c.GATEWAY_TLS_CERT_FILE) !== Boolean(c.GATEWAY_TLS_KEY_FILE)) {
+      problems.push("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE go together: set both or neither");
+    } else if (c.mode === "production" && !c.GATEWAY_TLS_CERT_FILE && !c.GATEWAY_ALLOW_PLAINTEXT_HTTP) {
+      problems.push(
+        "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE are required in production mode (or set GATEWAY_ALLOW_PLAINTEXT_HTTP=true behind a TLS-terminating proxy)",
+      );
+    }
+    return problems;
+  },
+});
+
+export type GatewayConfig = LoadedConfig<typeof gatewayConfig>;

@@ -1,0 +1,74 @@
+// Loads one service's configuration from the environment, all at once: every problem is
+// reported in one error that names each variable and what it allows, so an operator fixes
+// them in one go. Only a service's main.ts calls this.
+import type { Mode, Var } from "./vars.ts";
+
+export type Spec = Record<string, Var<unknown>>;
+
+export type ConfigOf<S extends Spec> = { readonly [K in keyof S]: S[K] extends Var<infer T> ? T : never };
+
+/** The loaded configuration of a definition: every variable, typed, plus the mode. */
+export type LoadedConfig<D extends { vars: Spec }> = ConfigOf<D["vars"]> & { readonly mode: Mode };
+
+export interface ConfigDefinition<S extends Spec> {
+  readonly service: string;
+  readonly vars: S;
+  /** Rules across variables, e.g. what production mode requires. Return problems as text. */
+  readonly check?: (config: ConfigOf<S> & { readonly mode: Mode }) => string[];
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(service: string, problems: readonly string[]) {
+    super(`Invalid configuration for ${service}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export const MODE_VAR = "EMAILAUTH_MODE";
+
+export function defineConfig<S extends Spec>(definition: ConfigDefinition<S>): ConfigDefinition<S> {
+  return definition;
+}
+
+function readMode(env: NodeJS.ProcessEnv, problems: string[]): Mode {
+  const raw = env[MODE_VAR];
+  if (raw === undefined || raw === "" || raw === "development") return "development";
+  if (raw === "production") return "production";
+  problems.push(`${MODE_VAR}=${JSON.stringify(raw)}: expected one of: development, production`);
+  return "development";
+}
+
+export function loadConfig<S extends Spec>(
+  definition: ConfigDefinition<S>,
+  env: NodeJS.ProcessEnv,
+): ConfigOf<S> & { readonly mode: Mode } {
+  const problems: string[] = [];
+  const mode = readMode(env, problems);
+  const values: Record<string, unknown> = { mode };
+  for (const [name, v] of Object.entries(definition.vars)) {
+    let raw = env[name];
+    if (raw === "") raw = undefined;
+    raw ??= v.default ?? (mode === "development" ? v.devDefault : undefined);
+    if (raw === undefined) {
+      if (v.optional) {
+        values[name] = undefined;
+      } else {
+        const why = v.devDefault !== undefined ? " in production mode" : "";
+        problems.push(`${name} is required${why}: ${v.description} (${v.allowed})`);
+      }
+      continue;
+    }
+    try {
+      values[name] = v.parse(raw);
+    } catch (err) {
+      const shown = v.secret ? "(secret value hidden)" : JSON.stringify(raw);
+      problems.push(`${name}=${shown}: ${(err as Error).message}`);
+    }
+  }
+  const config = values as ConfigOf<S> & { mode: Mode };
+  if (problems.length === 0 && definition.check) problems.push(...definition.check(config));
+  if (problems.length > 0) throw new ConfigError(definition.service, problems);
+  return config;
+}

@@ -1,0 +1,200 @@
+// Typed environment variables. Each helper returns a `Var`: how to parse the raw string, what
+// is allowed (in words, for error messages and the README's configuration reference), and the
+// defaults. One definition serves validation, typing and documentation, so they cannot drift.
+import { z } from "zod";
+
+export type Mode = "development" | "production";
+
+export interface Var<T> {
+  readonly description: string;
+  /** What is allowed, in words: "integer 0-65535", "one of: debug, info". */
+  readonly allowed: string;
+  /** Used when the variable is unset, in every mode. */
+  readonly default?: string;
+  /**
+   * Used when the variable is unset in development mode only; in production mode the variable
+   * is then required. For embedded secrets and first-run conveniences.
+   */
+  readonly devDefault?: string;
+  /** Unset is fine (the value is `undefined`). */
+  readonly optional: boolean;
+  /** Never echo the value in errors or logs. */
+  readonly secret: boolean;
+  /** Turns the raw string into a value; throws an Error whose message says what is wrong. */
+  parse(raw: string): T;
+}
+
+interface Common {
+  description: string;
+  default?: string;
+  devDefault?: string;
+  secret?: boolean;
+}
+
+function fromZod<T>(schema: z.ZodType<T>, allowed: string) {
+  return (raw: string): T => {
+    const result = schema.safeParse(raw);
+    if (!result.success) throw new Error(`expected ${allowed}`);
+    return result.data;
+  };
+}
+
+function make<T>(common: Common, allowed: string, parse: (raw: string) => T): Var<T> {
+  return {
+    description: common.description,
+    allowed,
+    ...(common.default !== undefined && { default: common.default }),
+    ...(common.devDefault !== undefined && { devDefault: common.devDefault }),
+    optional: false,
+    secret: common.secret ?? false,
+    parse,
+  };
+}
+
+/** Makes a variable optional: unset (or empty) gives `undefined`. */
+export function optional<T>(v: Var<T>): Var<T | undefined> {
+  return { ...v, optional: true };
+}
+
+export function int(opts: Common & { min: number; max: number }): Var<number> {
+  const allowed = `an integer from ${opts.min} to ${opts.max}`;
+  return make(
+    opts,
+    allowed,
+    fromZod(
+      z
+        .string()
+        .regex(/^-?\d+$/)
+        .transform(Number)
+        .pipe(z.number().int().min(opts.min).max(opts.max)),
+      allowed,
+    ),
+  );
+}
+
+export function port(opts: Common): Var<number> {
+  return int({ ...opts, min: 0, max: 65535 });
+}
+
+export function bool(opts: Common): Var<boolean> {
+  const allowed = "true or false";
+  return make(
+    opts,
+    allowed,
+    fromZod(
+      z.enum(["true", "false"]).transform((v) => v === "true"),
+      allowed,
+    ),
+  );
+}
+
+export function oneOf<const T extends string>(values: readonly T[], opts: Common): Var<T> {
+  const allowed = `one of: ${values.join(", ")}`;
+  return make(opts, allowed, fromZod(z.enum(values as [T, ...T[]]), allowed));
+}
+
+export function str(
+  opts: Common & { maxLength?: number; pattern?: RegExp; patternText?: string },
+): Var<string> {
+  const max = opts.maxLength ?? 1024;
+  const allowed = opts.patternText ?? `text of 1 to ${max} characters`;
+  let schema = z.string().min(1).max(max);
+  if (opts.pattern) schema = schema.regex(opts.pattern);
+  return make(opts, allowed, fromZod(schema, allowed));
+}
+
+/** A secret of at least `minLength` characters; its value never appears in messages. */
+export function secret(opts: Common & { minLength?: number }): Var<string> {
+  const min = opts.minLength ?? 32;
+  const allowed = `a secret of at least ${min} characters`;
+  return make({ ...opts, secret: true }, allowed, fromZod(z.string().min(min).max(4096), allowed));
+}
+
+/** Comma-separated secrets (the first one is current, the others are accepted during rotation). */
+export function secretList(opts: Common & { minLength?: number }): Var<string[]> {
+  const min = opts.minLength ?? 32;
+  const allowed = `comma-separated secrets of at least ${min} characters each, current first`;
+  const schema = z
+    .string()
+    .transform((raw) => raw.split(",").map((s) => s.trim()))
+    .pipe(z.array(z.string().min(min).max(4096)).min(1).max(10));
+  return make({ ...opts, secret: true }, allowed, fromZod(schema, allowed));
+}
+
+export function url(opts: Common & { protocols: readonly string[]; secret?: boolean }): Var<string> {
+  const allowed = `a URL (${opts.protocols.map((p) => `${p}://`).join(", ")})`;
+  const schema = z.string().refine((raw) => {
+    try {
+      return opts.protocols.includes(new URL(raw).protocol.replace(/:$/, ""));
+    } catch {
+      return false;
+    }
+  });
+  return make(opts, allowed, fromZod(schema, allowed));
+}
+
+/** host:port pairs, comma-separated: the replicas of a service. */
+export function addressList(opts: Common): Var<string[]> {
+  const allowed = "comma-separated host:port addresses";
+  const address = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/);
+  const schema = z
+    .string()
+    .transform((raw) => raw.split(",").map((s) => s.trim()))
+    .pipe(z.array(address).min(1).max(64));
+  return make(opts, allowed, fromZod(schema, allowed));
+}
+
+export function list(opts: Common & { itemPattern: RegExp; itemText: string; max?: number }): Var<string[]> {
+  const allowed = `comma-separated ${opts.itemText}`;
+  const schema = z
+    .string()
+    .transform((raw) =>
+      raw
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== ""),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(opts.itemPattern))
+        .min(1)
+        .max(opts.max ?? 64),
+    );
+  return make(opts, allowed, fromZod(schema, allowed));
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "250ms", "10s", "5m", "12h", "30d" into milliseconds. */
+export function parseDuration(raw: string): number | undefined {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(raw.trim());
+  if (!match) return undefined;
+  const [, amount, unit] = match;
+  return Number(amount) * (durationUnits[unit as string] ?? Number.NaN);
+}
+
+function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ["d", 86_400_000],
+    ["h", 3_600_000],
+    ["m", 60_000],
+    ["s", 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+/** A duration such as "10s" or "5m", in milliseconds, within [min, max]. */
+export function duration(opts: Common & { min: number; max: number }): Var<number> {
+  const allowed = `a duration from ${formatDuration(opts.min)} to ${formatDuration(opts.max)} (e.g. 250ms, 10s, 5m, 12h, 30d)`;
+  return make(opts, allowed, (raw) => {
+    const ms = parseDuration(raw);
+    if (ms === undefined || ms < opts.min || ms > opts.max) throw new Error(`expected ${allowed}`);
+    return ms;
+  });
+}
+
+export function filePath(opts: Common): Var<string> {
+  return str({ ...opts, maxLength: 4096, patternText: "a file path" });
+}

@@ -1,0 +1,184 @@
+// Long-lived grpc-js clients to the other services of the mesh, and one way to call them.
+//
+// - Replicas: the client balances round-robin across every address of a service and routes
+//   around replicas that are down (grpc-js takes failed subchannels out of the rotation).
+// - Deadlines: every call has one; a down service gives a clear UNAVAILABLE quickly.
+// - Cancellation: the caller's AbortSignal (e.g. the public request going away) cancels the call.
+// - Retries: only methods listed as idempotent are retried, and only on UNAVAILABLE.
+// - Errors come back as AppError with the upstream's reason (see grpc-status.ts).
+import { lookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import {
+  type CallOptions,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type Client,
+  Metadata,
+  type ServiceError,
+} from "@grpc/grpc-js";
+import { AppError } from "../errors/catalog.ts";
+import { fromGrpcError } from "../errors/grpc-status.ts";
+import { codeName, type Metrics } from "../metrics/metrics.ts";
+import { REQUEST_ID_KEY } from "./handlers.ts";
+
+type ClientConstructor<C> = new (
+  address: string,
+  credentials: ChannelCredentials,
+  options?: ChannelOptions,
+) => C;
+
+function splitHostPort(address: string): { host: string; port: string } {
+  const i = address.lastIndexOf(":");
+  return { host: address.slice(0, i).replace(/^\[|\]$/g, ""), port: address.slice(i + 1) };
+}
+
+/**
+ * A grpc-js target for a list of host:port addresses. One hostname: `dns:` (every address
+ * it resolves to is a replica, as with a Compose or Kubernetes service). Several addresses:
+ * resolved once, here, into an `ipv4:`/`ipv6:` list.
+ */
+export async function targetFor(addresses: readonly string[]): Promise<string> {
+  const first = addresses[0];
+  if (first === undefined) throw new Error("no address given");
+  if (addresses.length === 1 && isIP(splitHostPort(first).host) === 0) return `dns:${first}`;
+  const resolved = await Promise.all(
+    addresses.map(async (a) => {
+      const { host, port } = splitHostPort(a);
+      const ip = isIP(host) !== 0 ? host : (await lookup(host)).address;
+      return { ip, port };
+    }),
+  );
+  const v6 = resolved.every((r) => isIP(r.ip) === 6);
+  if (!v6 && resolved.some((r) => isIP(r.ip) === 6))
+    throw new Error("mixing IPv4 and IPv6 replicas is not supported");
+  return v6
+    ? `ipv6:${resolved.map((r) => `[${r.ip}]:${r.port}`).join(",")}`
+    : `ipv4:${resolved.map((r) => `${r.ip}:${r.port}`).join(",")}`;
+}
+
+export interface ClientDeps<C> {
+  Client: ClientConstructor<C>;
+  /** Fully-qualified service name, for the retry policy. */
+  serviceName: string;
+  addresses: readonly string[];
+  credentials: ChannelCredentials;
+  /** Methods (by proto name, e.g. "GetChallenge") safe to send twice. */
+  idempotentMethods?: readonly string[];
+  options?: ChannelOptions;
+}
+
+export async function createGrpcClient<C extends Client>(deps: ClientDeps<C>): Promise<C> {
+  const serviceConfig = {
+    loadBalancingConfig: [{ round_robin: {} }],
+    methodConfig:
+      deps.idempotentMethods && deps.idempotentMethods.length > 0
+        ? [
+            {
+              name: deps.idempotentMethods.map((method) => ({ service: deps.serviceName, method })),
+              retryPolicy: {
+                maxAttempts: 3,
+                initialBackoff: "0.02s",
+                maxBackoff: "0.2s",
+                backoffMultiplier: 2,
+                retryableStatusCodes: ["UNAVAILABLE"],
+              },
+            },
+          ]
+        : [],
+  };
+  return new deps.Client(await targetFor(deps.addresses), deps.credentials, {
+    "grpc.service_config": JSON.stringify(serviceConfig),
+    "grpc.keepalive_time_ms": 30_000,
+    "grpc.keepalive_timeout_ms": 10_000,
+    "grpc.keepalive_permit_without_calls": 1,
+    // Reconnect to a restarted replica quickly instead of backing off for up to 2 minutes.
+    "grpc.initial_reconnect_backoff_ms": 100,
+    "grpc.max_reconnect_backoff_ms": 2_000,
+    "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    ...deps.options,
+  });
+}
+
+// The last overload of a ts-proto client method: (request, metadata, options, callback).
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => unknown;
+
+type MethodKeys<C> = {
+  [K in keyof C]: C[K] extends UnaryMethod<infer _Req, infer _Res> ? K : never;
+}[keyof C] &
+  string;
+type RequestOf<M> = M extends UnaryMethod<infer Req, infer _Res> ? Req : never;
+type ResponseOf<M> = M extends UnaryMethod<infer _Req, infer Res> ? Res : never;
+
+export interface CallOptionsLite {
+  requestId?: string;
+  signal?: AbortSignal;
+  /** Overrides the upstream's default deadline. */
+  deadlineMs?: number;
+}
+
+export interface Upstream<C> {
+  call<K extends MethodKeys<C>>(
+    method: K,
+    request: RequestOf<C[K]>,
+    options?: CallOptionsLite,
+  ): Promise<ResponseOf<C[K]>>;
+  close(): void;
+}
+
+/**
+ * Wraps a client so that each call is a promise with a deadline, cancellation, the request
+ * id in metadata, metrics, and errors as AppError.
+ */
+export function createUpstream<C extends Client>(
+  client: C,
+  deps: { service: string; metrics: Metrics; deadlineMs: number },
+): Upstream<C> {
+  return {
+    call(method, request, options = {}) {
+      const metadata = new Metadata();
+      if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+      const started = performance.now();
+      const observe = (code: number) =>
+        deps.metrics.upstreamDuration.observe(
+          { service: deps.service, method, code: codeName(code) },
+          (performance.now() - started) / 1000,
+        );
+      return new Promise((resolve, reject) => {
+        if (options.signal?.aborted) {
+          reject(new AppError("CANCELED"));
+          return;
+        }
+        const fn = client[method] as unknown as UnaryMethod<
+          RequestOf<C[typeof method]>,
+          ResponseOf<C[typeof method]>
+        >;
+        const call = fn.call(
+          client,
+          request,
+          metadata,
+          { deadline: Date.now() + (options.deadlineMs ?? deps.deadlineMs) },
+          (err, response) => {
+            options.signal?.removeEventListener("abort", onAbort);
+            if (err) {
+              observe(err.code);
+              reject(fromGrpcError(err));
+            } else {
+              observe(0);
+              resolve(response);
+            }
+          },
+        ) as { cancel(): void };
+        const onAbort = () => call.cancel();
+        options.signal?.addEventListener("abort", onAbort, { once: true });
+      });
+    },
+    close() {
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Turns async handlers `(request, ctx) => Promise<response>` into grpc-js unary handlers, with
+// the cross-cutting work done once: request id, per-call logger, cancellation as an
+// AbortSignal, deadline, errors mapped through the catalog, metrics, and a log line.
+import { randomUUID } from "node:crypto";
+import type {
+  handleUnaryCall,
+  Metadata,
+  ServerUnaryCall,
+  sendUnaryData,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { Code, toAppError } from "../errors/catalog.ts";
+import { toGrpcError } from "../errors/grpc-status.ts";
+import type { Logger } from "../log/logger.ts";
+import { codeName, type Metrics } from "../metrics/metrics.ts";
+
+export const REQUEST_ID_KEY = "x-request-id";
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export interface CallContext {
+  /** Carried from the gateway through every service; on every log line of the call. */
+  readonly requestId: string;
+  readonly logger: Logger;
+  /** Aborted when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+  readonly deadline: Date | undefined;
+  readonly metadata: Metadata;
+}
+
+export type AsyncUnary<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+
+/** One async handler per method of a ts-proto `XServiceServer` (its index signature dropped). */
+export type AsyncHandlers<S> = {
+  [K in keyof S as string extends K ? never : K]: S[K] extends handleUnaryCall<infer Req, infer Res>
+    ? AsyncUnary<Req, Res>
+    : never;
+};
+
+export interface HandlerDeps {
+  logger: Logger;
+  metrics: Metrics;
+}
+
+/** Accepts the caller's request id if it is well-formed, or makes one. */
+export function requestIdFrom(metadata: Metadata): string {
+  const given = metadata.get(REQUEST_ID_KEY)[0];
+  return typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+}
+
+function deadlineOf(call: ServerUnaryCall<unknown, unknown>): Date | undefined {
+  const d = call.getDeadline();
+  if (d instanceof Date) return d;
+  return Number.isFinite(d) ? new Date(d) : undefined;
+}
+
+function wrap<Req, Res>(
+  method: string,
+  handler: AsyncUnary<Req, Res>,
+  deps: HandlerDeps,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const started = performance.now();
+    const requestId = requestIdFrom(call.metadata);
+    const controller = new AbortController();
+    call.once("cancelled", () => controller.abort());
+    const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
+    let logger: Logger | undefined;
+    const ctx: CallContext = {
+      requestId,
+      get logger() {
+        logger ??= deps.logger.child({ requestId, method });
+        return logger;
+      },
+      signal: controller.signal,
+      deadline,
+      metadata: call.metadata,
+    };
+    const finish = (code: number) => {
+      const seconds = (performance.now() - started) / 1000;
+      const label = codeName(code);
+      deps.metrics.requests.inc({ method, code: label });
+      deps.metrics.requestDuration.observe({ method, code: label }, seconds);
+      return seconds;
+    };
+    handler(call.request, ctx).then(
+      (response) => {
+        const seconds = finish(0);
+        ctx.logger.debug({ code: "ok", ms: Math.round(seconds * 1000) }, "call served");
+        callback(null, response);
+      },
+      (err: unknown) => {
+        const appErr = toAppError(err);
+        const seconds = finish(appErr.code);
+        const fields = { code: codeName(appErr.code), reason: appErr.reason, ms: Math.round(seconds * 1000) };
+        if (appErr.code === Code.Internal)
+          ctx.logger.error({ ...fields, err: appErr.cause ?? appErr }, "call failed");
+        else if (appErr.code === Code.Unavailable)
+          ctx.logger.warn({ ...fields, err: appErr.cause }, "call failed");
+        else ctx.logger.debug(fields, "call refused");
+        callback(toGrpcError(appErr));
+      },
+    );
+  };
+}
+
+/**
+ * Builds a grpc-js service implementation from async handlers. The definition is the
+ * ts-proto `XServiceService` object; the type parameter its `XServiceServer` interface.
+ */
+export function implementService<S extends UntypedServiceImplementation>(
+  definition: Record<keyof AsyncHandlers<S> & string, { readonly path: string }>,
+  handlers: AsyncHandlers<S>,
+  deps: HandlerDeps,
+): S {
+  const impl: Record<string, unknown> = {};
+  for (const key of Object.keys(definition) as (keyof AsyncHandlers<S> & string)[]) {
+    const method = definition[key].path.split("/").pop() ?? key;
+    impl[key] = wrap(method, handlers[key] as AsyncUnary<unknown, unknown>, deps);
+  }
+  return impl as S;
+}

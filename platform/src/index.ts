@@ -1,0 +1,73 @@
+// @emailauth/platform: what the three services share, once.
+export { checkInternalTls, internalTlsVars, logVars } from "./config/common.ts";
+export {
+  type ConfigDefinition,
+  ConfigError,
+  type ConfigOf,
+  defineConfig,
+  type LoadedConfig,
+  loadConfig,
+  MODE_VAR,
+  type Spec,
+} from "./config/load.ts";
+export type { Mode, Var } from "./config/vars.ts";
+export * as vars from "./config/vars.ts";
+export { parseDuration } from "./config/vars.ts";
+export {
+  AppError,
+  type AppErrorOptions,
+  appError,
+  Code,
+  catalog,
+  isReason,
+  type Reason,
+  toAppError,
+} from "./errors/catalog.ts";
+export { fromGrpcError, isServiceError, toGrpcError } from "./errors/grpc-status.ts";
+export {
+  type CallOptionsLite,
+  createGrpcClient,
+  createUpstream,
+  targetFor,
+  type Upstream,
+} from "./grpc/client.ts";
+export { channelCredentials, serverCredentials, type TlsFiles, tlsFilesFrom } from "./grpc/credentials.ts";
+export {
+  type AsyncHandlers,
+  type AsyncUnary,
+  type CallContext,
+  implementService,
+  REQUEST_ID_KEY,
+  requestIdFrom,
+} from "./grpc/handlers.ts";
+export { grpcHealthCheck } from "./grpc/health-check.ts";
+export {
+  createGrpcServer,
+  type GrpcServer,
+  HEALTH_SERVICE,
+  REFLECTION_SERVICE,
+  reflectionPackage,
+  type ServiceBinding,
+} from "./grpc/server.ts";
+export {
+  createServiceHost,
+  type ListenOptions,
+  type ServiceHost,
+  type ServiceHostDeps,
+} from "./grpc/service-host.ts";
+export { loadOrExit, type Running, runService } from "./lifecycle.ts";
+export { createLogger, type Logger, REDACT_PATHS } from "./log/logger.ts";
+export { maskEmail, scrubText, scrubValue } from "./log/scrub.ts";
+export { codeName, createMetrics, type Metrics } from "./metrics/metrics.ts";
+export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
+export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";
+export { type Check, createReadiness, type Readiness, type ReadinessState } from "./ops/readiness.ts";
+export {
+  type CaughtMessage,
+  createSmtpCatcher,
+  type Envelope,
+  type ReplyHook,
+  type SmtpCatcher,
+  type SmtpCatcherOptions,
+  type SmtpReplyError,
+} from "./smtp/catcher.ts";

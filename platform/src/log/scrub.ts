@@ -1,0 +1,45 @@
+// Pattern-based scrubbing of secrets and personal data in free text: the second net under the
+// logger's path-based redaction, for text we do not control (error messages of libraries,
+// stack traces). What it replaces:
+//   email addresses       -> first character + "***@" + domain   (j***@example.com)
+//   API keys (eak_...)    -> eak_[REDACTED]
+//   refresh tokens (ert_) -> ert_[REDACTED]
+//   JWTs                  -> [JWT REDACTED]
+//   "Bearer <anything>"   -> Bearer [REDACTED]
+// One-time codes are plain digits and cannot be told apart from other numbers: they are kept
+// out by structure (they never reach a log call; see REDACT_PATHS) and a test checks it.
+
+const EMAIL = /([^\s@"'<>(),;:[\]\\]+)@([A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}|\[[^\]\s]+\])/g;
+const API_KEY = /\beak_[a-z2-7]{8,}/g;
+const REFRESH_TOKEN = /\bert_[a-z2-7]{8,}/g;
+const JWT = /\beyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]*/g;
+const BEARER = /\b(Bearer)\s+[^\s"',;]+/gi;
+
+/** Masks an email address for logs: "jane@example.com" -> "j***@example.com". */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  if (at < 1) return "***";
+  return `${email[0]}***${email.slice(at)}`;
+}
+
+export function scrubText(text: string): string {
+  if (text.length === 0) return text;
+  return text
+    .replace(JWT, "[JWT REDACTED]")
+    .replace(BEARER, "$1 [REDACTED]")
+    .replace(API_KEY, "eak_[REDACTED]")
+    .replace(REFRESH_TOKEN, "ert_[REDACTED]")
+    .replace(EMAIL, (_m, local: string, domain: string) => `${local[0]}***@${domain}`);
+}
+
+/** Scrubs every string in a (log) value, up to a small depth; returns a copy where needed. */
+export function scrubValue(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return scrubText(value);
+  if (value === null || typeof value !== "object" || depth > 4) return value;
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  // Dates stay; errors are left to the logger's `err` serializer, which scrubs them whole.
+  if (value instanceof Date || value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
+  return out;
+}

@@ -1,0 +1,78 @@
+// The foundation as an operator meets it: each service started as its own process, listed and
+// health-checked with `buf curl` through server reflection, and refusing to start when
+// misconfigured.
+import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bufCurl, listServices } from "./helpers/buf-curl.ts";
+
+describe("the three services", () => {
+  let persistence: ServiceProcess;
+  let mailer: ServiceProcess;
+  let gateway: ServiceProcess;
+
+  beforeAll(async () => {
+    [persistence, mailer] = await Promise.all([
+      spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
+      spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0" } }),
+    ]);
+    gateway = await spawnService("gateway", {
+      env: {
+        GATEWAY_PORT: "0",
+        PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
+        MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all([gateway?.stop(), persistence?.stop(), mailer?.stop()]);
+  });
+
+  const health = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"];
+
+  it("persistence lists its service, health and reflection, and is SERVING", async () => {
+    const port = persistence.ports.grpcPort as number;
+    expect(await listServices(port)).toEqual(["emailauth.persistence.v1.PersistenceService", ...health]);
+    const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
+    expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
+  });
+
+  it("mailer lists its service, health and reflection, and is SERVING", async () => {
+    const port = mailer.ports.grpcPort as number;
+    expect(await listServices(port)).toEqual(["emailauth.mailer.v1.MailerService", ...health]);
+    const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
+    expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
+  });
+
+  it("the gateway lists the public service, health and reflection, and is SERVING", async () => {
+    const port = gateway.ports.httpPort as number;
+    expect(await listServices(port)).toEqual(["emailauth.auth.v1.AuthService", ...health]);
+    const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
+    expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
+  });
+
+  it("describes every method through reflection, so buf curl can call them", async () => {
+    const port = persistence.ports.grpcPort as number;
+    const { stdout } = await bufCurl(["--list-methods", `http://127.0.0.1:${port}`]);
+    expect(stdout).toContain("emailauth.persistence.v1.PersistenceService/IssueLoginCode");
+    expect(stdout).toContain("emailauth.persistence.v1.PersistenceService/ConsumeLoginCode");
+  });
+});
+
+describe("a misconfigured service", () => {
+  it("refuses to start and names the variable and what it allows", async () => {
+    const p = await spawnService("persistence", { env: { PERSISTENCE_PORT: "eighty" }, expectExit: true });
+    expect((await p.exited).code).toBe(78);
+    expect(p.logs.text()).toContain('PERSISTENCE_PORT="eighty": expected an integer from 0 to 65535');
+  });
+
+  it("refuses production mode without what production requires", async () => {
+    const p = await spawnService("gateway", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
+    expect((await p.exited).code).toBe(78);
+    const text = p.logs.text();
+    expect(text).toContain("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE are required in production mode");
+    expect(text).toContain(
+      "GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE are required in production mode",
+    );
+  });
+});
