@@ -1,8 +1,6 @@
 // The persistence service's composition root: the only file that reads the environment and
 // listens.
 import {
-  type AsyncHandlers,
-  appError,
   createLogger,
   createMetrics,
   loadConfig,
@@ -11,9 +9,12 @@ import {
   serverCredentials,
   tlsFilesFrom,
 } from "@emailauth/platform";
-import { type PersistenceServiceServer, PersistenceServiceService } from "@emailauth/proto/persistence";
 import { persistenceConfig } from "./config.ts";
+import { createPersistenceCore } from "./core.ts";
+import { createSendLimits } from "./login/send-limits.ts";
 import { createPersistenceServer } from "./server.ts";
+import { openStore } from "./store/open-store.ts";
+import { withStoreErrors } from "./store/unavailable.ts";
 
 const config = loadOrExit(() => loadConfig(persistenceConfig, process.env));
 const logger = createLogger({ service: "persistence", level: config.LOG_LEVEL });
@@ -22,25 +23,59 @@ await runService({
   logger,
   async start() {
     const metrics = createMetrics({ service: "persistence" });
-    const handlers = Object.fromEntries(
-      Object.keys(PersistenceServiceService).map((k) => [
-        k,
-        async () => Promise.reject(appError("UNIMPLEMENTED")),
-      ]),
-    ) as unknown as AsyncHandlers<PersistenceServiceServer>;
+    const { store, limitsBackend, checks } = openStore({
+      redisUrl: config.REDIS_URL,
+      prefix: config.REDIS_KEY_PREFIX,
+      logger,
+    });
+    const limits = withStoreErrors(
+      createSendLimits({
+        backend: limitsBackend,
+        config: {
+          emailCooldownMs: config.LIMIT_EMAIL_COOLDOWN,
+          emailPerHour: config.LIMIT_EMAIL_SENDS_PER_HOUR,
+          ipPerHour: config.LIMIT_IP_SENDS_PER_HOUR,
+          appPerMinute: config.LIMIT_APP_SENDS_PER_MINUTE,
+          globalPerMinute: config.LIMIT_GLOBAL_SENDS_PER_MINUTE,
+        },
+      }),
+    );
+    const core = createPersistenceCore({
+      store,
+      limits,
+      pepper: config.PERSISTENCE_PEPPER,
+      codeSecrets: config.PERSISTENCE_CODE_SECRETS,
+      clock: Date.now,
+      rules: {
+        maxAttempts: config.CODE_MAX_ATTEMPTS,
+        maxFailures: config.EMAIL_MAX_FAILURES,
+        failureWindowMs: config.EMAIL_FAILURE_WINDOW,
+        challengeRetentionMs: config.CHALLENGE_RETENTION,
+      },
+      sessionLifetimes: { idleMs: config.SESSION_IDLE_TTL, maxMs: config.SESSION_MAX_TTL },
+      clientAppCacheTtlMs: config.CLIENT_APP_CACHE_TTL,
+    });
     const server = createPersistenceServer({
       logger,
       metrics,
       credentials: serverCredentials(tlsFilesFrom(config)),
-      handlers,
-      checks: {},
+      core,
+      checks,
     });
     const ports = await server.listen({
       host: config.PERSISTENCE_HOST,
       grpcPort: config.PERSISTENCE_PORT,
       httpPort: config.PERSISTENCE_OPS_PORT,
     });
-    logger.info({ grpcPort: ports.grpcPort, opsPort: ports.httpPort, mode: config.mode }, "listening");
-    return { stop: () => server.stop(10_000) };
+    logger.info(
+      { grpcPort: ports.grpcPort, opsPort: ports.httpPort, mode: config.mode, store: store.kind },
+      "listening",
+    );
+    return {
+      async stop() {
+        await server.stop(10_000);
+        await store.close();
+      },
+    };
   },
 });

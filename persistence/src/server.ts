@@ -1,12 +1,12 @@
-// createPersistenceServer(deps): builds the persistence service (gRPC + operations HTTP) from
+// createPersistenceServer(deps): the persistence service (gRPC + operations HTTP) built from
 // its dependencies. Builds only: main.ts (or a test) decides where it listens.
 import {
-  type AsyncHandlers,
   type Check,
   createServiceHost,
   implementService,
   type Logger,
   type Metrics,
+  type ServiceHost,
 } from "@emailauth/platform";
 import {
   PersistenceServiceClient,
@@ -14,16 +14,18 @@ import {
   PersistenceServiceService,
 } from "@emailauth/proto/persistence";
 import type { ServerCredentials } from "@grpc/grpc-js";
+import type { PersistenceCore } from "./core.ts";
+import { createPersistenceHandlers } from "./service/handlers.ts";
 
 export interface PersistenceServerDeps {
   logger: Logger;
   metrics: Metrics;
   credentials: ServerCredentials;
-  handlers: AsyncHandlers<PersistenceServiceServer>;
+  core: PersistenceCore;
   checks: Record<string, Check>;
 }
 
-export function createPersistenceServer(deps: PersistenceServerDeps) {
+export function createPersistenceServer(deps: PersistenceServerDeps): ServiceHost {
   return createServiceHost({
     logger: deps.logger,
     metrics: deps.metrics,
@@ -35,7 +37,7 @@ export function createPersistenceServer(deps: PersistenceServerDeps) {
         definition: PersistenceServiceService,
         implementation: implementService<PersistenceServiceServer>(
           PersistenceServiceService,
-          deps.handlers,
+          createPersistenceHandlers(deps.core),
           deps,
         ),
       },

@@ -13,6 +13,7 @@ export {
 export type { Mode, Var } from "./config/vars.ts";
 export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
+export { type NormalizedEmail, normalizeEmail } from "./email.ts";
 export {
   AppError,
   type AppErrorOptions,
@@ -62,6 +63,13 @@ export { codeName, createMetrics, type Metrics } from "./metrics/metrics.ts";
 export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
 export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";
 export { type Check, createReadiness, type Readiness, type ReadinessState } from "./ops/readiness.ts";
+export {
+  createRedisClient,
+  type RedisClient,
+  type RedisClientOptions,
+  redisCheck,
+} from "./redis/redis-client.ts";
+export { parseRedisUrl, type RedisTarget } from "./redis/redis-url.ts";
 export {
   type CaughtMessage,
   createSmtpCatcher,

@@ -2,6 +2,7 @@
 // is allowed (in words, for error messages and the README's configuration reference), and the
 // defaults. One definition serves validation, typing and documentation, so they cannot drift.
 import { z } from "zod";
+import { parseRedisUrl } from "../redis/redis-url.ts";
 
 export type Mode = "development" | "production";
 
@@ -197,4 +198,17 @@ export function duration(opts: Common & { min: number; max: number }): Var<numbe
 
 export function filePath(opts: Common): Var<string> {
   return str({ ...opts, maxLength: 4096, patternText: "a file path" });
+}
+
+/** A Redis deployment URL (see redis/redis-url.ts); hidden in errors, as it may hold a password. */
+export function redisUrl(opts: Common): Var<string> {
+  const allowed = "a redis://, rediss://, redis+sentinel://…/<master> or redis+cluster://host:port,… URL";
+  return make({ ...opts, secret: true }, allowed, (raw) => {
+    try {
+      parseRedisUrl(raw);
+    } catch (err) {
+      throw new Error(`expected ${allowed} (${(err as Error).message})`);
+    }
+    return raw;
+  });
 }

@@ -1,0 +1,52 @@
+// The persistence domain assembled from its dependencies: what the gRPC handlers serve, and
+// what the store contract tests exercise against each driver.
+import { type ClientApps, createClientApps } from "./client-apps/client-apps.ts";
+import { createCodeMac, createPeppered, type Peppered } from "./crypto/secrets.ts";
+import { createLoginCodes, type LoginCodes, type SessionLifetimes } from "./login/login-codes.ts";
+import type { SendLimits } from "./login/send-limits.ts";
+import { createSessions, type Sessions } from "./sessions/sessions.ts";
+import type { LoginRules, Store } from "./store/store.ts";
+import { createUsers, type Users } from "./users/users.ts";
+
+export interface PersistenceCore {
+  readonly store: Store;
+  readonly peppered: Peppered;
+  readonly clientApps: ClientApps;
+  readonly login: LoginCodes;
+  readonly sessions: Sessions;
+  readonly users: Users;
+}
+
+export interface PersistenceCoreDeps {
+  store: Store;
+  limits: SendLimits;
+  pepper: string;
+  codeSecrets: readonly string[];
+  clock: () => number;
+  rules: LoginRules;
+  sessionLifetimes: SessionLifetimes;
+  clientAppCacheTtlMs: number;
+}
+
+export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCore {
+  const { store, clock } = deps;
+  const peppered = createPeppered(deps.pepper);
+  const clientApps = createClientApps({ store, clock, cacheTtlMs: deps.clientAppCacheTtlMs });
+  return {
+    store,
+    peppered,
+    clientApps,
+    login: createLoginCodes({
+      store,
+      clientApps,
+      limits: deps.limits,
+      peppered,
+      codeMac: createCodeMac(deps.codeSecrets),
+      clock,
+      rules: deps.rules,
+      sessions: deps.sessionLifetimes,
+    }),
+    sessions: createSessions({ store, clientApps, clock, lifetimes: deps.sessionLifetimes }),
+    users: createUsers({ store, peppered, limits: deps.limits }),
+  };
+}

@@ -1,0 +1,37 @@
+// One-time codes: generated from a CSPRNG with every value of the configured length and
+// alphabet equally likely (NIST SP 800-63B 5.1.3), and typed codes normalised the way people
+// type them.
+import { randomInt } from "node:crypto";
+
+export type CodeAlphabet = "digits" | "alphanumeric";
+
+/** Crockford base32: no I, L, O, U, so nothing looks like something else. */
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+export const CODE_LENGTHS: Record<CodeAlphabet, { min: number; max: number; default: number }> = {
+  digits: { min: 6, max: 10, default: 6 },
+  alphanumeric: { min: 8, max: 12, default: 8 },
+};
+
+export function generateCode(alphabet: CodeAlphabet, length: number): string {
+  if (alphabet === "digits") {
+    // One draw over the whole range: 10^10 < 2^48, randomInt's limit. Zero-padded, so codes
+    // starting with 0 are as likely as any other.
+    return String(randomInt(0, 10 ** length)).padStart(length, "0");
+  }
+  let code = "";
+  for (let i = 0; i < length; i++) code += CROCKFORD[randomInt(0, 32)];
+  return code;
+}
+
+/**
+ * The code as the person typed it, in the form it was generated in: spaces and dashes
+ * dropped, letters uppercased, and for alphanumeric codes the look-alikes Crockford decodes
+ * (I and L as 1, O as 0). A code that cannot be right still goes on to be compared (and
+ * counted as an attempt): refusing it early would answer faster and differently.
+ */
+export function normalizeTypedCode(typed: string, alphabet: CodeAlphabet): string {
+  const compact = typed.replace(/[\s-]/g, "").toUpperCase();
+  if (alphabet === "digits") return compact;
+  return compact.replace(/[IL]/g, "1").replace(/O/g, "0");
+}

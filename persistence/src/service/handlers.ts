@@ -1,0 +1,274 @@
+// The PersistenceService RPCs: validate the request, call the domain, map records to
+// messages. Errors are AppErrors from the catalog; the gRPC layer puts them on the wire.
+import { type AsyncHandlers, appError } from "@emailauth/platform";
+import {
+  ChallengeState,
+  type ChallengeState as ChallengeStateValue,
+  type ClientApp,
+  type ClientAppSettings,
+  CodeAlphabet,
+  type PersistenceServiceServer,
+  type Session,
+  type User,
+} from "@emailauth/proto/persistence";
+import { z } from "zod";
+import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
+import type { PersistenceCore } from "../core.ts";
+import type { Peppered } from "../crypto/secrets.ts";
+import { ipLimitKey } from "../login/ip.ts";
+import type { ChallengeRecord, ClientAppRecord, SessionRecord, UserRecord } from "../store/store.ts";
+import { emailOf, fields, parse } from "./requests.ts";
+
+const date = (ms: number) => new Date(ms);
+
+export function toUser(u: UserRecord): User {
+  return {
+    id: u.id,
+    email: u.email,
+    createdAt: date(u.createdAt),
+    ...(u.lastLoginAt !== undefined && { lastLoginAt: date(u.lastLoginAt) }),
+  };
+}
+
+export function toSession(s: SessionRecord): Session {
+  return {
+    id: s.id,
+    userId: s.userId,
+    clientAppId: s.clientAppId,
+    createdAt: date(s.createdAt),
+    refreshedAt: date(s.refreshedAt),
+    idleExpiresAt: date(s.idleExpiresAt),
+    expiresAt: date(s.expiresAt),
+    userAgent: s.userAgent,
+  };
+}
+
+function toClientApp(a: ClientAppRecord): ClientApp {
+  return {
+    id: a.id,
+    settings: {
+      ...a.settings,
+      codeAlphabet:
+        a.settings.codeAlphabet === "alphanumeric"
+          ? CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC
+          : CodeAlphabet.CODE_ALPHABET_DIGITS,
+    },
+    keyPrefix: a.keyPrefix,
+    disabled: a.disabled,
+    createdAt: date(a.createdAt),
+    updatedAt: date(a.updatedAt),
+  };
+}
+
+const STATES: Record<ChallengeRecord["state"], ChallengeStateValue> = {
+  pending: ChallengeState.CHALLENGE_STATE_PENDING,
+  consumed: ChallengeState.CHALLENGE_STATE_CONSUMED,
+  expired: ChallengeState.CHALLENGE_STATE_EXPIRED,
+  superseded: ChallengeState.CHALLENGE_STATE_SUPERSEDED,
+  exhausted: ChallengeState.CHALLENGE_STATE_EXHAUSTED,
+};
+
+const settingsSchema = z.object({
+  displayName: z.string().max(256),
+  senderAddress: z.string().max(254),
+  codeAlphabet: z.number().int(),
+  codeLength: z.number().int().min(0).max(100),
+  codeTtlSeconds: z.number().int().min(0).max(86_400),
+  allowedOrigins: z.array(z.string().max(255)).max(20),
+  sendsPerMinute: z.number().int().min(0),
+});
+
+function settingsInput(settings: ClientAppSettings | undefined): ClientAppSettingsInput {
+  if (!settings) throw appError("CLIENT_APP_SETTINGS_INVALID", { message: "settings: required" });
+  const s = parse(settingsSchema, settings);
+  const alphabets: Record<number, ClientAppSettingsInput["codeAlphabet"]> = {
+    [CodeAlphabet.CODE_ALPHABET_UNSPECIFIED]: undefined,
+    [CodeAlphabet.CODE_ALPHABET_DIGITS]: "digits",
+    [CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC]: "alphanumeric",
+  };
+  if (!(s.codeAlphabet in alphabets)) {
+    throw appError("CLIENT_APP_SETTINGS_INVALID", { message: "code_alphabet: unknown value" });
+  }
+  return { ...s, codeAlphabet: alphabets[s.codeAlphabet] };
+}
+
+function ipDigestOf(peppered: Peppered, ip: string): string | undefined {
+  const key = ipLimitKey(ip);
+  return key ? peppered.ipDigest(key) : undefined;
+}
+
+export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<PersistenceServiceServer> {
+  return {
+    async issueLoginCode(req) {
+      const r = parse(
+        z.object({ clientAppId: fields.clientAppId, email: fields.email, endUserIp: fields.endUserIp }),
+        req,
+      );
+      const issued = await core.login.issue({
+        clientAppId: r.clientAppId,
+        email: emailOf(r.email),
+        ipDigest: ipDigestOf(core.peppered, r.endUserIp),
+      });
+      return {
+        challengeId: issued.challengeId,
+        code: issued.code,
+        expiresAt: date(issued.expiresAt),
+        resendAvailableAt: date(issued.resendAvailableAt),
+        email: issued.email,
+      };
+    },
+
+    async consumeLoginCode(req) {
+      const r = parse(
+        z.object({
+          clientAppId: fields.clientAppId,
+          challengeId: fields.challengeId.optional(),
+          email: fields.email.optional(),
+          code: fields.code,
+          userAgent: fields.userAgent,
+        }),
+        req,
+      );
+      let target: { challengeId: string } | { email: string };
+      if (r.challengeId !== undefined) target = { challengeId: r.challengeId };
+      else if (r.email !== undefined) target = { email: emailOf(r.email) };
+      else throw appError("INVALID_ARGUMENT", { message: "target: challenge_id or email is required" });
+      const done = await core.login.consume({
+        clientAppId: r.clientAppId,
+        target,
+        code: r.code,
+        userAgent: r.userAgent,
+      });
+      return {
+        user: toUser(done.user),
+        newUser: done.newUser,
+        session: toSession(done.session),
+        refreshToken: done.refreshToken,
+      };
+    },
+
+    async getChallenge(req) {
+      const r = parse(z.object({ challengeId: fields.challengeId }), req);
+      const c = await core.login.getChallenge(r.challengeId);
+      return {
+        challengeId: c.id,
+        clientAppId: c.clientAppId,
+        state: STATES[c.state],
+        issuedAt: date(c.issuedAt),
+        expiresAt: date(c.expiresAt),
+        failedAttempts: c.failedAttempts,
+      };
+    },
+
+    async refreshSession(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId, refreshToken: fields.refreshToken }), req);
+      const refreshed = await core.sessions.refresh(r);
+      return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
+    },
+
+    async getSession(req) {
+      const r = parse(z.object({ sessionId: fields.sessionId }), req);
+      return { session: toSession(await core.sessions.get(r.sessionId)) };
+    },
+
+    async listUserSessions(req) {
+      const r = parse(z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }), req);
+      return { sessions: (await core.sessions.listForUser(r)).map(toSession) };
+    },
+
+    async revokeSession(req) {
+      const r = parse(
+        z.object({
+          sessionId: fields.sessionId.optional(),
+          refreshToken: fields.refreshToken.optional(),
+          clientAppId: fields.optionalClientAppId,
+        }),
+        req,
+      );
+      const target =
+        r.sessionId !== undefined
+          ? { sessionId: r.sessionId }
+          : r.refreshToken !== undefined
+            ? { refreshToken: r.refreshToken }
+            : undefined;
+      if (!target)
+        throw appError("INVALID_ARGUMENT", { message: "target: session_id or refresh_token is required" });
+      return { revoked: await core.sessions.revoke(target, r.clientAppId) };
+    },
+
+    async revokeUserSessions(req) {
+      const r = parse(z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }), req);
+      return { revokedCount: await core.sessions.revokeForUser(r) };
+    },
+
+    async getUser(req) {
+      const r = parse(z.object({ userId: fields.userId }), req);
+      return { user: toUser(await core.users.get(r.userId)) };
+    },
+
+    async findUserByEmail(req) {
+      const r = parse(z.object({ email: fields.email }), req);
+      return { user: toUser(await core.users.findByEmail(emailOf(r.email))) };
+    },
+
+    async deleteUser(req) {
+      const r = parse(z.object({ userId: fields.userId }), req);
+      return { deleted: await core.users.delete(r.userId) };
+    },
+
+    async createClientApp(req) {
+      const { app, apiKey } = await core.clientApps.create(settingsInput(req.settings));
+      return { clientApp: toClientApp(app), apiKey };
+    },
+
+    async authenticateClientApp(req) {
+      const r = parse(z.object({ apiKey: fields.apiKey }), req);
+      return { clientApp: toClientApp(await core.clientApps.authenticate(r.apiKey)) };
+    },
+
+    async getClientApp(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      return { clientApp: toClientApp(await core.clientApps.get(r.clientAppId)) };
+    },
+
+    async listClientApps(req) {
+      const r = parse(
+        z.object({ pageSize: z.number().int().min(0).max(1000), pageToken: z.string().max(64) }),
+        req,
+      );
+      const page = await core.clientApps.list(r);
+      return { clientApps: page.apps.map(toClientApp), nextPageToken: page.nextPageToken };
+    },
+
+    async updateClientApp(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      return {
+        clientApp: toClientApp(await core.clientApps.update(r.clientAppId, settingsInput(req.settings))),
+      };
+    },
+
+    async rotateClientAppKey(req) {
+      const r = parse(
+        z.object({ clientAppId: fields.clientAppId, graceSeconds: z.number().int().min(0).max(604_800) }),
+        req,
+      );
+      const { app, apiKey } = await core.clientApps.rotateKey(r.clientAppId, r.graceSeconds);
+      return { clientApp: toClientApp(app), apiKey };
+    },
+
+    async disableClientApp(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, true)) };
+    },
+
+    async enableClientApp(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, false)) };
+    },
+
+    async deleteClientApp(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      return { deleted: await core.clientApps.delete(r.clientAppId) };
+    },
+  };
+}

@@ -1,0 +1,47 @@
+// Validation of every request at persistence's edge: internal callers are trusted to be who
+// they are, not to send well-formed data. A bad field is INVALID_ARGUMENT naming the field;
+// nothing is read or written before the whole request is valid.
+import { appError, normalizeEmail } from "@emailauth/platform";
+import { z } from "zod";
+import { ID_PATTERNS } from "../crypto/ids.ts";
+
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+
+export const fields = {
+  clientAppId: z.string().regex(ID_PATTERNS.clientApp, "expected a client app id (app_ and 16 characters)"),
+  optionalClientAppId: z.union([
+    z.literal(""),
+    z.string().regex(ID_PATTERNS.clientApp, "expected a client app id"),
+  ]),
+  challengeId: z.string().regex(ID_PATTERNS.challenge, "expected a challenge id (chl_ and 38 characters)"),
+  sessionId: z.string().regex(ID_PATTERNS.session, "expected a session id (ses_ and 38 characters)"),
+  userId: z.string().regex(ID_PATTERNS.user, "expected a user id (usr_ and 38 characters)"),
+  refreshToken: z
+    .string()
+    .regex(ID_PATTERNS.refreshToken, "expected a refresh token (ert_ and 64 characters)"),
+  apiKey: z.string().max(128),
+  email: z.string().min(1).max(320),
+  endUserIp: z.union([z.literal(""), z.ipv4(), z.ipv6()]),
+  code: z
+    .string()
+    .min(1)
+    .max(32)
+    .regex(/^[0-9A-Za-z -]+$/, "expected digits or letters"),
+  userAgent: z.string().max(256).regex(NO_CONTROL, "control characters are not allowed"),
+};
+
+/** Parses a request with a zod schema, or throws INVALID_ARGUMENT naming the first bad field. */
+export function parse<T>(schema: z.ZodType<T>, request: unknown): T {
+  const result = schema.safeParse(request);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const path = issue?.path.length ? issue.path.join(".") : "request";
+  throw appError("INVALID_ARGUMENT", { message: `${path}: ${issue?.message ?? "invalid"}` });
+}
+
+/** The normalised email, or EMAIL_INVALID saying what is wrong with it. */
+export function emailOf(raw: string): string {
+  const result = normalizeEmail(raw);
+  if (!result.ok) throw appError("EMAIL_INVALID", { message: `email: ${result.problem}` });
+  return result.email;
+}

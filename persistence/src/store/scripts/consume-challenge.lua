@@ -1,0 +1,78 @@
+-- Checks a typed code in one atomic step: count the attempt, compare, then either consume the
+-- code, create the user on the first login and open a session, or count the failure (killing
+-- the code after its last attempt). Wrong, expired, used, retired and unknown codes all give
+-- CODE_INVALID.
+-- KEYS[1] challenge key
+-- ARGV: 1 P, 2 app id, 3 now, 4 MACs as JSON {kid: mac}, 5 max attempts, 6 max failures,
+--       7 failure window ms, 8 new user id, 9 session id, 10 refresh token hash,
+--       11 idle ttl ms, 12 max ttl ms, 13 user agent, 14 challenge id
+-- Returns {"CODE_INVALID"} | {"EMAIL_LOCKED", retry at}
+--       | {"OK", uid, email, created, new(0|1), sid, idle expires, expires}
+local c = KEYS[1]
+local P, app, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local max_attempts, max_failures = tonumber(ARGV[5]), tonumber(ARGV[6])
+
+local r = redis.call("HMGET", c, "app", "d", "kid", "mac", "exp", "st", "em")
+if not r[1] or r[1] ~= app then
+  return { "CODE_INVALID" }
+end
+local d = r[2]
+local fkey = P .. "f:" .. d
+local lock = locked_until(fkey, now, max_failures)
+if lock then
+  return { "EMAIL_LOCKED", fmt(lock) }
+end
+if r[6] ~= "p" or tonumber(r[5]) <= now then
+  return { "CODE_INVALID" }
+end
+
+local attempts = redis.call("HINCRBY", c, "att", 1)
+local live = P .. "l:" .. app .. ":" .. d
+local function close(state)
+  redis.call("HSET", c, "st", state)
+  redis.call("HDEL", c, "mac")
+  if redis.call("GET", live) == ARGV[14] then
+    redis.call("DEL", live)
+  end
+end
+
+local macs = cjson.decode(ARGV[4])
+if macs[r[3]] ~= r[4] then
+  count_failure(fkey, now, tonumber(ARGV[7]))
+  if attempts >= max_attempts then
+    close("x")
+  end
+  return { "CODE_INVALID" }
+end
+
+close("c")
+redis.call("DEL", fkey)
+
+local idx = P .. "idx:" .. d
+local uid = redis.call("GET", idx)
+local new_user = "0"
+if not uid then
+  uid = ARGV[8]
+  redis.call("SET", idx, uid)
+  redis.call("HSET", P .. "u:" .. uid, "id", uid, "em", r[7], "d", d, "ca", ARGV[3])
+  new_user = "1"
+end
+local ukey = P .. "u:" .. uid
+redis.call("HSET", ukey, "ll", ARGV[3])
+local u = redis.call("HMGET", ukey, "em", "ca")
+
+local sid = ARGV[9]
+local exp = now + tonumber(ARGV[12])
+local idle = math.min(now + tonumber(ARGV[11]), exp)
+local skey = P .. "s:" .. sid
+redis.call("HSET", skey, "uid", uid, "app", app, "ca", ARGV[3], "ref", ARGV[3], "ie", fmt(idle),
+  "exp", fmt(exp), "ua", ARGV[13])
+redis.call("PEXPIREAT", skey, fmt(idle))
+redis.call("SET", P .. "rt:" .. ARGV[10], sid, "PXAT", fmt(idle))
+local sr = P .. "sr:" .. sid
+redis.call("SADD", sr, ARGV[10])
+redis.call("PEXPIREAT", sr, fmt(exp))
+local us = P .. "us:" .. uid
+redis.call("SADD", us, sid)
+extend(us, exp)
+return { "OK", uid, u[1], u[2], new_user, sid, fmt(idle), fmt(exp) }

@@ -1,0 +1,58 @@
+-- Shared helpers, prepended to every script by redis-store.ts.
+--
+-- Cluster note: every script declares its first key, and builds the others from the person's
+-- key prefix P = "<prefix>{<tag>}:" (passed as ARGV[1]). All of them carry the same hash tag,
+-- so they live in the declared key's slot: Redis Cluster serves them from one node, and the
+-- script stays atomic there.
+
+-- Integers as strings without exponent notation.
+local function fmt(n)
+  return string.format("%d", n)
+end
+
+-- Sets the key's expiry to `at` unless it already expires later.
+local function extend(key, at)
+  if redis.call("PEXPIRETIME", key) < at then
+    redis.call("PEXPIREAT", key, fmt(at))
+  end
+end
+
+-- Ends a session: the session record, every refresh token it ever had, its entry in the
+-- user's set. Returns 1 if the session existed.
+local function revoke_session(P, sid)
+  local skey = P .. "s:" .. sid
+  local uid = redis.call("HGET", skey, "uid")
+  local sr = P .. "sr:" .. sid
+  for _, h in ipairs(redis.call("SMEMBERS", sr)) do
+    redis.call("DEL", P .. "rt:" .. h)
+  end
+  redis.call("DEL", sr)
+  if not uid then
+    return 0
+  end
+  redis.call("DEL", skey)
+  redis.call("SREM", P .. "us:" .. uid, sid)
+  return 1
+end
+
+-- The failure counter of an email: a hash {n = failures, r = when the window resets}. The key
+-- also expires at r, so it cleans itself up; comparing r with `now` keeps the rule exact.
+-- Returns the reset time if the email is locked (n >= max), else nil.
+local function locked_until(fkey, now, max_failures)
+  local f = redis.call("HMGET", fkey, "n", "r")
+  if f[1] and tonumber(f[2]) > now and tonumber(f[1]) >= max_failures then
+    return tonumber(f[2])
+  end
+  return nil
+end
+
+local function count_failure(fkey, now, window)
+  local r = tonumber(redis.call("HGET", fkey, "r") or "0")
+  if r <= now then
+    r = now + window
+    redis.call("HSET", fkey, "n", "1", "r", fmt(r))
+    redis.call("PEXPIREAT", fkey, fmt(r))
+  else
+    redis.call("HINCRBY", fkey, "n", 1)
+  end
+end

@@ -1,0 +1,36 @@
+-- Rotates a refresh token. The presented token is kept, marked as used, until the session's
+-- end: presenting it again is reuse (a stolen token, or a replay), and revokes the session.
+-- KEYS[1] token key
+-- ARGV: 1 P, 2 new token hash, 3 app id, 4 now, 5 idle ttl ms
+-- Returns {"SESSION_INVALID"} | {"REFRESH_TOKEN_REUSED"}
+--       | {"OK", sid, uid, created, idle expires, expires, user agent}
+local P, app, now = ARGV[1], ARGV[3], tonumber(ARGV[4])
+local v = redis.call("GET", KEYS[1])
+if not v then
+  return { "SESSION_INVALID" }
+end
+local sid, used = v, false
+if string.sub(v, -4) == ":old" then
+  sid, used = string.sub(v, 1, -5), true
+end
+local skey = P .. "s:" .. sid
+local s = redis.call("HMGET", skey, "uid", "app", "ca", "ie", "exp", "ua")
+-- Another app's token changes nothing: it is simply not valid here.
+if not s[1] or s[2] ~= app then
+  return { "SESSION_INVALID" }
+end
+if used then
+  revoke_session(P, sid)
+  return { "REFRESH_TOKEN_REUSED" }
+end
+local exp = tonumber(s[5])
+if tonumber(s[4]) <= now or exp <= now then
+  return { "SESSION_INVALID" }
+end
+redis.call("SET", KEYS[1], sid .. ":old", "PXAT", s[5])
+local idle = math.min(now + tonumber(ARGV[5]), exp)
+redis.call("SET", P .. "rt:" .. ARGV[2], sid, "PXAT", fmt(idle))
+redis.call("SADD", P .. "sr:" .. sid, ARGV[2])
+redis.call("HSET", skey, "ref", ARGV[4], "ie", fmt(idle))
+redis.call("PEXPIREAT", skey, fmt(idle))
+return { "OK", sid, s[1], s[3], fmt(idle), s[5], s[6] }

@@ -1,0 +1,737 @@
+// The store contract: one suite of behaviours that every storage driver must show, run
+// unchanged against the memory driver, a real standalone redis-server and a real 3-master
+// Redis Cluster (store.*.test.ts). It drives the persistence domain (codes, sessions, users,
+// client apps) over the driver, so it checks the rules the product promises, not a key layout.
+import { randomUUID } from "node:crypto";
+import { AppError, type Reason } from "@emailauth/platform";
+import { createTestClock, type TestClock, waitFor } from "@emailauth/platform/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
+import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
+import { newChallengeId } from "../src/crypto/ids.ts";
+import { generateCode } from "../src/login/codes.ts";
+import { createSendLimits, type LimitsBackend, type SendLimitsConfig } from "../src/login/send-limits.ts";
+import type { LoginRules, Store } from "../src/store/store.ts";
+
+export interface DriverHarness {
+  /** A store over the driver, using this clock where the driver keeps time itself. */
+  makeStore(clock: () => number): Store;
+  limitsBackend: LimitsBackend;
+  /** Every key in the database (Redis drivers), for erasure checks. */
+  keys?(): Promise<string[]>;
+  close(): Promise<void>;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const RULES: LoginRules = {
+  maxAttempts: 5,
+  maxFailures: 100,
+  failureWindowMs: DAY,
+  challengeRetentionMs: HOUR,
+};
+
+// Generous limits, so that only the tests about limits meet them.
+const OPEN_LIMITS: SendLimitsConfig = {
+  emailCooldownMs: 0,
+  emailPerHour: 1_000_000,
+  ipPerHour: 1_000_000,
+  appPerMinute: 1_000_000,
+  globalPerMinute: 100_000_000,
+};
+
+const SETTINGS: ClientAppSettingsInput = {
+  displayName: "Example",
+  senderAddress: "",
+  codeAlphabet: "digits",
+  codeLength: 6,
+  codeTtlSeconds: 600,
+  allowedOrigins: [],
+  sendsPerMinute: 0,
+};
+
+const uniqueEmail = () => `person-${randomUUID()}@example.com`;
+
+async function reasonOf(promise: Promise<unknown>): Promise<{ reason: Reason; retryAt: Date | undefined }> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof AppError) return { reason: err.reason, retryAt: err.retryAt };
+    throw err;
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** A code of the same alphabet and length that is not `code`. */
+function wrongCode(code: string): string {
+  let other = code;
+  while (other === code) other = generateCode("digits", code.length);
+  return other;
+}
+
+export function describeStoreContract(name: string, setup: () => Promise<DriverHarness>): void {
+  describe(`store contract: ${name}`, () => {
+    let harness: DriverHarness;
+    beforeAll(async () => {
+      harness = await setup();
+    });
+    afterAll(async () => {
+      await harness?.close();
+    });
+
+    interface World {
+      core: PersistenceCore;
+      clock: TestClock;
+    }
+
+    function world(options: { limits?: Partial<SendLimitsConfig>; rules?: Partial<LoginRules> } = {}): World {
+      const clock = createTestClock();
+      const store = harness.makeStore(clock.now);
+      const core = createPersistenceCore({
+        store,
+        limits: createSendLimits({
+          backend: harness.limitsBackend,
+          config: { ...OPEN_LIMITS, ...options.limits },
+        }),
+        pepper: "contract-test-pepper-contract-test-pepper",
+        codeSecrets: ["contract-test-code-secret-0123456789abcdef"],
+        clock: clock.now,
+        rules: { ...RULES, ...options.rules },
+        sessionLifetimes: { idleMs: 30 * DAY, maxMs: 90 * DAY },
+        clientAppCacheTtlMs: 0,
+      });
+      return { core, clock };
+    }
+
+    async function appIn(w: World, settings: Partial<ClientAppSettingsInput> = {}) {
+      return (await w.core.clientApps.create({ ...SETTINGS, ...settings })).app;
+    }
+
+    async function login(w: World, appId: string, email: string) {
+      const issued = await w.core.login.issue({ clientAppId: appId, email, ipDigest: undefined });
+      return w.core.login.consume({
+        clientAppId: appId,
+        target: { challengeId: issued.challengeId },
+        code: issued.code,
+        userAgent: "test-agent/1.0",
+      });
+    }
+
+    describe("login codes", () => {
+      it("logs a person in with the emailed code and creates the user on the first login", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect(issued.code).toMatch(/^\d{6}$/);
+        expect(issued.challengeId).toMatch(/^chl_[a-z2-7]{38}$/);
+        expect(issued.expiresAt).toBe(w.clock.now() + 600_000);
+
+        const first = await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: issued.code,
+          userAgent: "test-agent/1.0",
+        });
+        expect(first.newUser).toBe(true);
+        expect(first.user).toMatchObject({ email, createdAt: w.clock.now() });
+        expect(first.user.id).toMatch(/^usr_[a-z2-7]{38}$/);
+        expect(first.session).toMatchObject({
+          userId: first.user.id,
+          clientAppId: app.id,
+          userAgent: "test-agent/1.0",
+        });
+        expect(first.refreshToken).toMatch(/^ert_[a-z2-7]{64}$/);
+
+        w.clock.advance(MINUTE);
+        const second = await login(w, app.id, email);
+        expect(second.newUser).toBe(false);
+        expect(second.user.id).toBe(first.user.id);
+        expect(second.session.id).not.toBe(first.session.id);
+        expect((await w.core.users.findByEmail(email)).id).toBe(first.user.id);
+      });
+
+      it("creates no account for a code that is never used (a typo creates nothing)", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect((await reasonOf(w.core.users.findByEmail(email))).reason).toBe("USER_NOT_FOUND");
+      });
+
+      it("verifies by email against the most recent code of that email for that app", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const older = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const newer = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const byEmail = (code: string) =>
+          w.core.login.consume({ clientAppId: app.id, target: { email }, code, userAgent: "" });
+        if (older.code !== newer.code)
+          expect((await reasonOf(byEmail(older.code))).reason).toBe("CODE_INVALID");
+        const done = await byEmail(newer.code);
+        expect(done.user.email).toBe(email);
+        expect((await w.core.login.getChallenge(newer.challengeId)).state).toBe("consumed");
+      });
+
+      it("accepts the code as people type it: spaces, dashes, letter case", async () => {
+        const w = world();
+        const app = await appIn(w, { codeAlphabet: "alphanumeric", codeLength: 10 });
+        const email = uniqueEmail();
+        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect(issued.code).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}$/);
+        const typed = `${issued.code.slice(0, 5).toLowerCase()} - ${issued.code.slice(5)}`;
+        const done = await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: typed,
+          userAgent: "",
+        });
+        expect(done.user.email).toBe(email);
+      });
+
+      it("gives one answer for wrong, used, superseded, expired, foreign and unknown codes", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const email = uniqueEmail();
+        const consume = (challengeId: string, code: string, clientAppId = app.id) =>
+          reasonOf(w.core.login.consume({ clientAppId, target: { challengeId }, code, userAgent: "" }));
+
+        const a = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect((await consume(a.challengeId, wrongCode(a.code))).reason).toBe("CODE_INVALID"); // wrong
+        expect((await consume(a.challengeId, a.code, other.id)).reason).toBe("CODE_INVALID"); // another app
+        const used = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect((await consume(a.challengeId, a.code)).reason).toBe("CODE_INVALID"); // superseded
+        await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: used.challengeId },
+          code: used.code,
+          userAgent: "",
+        });
+        expect((await consume(used.challengeId, used.code)).reason).toBe("CODE_INVALID"); // used
+        const late = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        w.clock.advance(600_000);
+        expect((await consume(late.challengeId, late.code)).reason).toBe("CODE_INVALID"); // expired
+        expect((await w.core.login.getChallenge(late.challengeId)).state).toBe("expired");
+        const unknown = `chl_${late.challengeId.slice(4, 16)}${"a".repeat(26)}`;
+        expect((await consume(unknown, late.code)).reason).toBe("CODE_INVALID"); // unknown
+        expect((await w.core.login.getChallenge(a.challengeId)).state).toBe("superseded");
+      });
+
+      it("kills a code after 5 wrong guesses: then even the right code fails", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+        });
+        for (let i = 0; i < 5; i++) {
+          const r = await reasonOf(
+            w.core.login.consume({
+              clientAppId: app.id,
+              target: { challengeId: issued.challengeId },
+              code: wrongCode(issued.code),
+              userAgent: "",
+            }),
+          );
+          expect(r.reason).toBe("CODE_INVALID");
+        }
+        const right = w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: issued.code,
+          userAgent: "",
+        });
+        expect((await reasonOf(right)).reason).toBe("CODE_INVALID");
+        expect(await w.core.login.getChallenge(issued.challengeId)).toMatchObject({
+          state: "exhausted",
+          failedAttempts: 5,
+        });
+      });
+
+      it("opens exactly one session for 50 concurrent uses of the right code", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+        });
+        const results = await Promise.allSettled(
+          Array.from({ length: 50 }, () =>
+            w.core.login.consume({
+              clientAppId: app.id,
+              target: { challengeId: issued.challengeId },
+              code: issued.code,
+              userAgent: "",
+            }),
+          ),
+        );
+        const ok = results.filter((r) => r.status === "fulfilled");
+        expect(ok).toHaveLength(1);
+        const rejected = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        expect(rejected.every((r) => (r.reason as AppError).reason === "CODE_INVALID")).toBe(true);
+        const userId = (ok[0] as PromiseFulfilledResult<{ user: { id: string } }>).value.user.id;
+        expect(await w.core.sessions.listForUser({ userId, clientAppId: "" })).toHaveLength(1);
+      });
+
+      it("counts exactly 5 of 50 concurrent wrong guesses, and the code is dead", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const bad = wrongCode(issued.code);
+        const results = await Promise.allSettled(
+          Array.from({ length: 50 }, () =>
+            w.core.login.consume({
+              clientAppId: app.id,
+              target: { challengeId: issued.challengeId },
+              code: bad,
+              userAgent: "",
+            }),
+          ),
+        );
+        expect(results.every((r) => r.status === "rejected")).toBe(true);
+        expect(await w.core.login.getChallenge(issued.challengeId)).toMatchObject({
+          state: "exhausted",
+          failedAttempts: 5,
+        });
+        // Only those 5 count against the email: 94 more failures (99 in all) leave it open...
+        const failTimes = async (times: number) => {
+          for (let done = 0; done < times; ) {
+            const next = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+            for (let i = 0; i < 5 && done < times; i++, done++) {
+              await reasonOf(
+                w.core.login.consume({
+                  clientAppId: app.id,
+                  target: { challengeId: next.challengeId },
+                  code: wrongCode(next.code),
+                  userAgent: "",
+                }),
+              );
+            }
+          }
+        };
+        await failTimes(94);
+        await failTimes(1);
+        // ...and the 100th locks it.
+        expect(
+          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }))).reason,
+        ).toBe("EMAIL_LOCKED");
+      });
+
+      it("keeps one live code when codes for one email are issued concurrently", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+          ),
+        );
+        const states = await Promise.all(issued.map((i) => w.core.login.getChallenge(i.challengeId)));
+        expect(states.filter((s) => s.state === "pending")).toHaveLength(1);
+        expect(states.filter((s) => s.state === "superseded")).toHaveLength(19);
+        const live = issued[states.findIndex((s) => s.state === "pending")];
+        const done = await w.core.login.consume({
+          clientAppId: app.id,
+          target: { email },
+          code: live?.code ?? "",
+          userAgent: "",
+        });
+        expect(done.user.email).toBe(email);
+      });
+
+      it("locks the email after 100 failed guesses across codes, until the window passes", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        for (let code = 0; code < 20; code++) {
+          // A new code does not reset the budget.
+          const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+          for (let i = 0; i < 5; i++) {
+            await reasonOf(
+              w.core.login.consume({
+                clientAppId: app.id,
+                target: { challengeId: issued.challengeId },
+                code: wrongCode(issued.code),
+                userAgent: "",
+              }),
+            );
+          }
+        }
+        const locked = await reasonOf(
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+        );
+        expect(locked.reason).toBe("EMAIL_LOCKED");
+        expect(locked.retryAt?.getTime()).toBeGreaterThan(w.clock.now() + DAY - HOUR);
+        expect(locked.retryAt?.getTime()).toBeLessThanOrEqual(w.clock.now() + DAY);
+        const byEmail = await reasonOf(
+          w.core.login.consume({ clientAppId: app.id, target: { email }, code: "000000", userAgent: "" }),
+        );
+        expect(byEmail.reason).toBe("CODE_INVALID");
+
+        w.clock.advance(DAY);
+        const after = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect(
+          (
+            await w.core.login.consume({
+              clientAppId: app.id,
+              target: { email },
+              code: after.code,
+              userAgent: "",
+            })
+          ).user.email,
+        ).toBe(email);
+      });
+
+      it("lets a successful login reset the failure count", async () => {
+        const w = world({ rules: { maxFailures: 6 } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const guessWrong = async (times: number) => {
+          const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+          for (let i = 0; i < times; i++) {
+            await reasonOf(
+              w.core.login.consume({
+                clientAppId: app.id,
+                target: { challengeId: issued.challengeId },
+                code: wrongCode(issued.code),
+                userAgent: "",
+              }),
+            );
+          }
+        };
+        await guessWrong(4);
+        await login(w, app.id, email);
+        await guessWrong(4);
+        await login(w, app.id, email);
+      });
+
+      it("forgets a challenge once its retention after expiry has passed (real expiry)", async () => {
+        const store = harness.makeStore(Date.now);
+        const now = Date.now();
+        const challengeId = newChallengeId("expiryexpiry");
+        await store.issueChallenge({
+          tag: challengeId.slice(4, 16),
+          digest: "d".repeat(52),
+          email: "expiry@example.com",
+          clientAppId: "app_aaaaaaaaaaaaaaaa",
+          challengeId,
+          kid: "k",
+          mac: "m",
+          now,
+          expiresAt: now + 300,
+          rules: { ...RULES, challengeRetentionMs: 200 },
+        });
+        expect(await store.getChallenge({ challengeId, now: Date.now() })).toBeDefined();
+        await waitFor("the challenge to expire", async () => {
+          const keys = harness.keys ? await harness.keys() : [];
+          const gone = !keys.some((k) => k.includes(challengeId));
+          return gone && (await store.getChallenge({ challengeId, now: Date.now() })) === undefined;
+        });
+      });
+    });
+
+    describe("send limits", () => {
+      it("allows one code per email per cooldown and says when to retry", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const first = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        expect(first.resendAvailableAt).toBeGreaterThan(Date.now() + MINUTE - 2_000);
+        const refused = await reasonOf(
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+        );
+        expect(refused.reason).toBe("RATE_LIMITED");
+        expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + MINUTE - 2_000);
+        // Another email is not affected.
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+      });
+
+      it("caps sends per email per hour", async () => {
+        const w = world({ limits: { emailPerHour: 3 } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        for (let i = 0; i < 3; i++)
+          await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const refused = await reasonOf(
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+        );
+        expect(refused.reason).toBe("RATE_LIMITED");
+        expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + HOUR - MINUTE);
+      });
+
+      it("caps sends per end-user IP when the app forwards it", async () => {
+        const w = world({ limits: { ipPerHour: 2 } });
+        const app = await appIn(w);
+        const ipDigest = `ip${randomUUID()}`;
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest });
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest });
+        expect(
+          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest })))
+            .reason,
+        ).toBe("RATE_LIMITED");
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+      });
+
+      it("caps sends per client app, and a refused send costs the other limits nothing", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w, { sendsPerMinute: 2 });
+        const email = uniqueEmail();
+        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        // Refused by the email cooldown: the app's point it took is given back...
+        expect(
+          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }))).reason,
+        ).toBe("RATE_LIMITED");
+        // ...so the app still has its second send.
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+        const refused = await reasonOf(
+          w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined }),
+        );
+        expect(refused.reason).toBe("RATE_LIMITED");
+        expect(refused.retryAt?.getTime()).toBeLessThanOrEqual(Date.now() + MINUTE + 1_000);
+      });
+    });
+
+    describe("sessions", () => {
+      it("rotates refresh tokens: each works once", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const first = await login(w, app.id, uniqueEmail());
+        w.clock.advance(HOUR);
+        const r1 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        expect(r1.refreshToken).not.toBe(first.refreshToken);
+        expect(r1.session).toMatchObject({ id: first.session.id, refreshedAt: w.clock.now() });
+        expect(r1.session.idleExpiresAt).toBe(w.clock.now() + 30 * DAY);
+        const r2 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: r1.refreshToken });
+        expect(r2.session.id).toBe(first.session.id);
+      });
+
+      it("revokes the whole session when a rotated refresh token is used again", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const first = await login(w, app.id, uniqueEmail());
+        const r1 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        const reuse = await reasonOf(
+          w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken }),
+        );
+        expect(reuse.reason).toBe("REFRESH_TOKEN_REUSED");
+        // The thief's reuse also ends the legitimate holder's session.
+        expect(
+          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: r1.refreshToken })))
+            .reason,
+        ).toBe("SESSION_INVALID");
+        expect((await reasonOf(w.core.sessions.get(first.session.id))).reason).toBe("SESSION_NOT_FOUND");
+      });
+
+      it("refuses another app's refresh token without revoking anything", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const first = await login(w, app.id, uniqueEmail());
+        expect(
+          (
+            await reasonOf(
+              w.core.sessions.refresh({ clientAppId: other.id, refreshToken: first.refreshToken }),
+            )
+          ).reason,
+        ).toBe("SESSION_INVALID");
+        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+      });
+
+      it("ends a session after its idle timeout, and after its absolute lifetime however active", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const idle = await login(w, app.id, uniqueEmail());
+        const active = await login(w, app.id, uniqueEmail());
+        let token = active.refreshToken;
+        for (let i = 0; i < 4; i++) {
+          w.clock.advance(20 * DAY);
+          token = (await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token })).refreshToken;
+        }
+        expect(
+          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: idle.refreshToken })))
+            .reason,
+        ).toBe("SESSION_INVALID");
+        w.clock.advance(active.session.expiresAt - w.clock.now());
+        expect(
+          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token }))).reason,
+        ).toBe("SESSION_INVALID");
+      });
+
+      it("revokes one session by id or by refresh token, scoped to the app", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const email = uniqueEmail();
+        const a = await login(w, app.id, email);
+        const b = await login(w, app.id, email);
+        expect(await w.core.sessions.revoke({ sessionId: a.session.id }, other.id)).toBe(false);
+        expect(await w.core.sessions.revoke({ sessionId: a.session.id }, app.id)).toBe(true);
+        expect(await w.core.sessions.revoke({ sessionId: a.session.id }, app.id)).toBe(false);
+        expect(await w.core.sessions.revoke({ refreshToken: b.refreshToken }, app.id)).toBe(true);
+        expect(
+          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: b.refreshToken })))
+            .reason,
+        ).toBe("SESSION_INVALID");
+        expect(await w.core.sessions.listForUser({ userId: a.user.id, clientAppId: "" })).toEqual([]);
+      });
+
+      it("lists and revokes a user's sessions, all of them or one app's", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const email = uniqueEmail();
+        const s1 = await login(w, app.id, email);
+        w.clock.advance(1_000);
+        const s2 = await login(w, other.id, email);
+        w.clock.advance(1_000);
+        const s3 = await login(w, app.id, email);
+        const userId = s1.user.id;
+        const all = await w.core.sessions.listForUser({ userId, clientAppId: "" });
+        expect(all.map((s) => s.id)).toEqual([s3.session.id, s2.session.id, s1.session.id]);
+        expect(await w.core.sessions.revokeForUser({ userId, clientAppId: app.id })).toBe(2);
+        expect((await w.core.sessions.listForUser({ userId, clientAppId: "" })).map((s) => s.id)).toEqual([
+          s2.session.id,
+        ]);
+        expect(await w.core.sessions.revokeForUser({ userId, clientAppId: "" })).toBe(1);
+        expect(await w.core.sessions.listForUser({ userId, clientAppId: "" })).toEqual([]);
+      });
+    });
+
+    describe("users", () => {
+      it("erases everything about a person, and a new login makes a new user", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const first = await login(w, app.id, email);
+        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        const pending = await w.core.login
+          .issue({ clientAppId: app.id, email, ipDigest: undefined })
+          .catch(() => undefined);
+        expect(pending).toBeUndefined(); // the cooldown of that email is on record too
+        const person = w.core.peppered.person(email);
+
+        expect(await w.core.users.delete(first.user.id)).toBe(true);
+        expect(await w.core.users.delete(first.user.id)).toBe(false);
+        expect((await reasonOf(w.core.users.get(first.user.id))).reason).toBe("USER_NOT_FOUND");
+        expect((await reasonOf(w.core.users.findByEmail(email))).reason).toBe("USER_NOT_FOUND");
+        expect((await reasonOf(w.core.sessions.get(first.session.id))).reason).toBe("SESSION_NOT_FOUND");
+        if (harness.keys) {
+          const left = (await harness.keys()).filter(
+            (k) => k.includes(person.tag) || k.includes(person.digest),
+          );
+          expect(left).toEqual([]);
+        }
+        // The send limits of the email were forgotten too: a new code goes out at once.
+        const again = await login(w, app.id, email);
+        expect(again.newUser).toBe(true);
+        expect(again.user.id).not.toBe(first.user.id);
+      });
+    });
+
+    describe("client apps", () => {
+      it("authenticates with the API key shown once, stored only as a hash", async () => {
+        const w = world();
+        const { app, apiKey } = await w.core.clientApps.create({ ...SETTINGS, displayName: "Shop" });
+        expect(apiKey).toMatch(/^eak_[a-z2-7]{52}$/);
+        expect(app.keyPrefix).toBe(apiKey.slice(0, 12));
+        expect((await w.core.clientApps.authenticate(apiKey)).id).toBe(app.id);
+        expect((await reasonOf(w.core.clientApps.authenticate(`eak_${"b".repeat(52)}`))).reason).toBe(
+          "API_KEY_INVALID",
+        );
+        expect((await reasonOf(w.core.clientApps.authenticate("not-a-key"))).reason).toBe("API_KEY_INVALID");
+        if (harness.keys) expect((await harness.keys()).join()).not.toContain(apiKey.slice(4));
+      });
+
+      it("rotates a key with a grace period for the old one", async () => {
+        const w = world();
+        const { app, apiKey: oldKey } = await w.core.clientApps.create(SETTINGS);
+        const { apiKey: newKey } = await w.core.clientApps.rotateKey(app.id, 1);
+        expect((await w.core.clientApps.authenticate(newKey)).id).toBe(app.id);
+        expect((await w.core.clientApps.authenticate(oldKey)).id).toBe(app.id);
+        w.clock.advance(1_001); // the memory driver keeps time with the clock; Redis with its own
+        await waitFor("the old key's grace period to end", async () => {
+          return (await reasonOf(w.core.clientApps.authenticate(oldKey))).reason === "API_KEY_INVALID";
+        });
+        const { apiKey: newest } = await w.core.clientApps.rotateKey(app.id, 0);
+        expect((await reasonOf(w.core.clientApps.authenticate(newKey))).reason).toBe("API_KEY_INVALID");
+        expect((await w.core.clientApps.authenticate(newest)).keyPrefix).toBe(newest.slice(0, 12));
+      });
+
+      it("stops a disabled app: its key, its logins and its refresh tokens", async () => {
+        const w = world();
+        const { app, apiKey } = await w.core.clientApps.create(SETTINGS);
+        const session = await login(w, app.id, uniqueEmail());
+        expect((await w.core.clientApps.setDisabled(app.id, true)).disabled).toBe(true);
+        expect((await reasonOf(w.core.clientApps.authenticate(apiKey))).reason).toBe("CLIENT_APP_DISABLED");
+        expect(
+          (
+            await reasonOf(
+              w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined }),
+            )
+          ).reason,
+        ).toBe("CLIENT_APP_DISABLED");
+        expect(
+          (
+            await reasonOf(
+              w.core.sessions.refresh({ clientAppId: app.id, refreshToken: session.refreshToken }),
+            )
+          ).reason,
+        ).toBe("SESSION_INVALID");
+        await w.core.clientApps.setDisabled(app.id, false);
+        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: session.refreshToken });
+      });
+
+      it("updates settings within bounds, and refuses settings out of bounds naming the field", async () => {
+        const w = world();
+        const { app } = await w.core.clientApps.create(SETTINGS);
+        const updated = await w.core.clientApps.update(app.id, {
+          ...SETTINGS,
+          displayName: "  Renamed  ",
+          allowedOrigins: ["https://app.example.com", "https://app.example.com"],
+          codeLength: 8,
+        });
+        expect(updated.settings).toMatchObject({
+          displayName: "Renamed",
+          allowedOrigins: ["https://app.example.com"],
+          codeLength: 8,
+        });
+        expect((await w.core.clientApps.get(app.id)).settings.codeLength).toBe(8);
+        const bad = await reasonOf(w.core.clientApps.update(app.id, { ...SETTINGS, codeTtlSeconds: 3600 }));
+        expect(bad.reason).toBe("CLIENT_APP_SETTINGS_INVALID");
+        const tooShort = w.core.clientApps.create({ ...SETTINGS, codeLength: 4 });
+        await expect(tooShort).rejects.toThrow("code_length: 6 to 10 for digits codes");
+      });
+
+      it("lists apps page by page, and deletes them", async () => {
+        const w = world();
+        const created = await Promise.all([1, 2, 3].map(() => w.core.clientApps.create(SETTINGS)));
+        const mine = new Set(created.map((c) => c.app.id));
+        const seen = new Set<string>();
+        let pageToken = "";
+        for (let guard = 0; guard < 1000; guard++) {
+          const page = await w.core.clientApps.list({ pageSize: 2, pageToken });
+          for (const a of page.apps) if (mine.has(a.id)) seen.add(a.id);
+          pageToken = page.nextPageToken;
+          if (!pageToken) break;
+        }
+        expect(seen).toEqual(mine);
+        const [first] = created;
+        expect(await w.core.clientApps.delete(first?.app.id ?? "")).toBe(true);
+        expect(await w.core.clientApps.delete(first?.app.id ?? "")).toBe(false);
+        expect((await reasonOf(w.core.clientApps.authenticate(first?.apiKey ?? ""))).reason).toBe(
+          "API_KEY_INVALID",
+        );
+        expect((await reasonOf(w.core.clientApps.get(first?.app.id ?? ""))).reason).toBe(
+          "CLIENT_APP_NOT_FOUND",
+        );
+      });
+    });
+  });
+}

@@ -1,0 +1,45 @@
+// Email address normalisation, applied everywhere an address enters the mesh (the gateway at
+// the edge, persistence before anything is stored), so one person is one address.
+//
+// Rules (documented in the README):
+// 1. Surrounding white space is removed; the address is Unicode NFC.
+// 2. The whole address is lowercased. Local parts are case-sensitive in theory; every major
+//    provider treats them case-insensitively, and two accounts differing only by case would
+//    be a trap.
+// 3. The domain is converted to its ASCII form (IDNA/punycode): "bücher.de" -> "xn--bcher-kva.de".
+// 4. Nothing else is rewritten: no "+tag" stripping, no removal of dots (that would merge
+//    distinct mailboxes at most providers).
+// Accepted: a dot-atom local part of ASCII characters (RFC 5322 atext, 1-64 characters), a
+// domain of at least two labels (1-63 characters each, letters, digits, hyphens), 254
+// characters in all. Refused: quoted local parts, IP-literal domains, control characters,
+// white space, and anything else (these are legal in theory and abused in practice).
+import { domainToASCII } from "node:url";
+
+const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+const TLD = /^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
+
+export type NormalizedEmail = { ok: true; email: string } | { ok: false; problem: string };
+
+export function normalizeEmail(raw: string): NormalizedEmail {
+  if (raw.length > 320) return { ok: false, problem: "too long" };
+  const trimmed = raw.normalize("NFC").trim();
+  if (/[\s\p{Cc}]/u.test(trimmed))
+    return { ok: false, problem: "contains white space or control characters" };
+  const at = trimmed.lastIndexOf("@");
+  if (at < 1 || at === trimmed.length - 1) return { ok: false, problem: "not of the form local@domain" };
+  const local = trimmed.slice(0, at).toLowerCase();
+  const domainRaw = trimmed.slice(at + 1).toLowerCase();
+  if (local.length > 64) return { ok: false, problem: "local part longer than 64 characters" };
+  if (!LOCAL_PART.test(local))
+    return { ok: false, problem: "local part has characters that are not allowed" };
+  const domain = domainToASCII(domainRaw);
+  if (domain === "" || domain.length > 253) return { ok: false, problem: "domain is not valid" };
+  const labels = domain.split(".");
+  if (labels.length < 2 || !labels.every((l) => LABEL.test(l)) || !TLD.test(labels.at(-1) ?? "")) {
+    return { ok: false, problem: "domain is not valid" };
+  }
+  const email = `${local}@${domain}`;
+  if (email.length > 254) return { ok: false, problem: "longer than 254 characters" };
+  return { ok: true, email };
+}
