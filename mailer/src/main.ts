@@ -1,6 +1,5 @@
 // The mailer service's composition root: the only file that reads the environment and listens.
 import {
-  appError,
   createLogger,
   createMetrics,
   loadConfig,
@@ -10,7 +9,7 @@ import {
   tlsFilesFrom,
 } from "@emailauth/platform";
 import { mailerConfig } from "./config.ts";
-import { createMailerServer } from "./server.ts";
+import { createMailerRuntime } from "./runtime.ts";
 
 const config = loadOrExit(() => loadConfig(mailerConfig, process.env));
 const logger = createLogger({ service: "mailer", level: config.LOG_LEVEL });
@@ -18,21 +17,66 @@ const logger = createLogger({ service: "mailer", level: config.LOG_LEVEL });
 await runService({
   logger,
   async start() {
-    const metrics = createMetrics({ service: "mailer" });
-    const unimplemented = async () => Promise.reject(appError("UNIMPLEMENTED"));
-    const server = createMailerServer({
+    const queueUrl = config.MAILER_REDIS_URL ?? config.REDIS_URL;
+    const runtime = await createMailerRuntime({
       logger,
-      metrics,
+      metrics: createMetrics({ service: "mailer" }),
       credentials: serverCredentials(tlsFilesFrom(config)),
-      handlers: { queueLoginCodeEmail: unimplemented, getDeliveryStatus: unimplemented },
-      checks: {},
+      queue: queueUrl
+        ? {
+            kind: "redis",
+            url: queueUrl,
+            prefix: config.MAILER_QUEUE_PREFIX,
+            lockDurationMs: config.MAILER_JOB_LOCK,
+          }
+        : { kind: "memory" },
+      queueKeys: config.MAILER_QUEUE_KEYS,
+      queueOptions: {
+        maxAttempts: config.MAILER_MAX_ATTEMPTS,
+        retryBaseMs: config.MAILER_RETRY_BASE,
+        concurrency: config.MAILER_CONCURRENCY,
+        retentionMs: config.MAILER_STATUS_RETENTION,
+      },
+      smtp: config.SMTP_URL
+        ? {
+            kind: "relay",
+            url: config.SMTP_URL,
+            poolSize: config.SMTP_POOL_SIZE,
+            dkim:
+              config.MAILER_DKIM_DOMAIN && config.MAILER_DKIM_SELECTOR && config.MAILER_DKIM_PRIVATE_KEY_FILE
+                ? {
+                    domainName: config.MAILER_DKIM_DOMAIN,
+                    keySelector: config.MAILER_DKIM_SELECTOR,
+                    privateKeyFile: config.MAILER_DKIM_PRIVATE_KEY_FILE,
+                  }
+                : undefined,
+          }
+        : {
+            kind: "dev-inbox",
+            host: config.MAILER_HOST,
+            port: config.MAILER_DEV_SMTP_PORT,
+            poolSize: config.SMTP_POOL_SIZE,
+          },
+      from: config.MAILER_FROM,
+      envelopeFrom: config.MAILER_ENVELOPE_FROM,
+      defaultLocale: config.MAILER_DEFAULT_LOCALE,
+      templatesDir: config.MAILER_TEMPLATES_DIR,
     });
-    const ports = await server.listen({
+    const ports = await runtime.server.listen({
       host: config.MAILER_HOST,
       grpcPort: config.MAILER_PORT,
       httpPort: config.MAILER_HTTP_PORT,
     });
-    logger.info({ grpcPort: ports.grpcPort, httpPort: ports.httpPort, mode: config.mode }, "listening");
-    return { stop: () => server.stop(10_000) };
+    logger.info(
+      {
+        grpcPort: ports.grpcPort,
+        httpPort: ports.httpPort,
+        ...(runtime.inbox && { devSmtpPort: runtime.inbox.port }),
+        mode: config.mode,
+        queue: runtime.queue.durable ? "redis" : "memory",
+      },
+      "listening",
+    );
+    return { stop: () => runtime.close(10_000) };
   },
 });

@@ -8,13 +8,13 @@ import {
   runService,
   serverCredentials,
   tlsFilesFrom,
+  withRedisUnavailable,
 } from "@emailauth/platform";
 import { persistenceConfig } from "./config.ts";
 import { createPersistenceCore } from "./core.ts";
 import { createSendLimits } from "./login/send-limits.ts";
 import { createPersistenceServer } from "./server.ts";
 import { openStore } from "./store/open-store.ts";
-import { withStoreErrors } from "./store/unavailable.ts";
 
 const config = loadOrExit(() => loadConfig(persistenceConfig, process.env));
 const logger = createLogger({ service: "persistence", level: config.LOG_LEVEL });
@@ -28,7 +28,7 @@ await runService({
       prefix: config.REDIS_KEY_PREFIX,
       logger,
     });
-    const limits = withStoreErrors(
+    const limits = withRedisUnavailable(
       createSendLimits({
         backend: limitsBackend,
         config: {
@@ -39,6 +39,7 @@ await runService({
           globalPerMinute: config.LIMIT_GLOBAL_SENDS_PER_MINUTE,
         },
       }),
+      "STORE_UNAVAILABLE",
     );
     const core = createPersistenceCore({
       store,

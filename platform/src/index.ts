@@ -70,6 +70,7 @@ export {
   redisCheck,
 } from "./redis/redis-client.ts";
 export { parseRedisUrl, type RedisTarget } from "./redis/redis-url.ts";
+export { withRedisUnavailable } from "./redis/unavailable.ts";
 export {
   type CaughtMessage,
   createSmtpCatcher,

@@ -6,12 +6,12 @@ import {
   type Logger,
   type RedisClient,
   redisCheck,
+  withRedisUnavailable,
 } from "@emailauth/platform";
 import type { LimitsBackend } from "../login/send-limits.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { createRedisStore } from "./redis-store.ts";
 import type { Store } from "./store.ts";
-import { withStoreErrors } from "./unavailable.ts";
 
 export interface OpenedStore {
   store: Store;
@@ -33,7 +33,7 @@ export function openStore(deps: {
   }
   const client = createRedisClient({ url: deps.redisUrl, logger: deps.logger, name: "store" });
   return {
-    store: withStoreErrors(createRedisStore({ client, prefix: deps.prefix })),
+    store: withRedisUnavailable(createRedisStore({ client, prefix: deps.prefix }), "STORE_UNAVAILABLE"),
     limitsBackend: { kind: "redis", client, prefix: deps.prefix },
     checks: { redis: redisCheck(client) },
     client,

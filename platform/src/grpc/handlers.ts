@@ -85,13 +85,17 @@ function wrap<Req, Res>(
     handler(call.request, ctx).then(
       (response) => {
         const seconds = finish(0);
-        ctx.logger.debug({ code: "ok", ms: Math.round(seconds * 1000) }, "call served");
+        ctx.logger.debug({ status: "ok", ms: Math.round(seconds * 1000) }, "call served");
         callback(null, response);
       },
       (err: unknown) => {
         const appErr = toAppError(err);
         const seconds = finish(appErr.code);
-        const fields = { code: codeName(appErr.code), reason: appErr.reason, ms: Math.round(seconds * 1000) };
+        const fields = {
+          status: codeName(appErr.code),
+          reason: appErr.reason,
+          ms: Math.round(seconds * 1000),
+        };
         if (appErr.code === Code.Internal)
           ctx.logger.error({ ...fields, err: appErr.cause ?? appErr }, "call failed");
         else if (appErr.code === Code.Unavailable)

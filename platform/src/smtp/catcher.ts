@@ -74,6 +74,9 @@ export function createSmtpCatcher(options: SmtpCatcherOptions = {}): SmtpCatcher
   let port = 0;
   const events = new EventEmitter();
   events.setMaxListeners(1000);
+  // Sessions whose connection closed: a reply decided after that never reached the client,
+  // so the message was not accepted (and the client will send it again).
+  const closedSessions = new Set<string>();
 
   const onData = (
     stream: SMTPServerDataStream,
@@ -93,6 +96,8 @@ export function createSmtpCatcher(options: SmtpCatcherOptions = {}): SmtpCatcher
         events.emit("data-started", envelope);
         const refusal = reply ? await reply(envelope) : undefined;
         if (refusal) return callback(smtpError(refusal));
+        if (closedSessions.has(session.id))
+          return callback(smtpError({ code: 421, message: "Connection closed" }));
         const parsed = await simpleParser(envelope.raw);
         const message: CaughtMessage = {
           seq: ++seq,
@@ -121,6 +126,10 @@ export function createSmtpCatcher(options: SmtpCatcherOptions = {}): SmtpCatcher
     disableReverseLookup: true,
     closeTimeout: 1_000,
     onData,
+    onClose(session) {
+      closedSessions.add(session.id);
+      if (closedSessions.size > 10_000) closedSessions.clear();
+    },
   });
   server.on("error", () => {});
 

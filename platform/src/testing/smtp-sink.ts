@@ -1,8 +1,8 @@
 import { createSmtpCatcher, type SmtpCatcher, type SmtpCatcherOptions } from "../smtp/catcher.ts";
 
-/** A real SMTP server on a free loopback port that keeps what it receives. */
-export async function startSmtpSink(options: SmtpCatcherOptions = {}): Promise<SmtpCatcher> {
+/** A real SMTP server on loopback (a free port unless one is given) that keeps what it receives. */
+export async function startSmtpSink(options: SmtpCatcherOptions = {}, port = 0): Promise<SmtpCatcher> {
   const sink = createSmtpCatcher(options);
-  await sink.listen("127.0.0.1", 0);
+  await sink.listen("127.0.0.1", port);
   return sink;
 }

@@ -1,0 +1,39 @@
+// The queue keeps each email until it is sent, in Redis: the recipient and the code are
+// sealed there with AES-256-GCM under MAILER_QUEUE_KEYS, which never lives in Redis. Keys
+// rotate like the code secrets: the first seals, every one still opens.
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+
+export interface Sealer {
+  seal(plain: string): string;
+  open(sealed: string): string;
+}
+
+export function createSealer(secrets: readonly string[]): Sealer {
+  if (secrets.length === 0) throw new Error("at least one queue key is required");
+  const keys = secrets.map((s) => {
+    const key = Buffer.from(hkdfSync("sha256", s, "emailauth", "mail-queue", 32));
+    return { id: createHash("sha256").update(key).digest("base64url").slice(0, 8), key };
+  });
+  const current = keys[0] as { id: string; key: Buffer };
+  return {
+    // v1.<key id>.<iv>.<ciphertext+tag>, base64url parts
+    seal(plain) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv("aes-256-gcm", current.key, iv);
+      const body = Buffer.concat([cipher.update(plain, "utf8"), cipher.final(), cipher.getAuthTag()]);
+      return `v1.${current.id}.${iv.toString("base64url")}.${body.toString("base64url")}`;
+    },
+    open(sealed) {
+      const [version, id, iv, body] = sealed.split(".");
+      const key = keys.find((k) => k.id === id);
+      if (version !== "v1" || !key || !iv || !body)
+        throw new Error("cannot open the sealed payload (unknown key?)");
+      const data = Buffer.from(body, "base64url");
+      const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url"));
+      decipher.setAuthTag(data.subarray(data.length - 16));
+      return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString(
+        "utf8",
+      );
+    },
+  };
+}

@@ -1,0 +1,80 @@
+// Delivers one login-code email: render it in the person's language, send it, and turn any
+// failure into a DeliveryError that says whether trying again can help.
+//   SMTP 4xx, connection errors, timeouts, authentication -> transient: retried
+//   SMTP 5xx, a refused envelope, an expired code           -> permanent: failed at once
+import type { Transporter } from "nodemailer";
+import { type Deliver, DeliveryError, type LoginEmail } from "../queue/queue.ts";
+import type { Templates } from "../templates/templates.ts";
+
+export interface DeliverDeps {
+  transport: Transporter;
+  templates: Templates;
+  /** Default From, e.g. `Sign-in <no-reply@example.com>`. */
+  from: string;
+  /** Envelope sender (Return-Path) when it must differ from From. */
+  envelopeFrom: string | undefined;
+  /** Domain of Message-ID headers. */
+  messageIdDomain: string;
+  clock?: () => number;
+}
+
+const TRANSIENT_CODES: Record<string, string> = {
+  ECONNECTION: "CONNECTION",
+  ESOCKET: "CONNECTION",
+  EDNS: "CONNECTION",
+  ECONNREFUSED: "CONNECTION",
+  ECONNRESET: "CONNECTION",
+  ETIMEDOUT: "TIMEOUT",
+  EAUTH: "AUTH",
+  ETLS: "CONNECTION",
+};
+
+export function classify(err: unknown): DeliveryError {
+  const e = err as { code?: string; responseCode?: number };
+  const smtpCode = typeof e.responseCode === "number" ? e.responseCode : 0;
+  if (e.code === "EAUTH") return new DeliveryError("AUTH", { smtpCode, permanent: false, cause: err });
+  if (smtpCode >= 500) return new DeliveryError("SMTP_PERMANENT", { smtpCode, permanent: true, cause: err });
+  if (smtpCode >= 400) return new DeliveryError("SMTP_TRANSIENT", { smtpCode, permanent: false, cause: err });
+  const transient = e.code ? TRANSIENT_CODES[e.code] : undefined;
+  if (transient) return new DeliveryError(transient, { permanent: false, cause: err });
+  if (e.code === "EENVELOPE") return new DeliveryError("ENVELOPE", { permanent: true, cause: err });
+  return new DeliveryError("INTERNAL", { permanent: false, cause: err });
+}
+
+export function createDeliver(deps: DeliverDeps): Deliver {
+  const clock = deps.clock ?? Date.now;
+  return async (email: LoginEmail) => {
+    const now = clock();
+    if (now >= email.expiresAt) {
+      // Sending a code that no longer works would only confuse: record it as failed.
+      throw new DeliveryError("CODE_EXPIRED", { permanent: true });
+    }
+    const rendered = deps.templates.render(email.locale, {
+      appName: email.appName,
+      code: email.code,
+      minutes: Math.max(1, Math.ceil((email.expiresAt - now) / 60_000)),
+    });
+    try {
+      await deps.transport.sendMail({
+        from: email.senderAddress ? { name: email.appName, address: email.senderAddress } : deps.from,
+        to: email.recipient,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        // Derived from the idempotency key: a resend after a crash carries the same id, so
+        // mail systems that dedupe by Message-ID show the person one email.
+        messageId: `<${email.messageId}@${deps.messageIdDomain}>`,
+        headers: {
+          "Auto-Submitted": "auto-generated",
+          "X-Auto-Response-Suppress": "All",
+          "Content-Language": rendered.locale,
+        },
+        ...(deps.envelopeFrom && { envelope: { from: deps.envelopeFrom, to: email.recipient } }),
+        disableFileAccess: true,
+        disableUrlAccess: true,
+      });
+    } catch (err) {
+      throw classify(err);
+    }
+  };
+}

@@ -1,0 +1,125 @@
+// The in-process mail queue: the embedded default for a first run (no Redis). Same rules as
+// the durable queue — concurrency, retries with the same backoff, idempotent message ids,
+// statuses — but everything queued is lost if the process stops.
+import {
+  type Deliver,
+  DeliveryError,
+  type DeliveryStatusRecord,
+  type LoginEmail,
+  type MailQueue,
+  type QueueObserver,
+  type QueueOptions,
+  retryDelay,
+} from "./queue.ts";
+
+interface Entry {
+  email: LoginEmail;
+  status: DeliveryStatusRecord;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function createMemoryQueue(deps: { options: QueueOptions; observer: QueueObserver }): MailQueue {
+  const { options } = deps;
+  const entries = new Map<string, Entry>();
+  const ready: string[] = [];
+  const active = new Set<Promise<void>>();
+  let deliver: Deliver | undefined;
+  let closed = false;
+
+  const forgetLater = (id: string) => {
+    setTimeout(() => entries.delete(id), options.retentionMs).unref();
+  };
+
+  const runOne = async (entry: Entry) => {
+    const s = entry.status;
+    s.attempts += 1;
+    s.state = "sending";
+    s.updatedAt = Date.now();
+    try {
+      await (deliver as Deliver)(entry.email, s.attempts);
+      s.state = "sent";
+      s.sentAt = s.updatedAt = Date.now();
+      s.errorClass = "";
+      s.smtpCode = 0;
+      s.nextAttemptAt = undefined;
+      deps.observer.sent(s.messageId, s.attempts);
+      forgetLater(s.messageId);
+    } catch (err) {
+      const failure =
+        err instanceof DeliveryError ? err : new DeliveryError("INTERNAL", { permanent: false, cause: err });
+      const final = failure.permanent || s.attempts >= options.maxAttempts;
+      s.errorClass = failure.errorClass;
+      s.smtpCode = failure.smtpCode;
+      s.updatedAt = Date.now();
+      deps.observer.failed(s.messageId, failure.errorClass, s.attempts, final);
+      if (final) {
+        s.state = "failed";
+        s.nextAttemptAt = undefined;
+        forgetLater(s.messageId);
+      } else {
+        const wait = retryDelay(s.messageId, s.attempts, options.retryBaseMs);
+        s.state = "retrying";
+        s.nextAttemptAt = s.updatedAt + wait;
+        entry.timer = setTimeout(() => {
+          entry.timer = undefined;
+          ready.push(s.messageId);
+          pump();
+        }, wait);
+      }
+    }
+  };
+
+  const pump = () => {
+    while (!closed && deliver && active.size < options.concurrency && ready.length > 0) {
+      const entry = entries.get(ready.shift() as string);
+      if (!entry) continue;
+      const run = runOne(entry).finally(() => {
+        active.delete(run);
+        pump();
+      });
+      active.add(run);
+    }
+  };
+
+  return {
+    durable: false,
+
+    async enqueue(email) {
+      if (entries.has(email.messageId)) return { duplicate: true };
+      entries.set(email.messageId, {
+        email,
+        timer: undefined,
+        status: {
+          messageId: email.messageId,
+          state: "queued",
+          attempts: 0,
+          nextAttemptAt: undefined,
+          queuedAt: email.queuedAt,
+          updatedAt: email.queuedAt,
+          sentAt: undefined,
+          errorClass: "",
+          smtpCode: 0,
+        },
+      });
+      ready.push(email.messageId);
+      pump();
+      return { duplicate: false };
+    },
+
+    async status(messageId) {
+      const entry = entries.get(messageId);
+      return entry ? { ...entry.status } : undefined;
+    },
+
+    start(d) {
+      deliver = d;
+      pump();
+    },
+
+    async close() {
+      closed = true;
+      for (const entry of entries.values()) clearTimeout(entry.timer);
+      await Promise.all(active);
+    },
+  };
+}

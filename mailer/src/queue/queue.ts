@@ -1,0 +1,94 @@
+// The mail queue contract. Two implementations: BullMQ on Redis (durable: survives a crash or
+// restart of the mailer; jobs of a dead worker are taken over), and memory (the embedded
+// default, not durable). One contract test suite runs against both.
+//
+// Delivery is at-least-once: an email is retried until it is sent, fails for good, or runs
+// out of attempts, and its status says which. The idempotency key makes the message id, and
+// the message id is the job id: queueing the same key again adds nothing.
+import { createHash } from "node:crypto";
+
+export interface LoginEmail {
+  messageId: string;
+  recipient: string;
+  code: string;
+  locale: string;
+  appName: string;
+  expiresAt: number;
+  senderAddress: string;
+  queuedAt: number;
+}
+
+export type DeliveryState = "queued" | "sending" | "sent" | "retrying" | "failed";
+
+export interface DeliveryStatusRecord {
+  messageId: string;
+  state: DeliveryState;
+  attempts: number;
+  nextAttemptAt: number | undefined;
+  queuedAt: number;
+  updatedAt: number;
+  sentAt: number | undefined;
+  errorClass: string;
+  smtpCode: number;
+}
+
+/** A failed attempt: what class of failure, and whether trying again can help. */
+export class DeliveryError extends Error {
+  readonly errorClass: string;
+  readonly smtpCode: number;
+  readonly permanent: boolean;
+  constructor(errorClass: string, options: { smtpCode?: number; permanent: boolean; cause?: unknown }) {
+    super(errorClass, { cause: options.cause });
+    this.name = "DeliveryError";
+    this.errorClass = errorClass;
+    this.smtpCode = options.smtpCode ?? 0;
+    this.permanent = options.permanent;
+  }
+}
+
+/** Sends one email; throws DeliveryError on failure. */
+export type Deliver = (email: LoginEmail, attempt: number) => Promise<void>;
+
+export interface QueueOptions {
+  maxAttempts: number;
+  retryBaseMs: number;
+  concurrency: number;
+  /** How long finished messages (and so their status and idempotency) are kept. */
+  retentionMs: number;
+}
+
+/** Told of every outcome, for logs and metrics (message ids and classes only). */
+export interface QueueObserver {
+  sent(messageId: string, attempts: number): void;
+  failed(messageId: string, errorClass: string, attempt: number, final: boolean): void;
+}
+
+export interface MailQueue {
+  readonly durable: boolean;
+  /** Stores the email for delivery; `duplicate` when its message id was queued before. */
+  enqueue(email: LoginEmail): Promise<{ duplicate: boolean }>;
+  status(messageId: string): Promise<DeliveryStatusRecord | undefined>;
+  /** Starts delivering with `deliver`. */
+  start(deliver: Deliver): void;
+  /** Stops taking new messages and waits for those being sent. */
+  close(): Promise<void>;
+}
+
+export function messageIdFor(idempotencyKey: string): string {
+  const digest = createHash("sha256").update(idempotencyKey).digest();
+  const alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+  let out = "";
+  for (let i = 0; i < 26; i++) out += alphabet[(digest[i] ?? 0) & 31];
+  return `msg_${out}`;
+}
+
+/**
+ * The wait before attempt `attempt + 1`, after `attempt` failed: exponential from the base,
+ * with "equal jitter" (half fixed, half random) so that retries of many messages spread out.
+ * The random half is derived from the message id, so anyone can compute the same wait.
+ */
+export function retryDelay(messageId: string, attempt: number, baseMs: number): number {
+  const full = Math.min(baseMs * 2 ** (attempt - 1), 60 * 60_000);
+  const h = createHash("sha256").update(`${messageId}:${attempt}`).digest().readUInt32BE(0) / 0x1_0000_0000;
+  return Math.round(full / 2 + (full / 2) * h);
+}

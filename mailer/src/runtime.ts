@@ -1,0 +1,158 @@
+// Everything the mailer runs, assembled from typed options: the queue (BullMQ on Redis, or
+// in-process), the SMTP transport (a relay, or the development inbox), templates, the worker,
+// and the gRPC/HTTP server. main.ts fills the options from the environment; tests fill them
+// by hand.
+import {
+  type Check,
+  createRedisClient,
+  createSmtpCatcher,
+  type Logger,
+  type Metrics,
+  type RedisClient,
+  redisCheck,
+  type ServiceHost,
+  type SmtpCatcher,
+  withRedisUnavailable,
+} from "@emailauth/platform";
+import type { ServerCredentials } from "@grpc/grpc-js";
+import { Counter } from "prom-client";
+import { createSealer } from "./crypto/sealed-payload.ts";
+import { createDeliver } from "./delivery/deliver.ts";
+import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport.ts";
+import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
+import { createBullmqQueue } from "./queue/bullmq-queue.ts";
+import { createMemoryQueue } from "./queue/memory-queue.ts";
+import type { MailQueue, QueueObserver, QueueOptions } from "./queue/queue.ts";
+import { createMailerServer } from "./server.ts";
+import { createTemplates } from "./templates/templates.ts";
+
+export interface MailerRuntimeOptions {
+  logger: Logger;
+  metrics: Metrics;
+  credentials: ServerCredentials;
+  queue: { kind: "memory" } | { kind: "redis"; url: string; prefix: string; lockDurationMs: number };
+  queueKeys: readonly string[];
+  queueOptions: QueueOptions;
+  smtp:
+    | { kind: "relay"; url: string; poolSize: number; dkim: DkimOptions | undefined }
+    | { kind: "dev-inbox"; host: string; port: number; poolSize: number };
+  from: string;
+  envelopeFrom: string | undefined;
+  defaultLocale: string;
+  templatesDir: string | undefined;
+}
+
+export interface MailerRuntime {
+  readonly server: ServiceHost;
+  readonly queue: MailQueue;
+  /** The development inbox's SMTP catcher, when there is no relay. */
+  readonly inbox: SmtpCatcher | undefined;
+  close(graceMs: number): Promise<void>;
+}
+
+function domainOf(from: string): string {
+  return /@([A-Za-z0-9.-]+)>?$/.exec(from)?.[1] ?? "localhost";
+}
+
+export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<MailerRuntime> {
+  const { logger } = o;
+  const sent = new Counter({
+    name: "emailauth_emails_sent_total",
+    help: "Login emails accepted by the SMTP relay.",
+    registers: [o.metrics.registry],
+  });
+  const failures = new Counter({
+    name: "emailauth_email_failures_total",
+    help: "Failed delivery attempts, by error class and whether it was the last attempt.",
+    labelNames: ["error_class", "final"],
+    registers: [o.metrics.registry],
+  });
+  const observer: QueueObserver = {
+    sent(messageId, attempts) {
+      sent.inc();
+      logger.debug({ messageId, attempts }, "email sent");
+    },
+    failed(messageId, errorClass, attempt, final) {
+      failures.inc({ error_class: errorClass, final: String(final) });
+      logger[final ? "warn" : "info"](
+        { messageId, errorClass, attempt, final },
+        final ? "email failed" : "email will be retried",
+      );
+    },
+  };
+
+  let client: RedisClient | undefined;
+  let queue: MailQueue;
+  const checks: Record<string, Check> = {};
+  if (o.queue.kind === "redis") {
+    client = createRedisClient({ url: o.queue.url, logger, name: "mail-queue", forQueue: true });
+    checks.redis = redisCheck(client);
+    queue = withRedisUnavailable(
+      createBullmqQueue({
+        connection: client,
+        prefix: o.queue.prefix,
+        sealer: createSealer(o.queueKeys),
+        options: o.queueOptions,
+        lockDurationMs: o.queue.lockDurationMs,
+        observer,
+      }),
+      "QUEUE_UNAVAILABLE",
+    );
+  } else {
+    logger.warn(
+      "no REDIS_URL: using an in-process mail queue. NOT DURABLE: queued emails are lost on restart",
+    );
+    queue = createMemoryQueue({ options: o.queueOptions, observer });
+  }
+
+  let inbox: SmtpCatcher | undefined;
+  let smtpUrl: string;
+  if (o.smtp.kind === "dev-inbox") {
+    inbox = createSmtpCatcher({ keep: 500 });
+    const port = await inbox.listen(o.smtp.host, o.smtp.port);
+    smtpUrl = `smtp://${o.smtp.host.includes(":") ? `[${o.smtp.host}]` : o.smtp.host}:${port}?ignoreTLS=true`;
+    logger.warn(
+      { devSmtpPort: port },
+      "no SMTP_URL: emails go to the development inbox (/inbox), not to people",
+    );
+  } else {
+    smtpUrl = o.smtp.url;
+  }
+  const transport = createSmtpTransport({
+    url: smtpUrl,
+    poolSize: o.smtp.poolSize,
+    dkim: o.smtp.kind === "relay" ? o.smtp.dkim : undefined,
+  });
+  const templates = createTemplates({ overrideDir: o.templatesDir, defaultLocale: o.defaultLocale });
+  queue.start(
+    createDeliver({
+      transport,
+      templates,
+      from: o.from,
+      envelopeFrom: o.envelopeFrom,
+      messageIdDomain: domainOf(o.from),
+    }),
+  );
+
+  const server = createMailerServer({
+    logger,
+    metrics: o.metrics,
+    credentials: o.credentials,
+    queue,
+    checks,
+    ...(inbox && { routes: [createInboxRoutes({ catcher: inbox })] }),
+  });
+
+  return {
+    server,
+    queue,
+    inbox,
+    async close(graceMs) {
+      await server.stop(graceMs);
+      await queue.close();
+      transport.close();
+      await inbox?.close();
+      if (client) await client.quit().catch(() => client?.disconnect());
+    },
+  };
+}

@@ -1,0 +1,114 @@
+// The MailerService RPCs: validate, queue or read the status. The message id is derived from
+// the idempotency key, so the same key always names the same email.
+import { type AsyncHandlers, appError, normalizeEmail } from "@emailauth/platform";
+import {
+  type DeliveryState,
+  type MailerServiceServer,
+  DeliveryState as State,
+} from "@emailauth/proto/mailer";
+import { z } from "zod";
+import { type DeliveryStatusRecord, type MailQueue, messageIdFor } from "../queue/queue.ts";
+
+const NO_CONTROL = /^[^\p{Cc}]*$/u;
+
+const queueRequest = z.object({
+  idempotencyKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
+  recipient: z.string().min(3).max(254),
+  code: z.string().regex(/^[0-9A-Z]{6,12}$/, "expected 6 to 12 digits or capital letters"),
+  locale: z.union([
+    z.literal(""),
+    z
+      .string()
+      .max(35)
+      .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "expected a BCP 47 tag"),
+  ]),
+  appName: z.string().min(1).max(64).regex(NO_CONTROL, "control characters are not allowed"),
+  expiresAt: z.date({ error: "required" }),
+  senderAddress: z.union([
+    z.literal(""),
+    z
+      .string()
+      .max(254)
+      .regex(/^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/, "expected an email address"),
+  ]),
+});
+
+const statusRequest = z.object({
+  messageId: z
+    .string()
+    .regex(/^msg_[a-z2-7]{26}$/, "expected a message id (msg_ and 26 characters)")
+    .optional(),
+  idempotencyKey: queueRequest.shape.idempotencyKey.optional(),
+});
+
+function parse<T>(schema: z.ZodType<T>, request: unknown): T {
+  const result = schema.safeParse(request);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw appError("INVALID_ARGUMENT", {
+    message: `${issue?.path.join(".") || "request"}: ${issue?.message ?? "invalid"}`,
+  });
+}
+
+const STATES: Record<DeliveryStatusRecord["state"], DeliveryState> = {
+  queued: State.DELIVERY_STATE_QUEUED,
+  sending: State.DELIVERY_STATE_SENDING,
+  sent: State.DELIVERY_STATE_SENT,
+  retrying: State.DELIVERY_STATE_RETRYING,
+  failed: State.DELIVERY_STATE_FAILED,
+};
+
+export function createMailerHandlers(deps: {
+  queue: MailQueue;
+  clock: () => number;
+}): AsyncHandlers<MailerServiceServer> {
+  return {
+    async queueLoginCodeEmail(req) {
+      const r = parse(queueRequest, req);
+      const recipient = normalizeEmail(r.recipient);
+      if (!recipient.ok) throw appError("EMAIL_INVALID", { message: `recipient: ${recipient.problem}` });
+      const now = deps.clock();
+      if (r.expiresAt.getTime() <= now) {
+        throw appError("INVALID_ARGUMENT", { message: "expires_at: the code has already expired" });
+      }
+      const messageId = messageIdFor(r.idempotencyKey);
+      const { duplicate } = await deps.queue.enqueue({
+        messageId,
+        recipient: recipient.email,
+        code: r.code,
+        locale: r.locale,
+        appName: r.appName,
+        expiresAt: r.expiresAt.getTime(),
+        senderAddress: r.senderAddress,
+        queuedAt: now,
+      });
+      return { messageId, duplicate };
+    },
+
+    async getDeliveryStatus(req) {
+      const r = parse(statusRequest, req);
+      const messageId =
+        r.messageId ?? (r.idempotencyKey !== undefined ? messageIdFor(r.idempotencyKey) : undefined);
+      if (!messageId)
+        throw appError("INVALID_ARGUMENT", { message: "ref: message_id or idempotency_key is required" });
+      const s = await deps.queue.status(messageId);
+      if (!s) throw appError("MESSAGE_NOT_FOUND");
+      const date = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms));
+      return {
+        status: {
+          messageId: s.messageId,
+          state: STATES[s.state],
+          attempts: s.attempts,
+          nextAttemptAt: date(s.nextAttemptAt),
+          queuedAt: date(s.queuedAt),
+          updatedAt: date(s.updatedAt),
+          sentAt: date(s.sentAt),
+          errorClass: s.errorClass,
+          smtpCode: s.smtpCode,
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { randomUUID } from "node:crypto";
+import { createLogger, createRedisClient, type RedisClient } from "@emailauth/platform";
+import { type RedisProcess, startRedis } from "@emailauth/platform/testing";
+import { afterAll, beforeAll } from "vitest";
+import { createSealer } from "../src/crypto/sealed-payload.ts";
+import { createBullmqQueue } from "../src/queue/bullmq-queue.ts";
+import { describeQueueContract } from "./queue-contract.ts";
+
+let redis: RedisProcess;
+const clients: RedisClient[] = [];
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await redis?.stop();
+});
+
+describeQueueContract("BullMQ on redis-server", async (options, observer) => {
+  const connection = createRedisClient({
+    url: redis.url,
+    logger: createLogger({ service: "test", level: "silent" }),
+    name: "test-queue",
+    forQueue: true,
+  });
+  clients.push(connection);
+  return createBullmqQueue({
+    connection,
+    // A queue per test: no test sees another's jobs.
+    prefix: `t-${randomUUID().slice(0, 8)}:{mail}`,
+    sealer: createSealer(["queue-contract-key-queue-contract-key-0123"]),
+    options,
+    lockDurationMs: 5_000,
+    observer,
+  });
+});
