@@ -5,6 +5,7 @@
 import {
   type Check,
   createRedisClient,
+  createSealer,
   createSmtpCatcher,
   type Logger,
   type Metrics,
@@ -16,7 +17,6 @@ import {
 } from "@emailauth/platform";
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Counter } from "prom-client";
-import { createSealer } from "./crypto/sealed-payload.ts";
 import { createDeliver } from "./delivery/deliver.ts";
 import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport.ts";
 import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
@@ -91,7 +91,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
       createBullmqQueue({
         connection: client,
         prefix: o.queue.prefix,
-        sealer: createSealer(o.queueKeys),
+        sealer: createSealer(o.queueKeys, "mail-queue"),
         options: o.queueOptions,
         lockDurationMs: o.queue.lockDurationMs,
         observer,

@@ -31,6 +31,7 @@ function email(): LoginEmail {
     expiresAt: now + 600_000,
     senderAddress: "",
     queuedAt: now,
+    requestId: "req-1",
   };
 }
 
@@ -105,7 +106,7 @@ export function describeQueueContract(name: string, make: QueueFactory): void {
       const failures: { attempt: number; final: boolean }[] = [];
       const q = await queueWith(
         {},
-        { sent() {}, failed: (_id, _c, attempt, final) => failures.push({ attempt, final }) },
+        { sent() {}, failed: (_email, _c, attempt, final) => failures.push({ attempt, final }) },
       );
       const attemptsAt: number[] = [];
       q.start(async (_e, attempt) => {

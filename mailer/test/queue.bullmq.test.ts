@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { createLogger, createRedisClient, type RedisClient } from "@emailauth/platform";
+import { createLogger, createRedisClient, createSealer, type RedisClient } from "@emailauth/platform";
 import { type RedisProcess, startRedis } from "@emailauth/platform/testing";
 import { afterAll, beforeAll } from "vitest";
-import { createSealer } from "../src/crypto/sealed-payload.ts";
 import { createBullmqQueue } from "../src/queue/bullmq-queue.ts";
 import { describeQueueContract } from "./queue-contract.ts";
 
@@ -28,7 +27,7 @@ describeQueueContract("BullMQ on redis-server", async (options, observer) => {
     connection,
     // A queue per test: no test sees another's jobs.
     prefix: `t-${randomUUID().slice(0, 8)}:{mail}`,
-    sealer: createSealer(["queue-contract-key-queue-contract-key-0123"]),
+    sealer: createSealer(["queue-contract-key-queue-contract-key-0123"], "mail-queue"),
     options,
     lockDurationMs: 5_000,
     observer,

@@ -1,5 +1,6 @@
 // The persistence domain assembled from its dependencies: what the gRPC handlers serve, and
 // what the store contract tests exercise against each driver.
+import { createSealer } from "@emailauth/platform";
 import { type ClientApps, createClientApps } from "./client-apps/client-apps.ts";
 import { createCodeMac, createPeppered, type Peppered } from "./crypto/secrets.ts";
 import { createLoginCodes, type LoginCodes, type SessionLifetimes } from "./login/login-codes.ts";
@@ -32,6 +33,8 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
   const { store, clock } = deps;
   const peppered = createPeppered(deps.pepper);
   const clientApps = createClientApps({ store, clock, cacheTtlMs: deps.clientAppCacheTtlMs });
+  // Keys of answers kept for idempotent retries: the code secrets (rotating), another purpose.
+  const sealer = createSealer(deps.codeSecrets, "idempotent-replay");
   return {
     store,
     peppered,
@@ -45,8 +48,9 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
       clock,
       rules: deps.rules,
       sessions: deps.sessionLifetimes,
+      sealer,
     }),
-    sessions: createSessions({ store, clientApps, clock, lifetimes: deps.sessionLifetimes }),
+    sessions: createSessions({ store, clientApps, clock, lifetimes: deps.sessionLifetimes, sealer }),
     users: createUsers({ store, peppered, limits: deps.limits }),
   };
 }

@@ -151,21 +151,30 @@ describe("PersistenceService over gRPC", () => {
     const { clientApp } = await api.call("createClientApp", { settings: SETTINGS });
     const clientAppId = clientApp?.id ?? "";
     const email = `Jane.${randomUUID()}@Example.COM `;
-    const issued = await api.call("issueLoginCode", { clientAppId, email, endUserIp: "203.0.113.9" });
+    const issued = await api.call("issueLoginCode", {
+      clientAppId,
+      email,
+      endUserIp: "203.0.113.9",
+      idempotencyKey: "",
+    });
     expect(issued.email).toBe(email.trim().toLowerCase());
     expect(issued.code).toMatch(/^\d{6}$/);
     expect(issued.resendAvailableAt?.getTime()).toBeGreaterThan(Date.now() + 55_000);
     expect((await api.call("getChallenge", { challengeId: issued.challengeId })).state).toBe(
       ChallengeState.CHALLENGE_STATE_PENDING,
     );
-    expect(await failure(api.call("issueLoginCode", { clientAppId, email, endUserIp: "" }))).toMatchObject({
+    expect(
+      await failure(api.call("issueLoginCode", { clientAppId, email, endUserIp: "", idempotencyKey: "" })),
+    ).toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
       reason: "RATE_LIMITED",
     });
 
     const wrong = issued.code === "000000" ? "111111" : "000000";
     expect(
-      await failure(api.call("consumeLoginCode", { clientAppId, email, code: wrong, userAgent: "" })),
+      await failure(
+        api.call("consumeLoginCode", { clientAppId, email, code: wrong, userAgent: "", idempotencyKey: "" }),
+      ),
     ).toEqual({
       code: status.UNAUTHENTICATED,
       reason: "CODE_INVALID",
@@ -175,6 +184,7 @@ describe("PersistenceService over gRPC", () => {
       email,
       code: issued.code,
       userAgent: "Firefox",
+      idempotencyKey: "",
     });
     expect(done.newUser).toBe(true);
     const userId = done.user?.id ?? "";
@@ -190,10 +200,16 @@ describe("PersistenceService over gRPC", () => {
       (await api.call("listUserSessions", { userId, clientAppId: "" })).sessions.map((s) => s.id),
     ).toEqual([sessionId]);
 
-    const refreshed = await api.call("refreshSession", { clientAppId, refreshToken: done.refreshToken });
+    const refreshed = await api.call("refreshSession", {
+      clientAppId,
+      refreshToken: done.refreshToken,
+      idempotencyKey: "",
+    });
     expect(refreshed.session?.id).toBe(sessionId);
     expect(
-      await failure(api.call("refreshSession", { clientAppId, refreshToken: done.refreshToken })),
+      await failure(
+        api.call("refreshSession", { clientAppId, refreshToken: done.refreshToken, idempotencyKey: "" }),
+      ),
     ).toEqual({
       code: status.UNAUTHENTICATED,
       reason: "REFRESH_TOKEN_REUSED",
@@ -216,12 +232,18 @@ describe("PersistenceService over gRPC", () => {
     const { clientApp } = await api.call("createClientApp", { settings: SETTINGS });
     const clientAppId = clientApp?.id ?? "";
     const loginOnce = async (email: string) => {
-      const issued = await api.call("issueLoginCode", { clientAppId, email, endUserIp: "" });
+      const issued = await api.call("issueLoginCode", {
+        clientAppId,
+        email,
+        endUserIp: "",
+        idempotencyKey: "",
+      });
       return api.call("consumeLoginCode", {
         clientAppId,
         challengeId: issued.challengeId,
         code: issued.code,
         userAgent: "",
+        idempotencyKey: "",
       });
     };
     const a = await loginOnce(`a-${randomUUID()}@example.com`);
@@ -237,18 +259,30 @@ describe("PersistenceService over gRPC", () => {
 
   it("refuses malformed requests with INVALID_ARGUMENT naming the field, before touching anything", async () => {
     const bad = [
-      api.call("issueLoginCode", { clientAppId: "app_x", email: "a@b.co", endUserIp: "" }),
+      api.call("issueLoginCode", {
+        clientAppId: "app_x",
+        email: "a@b.co",
+        endUserIp: "",
+        idempotencyKey: "",
+      }),
       api.call("issueLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         email: "a@b.co",
         endUserIp: "999.1.1.1",
+        idempotencyKey: "",
       }),
-      api.call("consumeLoginCode", { clientAppId: `app_${"a".repeat(16)}`, code: "123456", userAgent: "" }),
+      api.call("consumeLoginCode", {
+        clientAppId: `app_${"a".repeat(16)}`,
+        code: "123456",
+        userAgent: "",
+        idempotencyKey: "",
+      }),
       api.call("consumeLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         challengeId: "chl_short",
         code: "123456",
         userAgent: "",
+        idempotencyKey: "",
       }),
       api.call("getUser", { userId: "../../etc/passwd" }),
       api.call("rotateClientAppKey", { clientAppId: `app_${"a".repeat(16)}`, graceSeconds: 10_000_000 }),
@@ -262,6 +296,7 @@ describe("PersistenceService over gRPC", () => {
           clientAppId: `app_${"a".repeat(16)}`,
           email: "a@b\r\nBcc: x@y.z",
           endUserIp: "",
+          idempotencyKey: "",
         }),
       ),
     ).toEqual({ code: status.INVALID_ARGUMENT, reason: "EMAIL_INVALID" });
@@ -270,7 +305,12 @@ describe("PersistenceService over gRPC", () => {
     ).toEqual({ code: status.INVALID_ARGUMENT, reason: "CLIENT_APP_SETTINGS_INVALID" });
     expect(
       await failure(
-        api.call("issueLoginCode", { clientAppId: `app_${"a".repeat(16)}`, email: "a@b.co", endUserIp: "" }),
+        api.call("issueLoginCode", {
+          clientAppId: `app_${"a".repeat(16)}`,
+          email: "a@b.co",
+          endUserIp: "",
+          idempotencyKey: "",
+        }),
       ),
     ).toEqual({ code: status.NOT_FOUND, reason: "CLIENT_APP_NOT_FOUND" });
   });

@@ -110,12 +110,18 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
     }
 
     async function login(w: World, appId: string, email: string) {
-      const issued = await w.core.login.issue({ clientAppId: appId, email, ipDigest: undefined });
+      const issued = await w.core.login.issue({
+        clientAppId: appId,
+        email,
+        ipDigest: undefined,
+        idempotencyKey: "",
+      });
       return w.core.login.consume({
         clientAppId: appId,
         target: { challengeId: issued.challengeId },
         code: issued.code,
         userAgent: "test-agent/1.0",
+        idempotencyKey: "",
       });
     }
 
@@ -124,7 +130,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect(issued.code).toMatch(/^\d{6}$/);
         expect(issued.challengeId).toMatch(/^chl_[a-z2-7]{38}$/);
         expect(issued.expiresAt).toBe(w.clock.now() + 600_000);
@@ -134,6 +145,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { challengeId: issued.challengeId },
           code: issued.code,
           userAgent: "test-agent/1.0",
+          idempotencyKey: "",
         });
         expect(first.newUser).toBe(true);
         expect(first.user).toMatchObject({ email, createdAt: w.clock.now() });
@@ -157,7 +169,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
         expect((await reasonOf(w.core.users.findByEmail(email))).reason).toBe("USER_NOT_FOUND");
       });
 
@@ -165,10 +177,26 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const older = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
-        const newer = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const older = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
+        const newer = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         const byEmail = (code: string) =>
-          w.core.login.consume({ clientAppId: app.id, target: { email }, code, userAgent: "" });
+          w.core.login.consume({
+            clientAppId: app.id,
+            target: { email },
+            code,
+            userAgent: "",
+            idempotencyKey: "",
+          });
         if (older.code !== newer.code)
           expect((await reasonOf(byEmail(older.code))).reason).toBe("CODE_INVALID");
         const done = await byEmail(newer.code);
@@ -180,7 +208,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w, { codeAlphabet: "alphanumeric", codeLength: 10 });
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect(issued.code).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}$/);
         const typed = `${issued.code.slice(0, 5).toLowerCase()} - ${issued.code.slice(5)}`;
         const done = await w.core.login.consume({
@@ -188,6 +221,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { challengeId: issued.challengeId },
           code: typed,
           userAgent: "",
+          idempotencyKey: "",
         });
         expect(done.user.email).toBe(email);
       });
@@ -198,21 +232,45 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const other = await appIn(w);
         const email = uniqueEmail();
         const consume = (challengeId: string, code: string, clientAppId = app.id) =>
-          reasonOf(w.core.login.consume({ clientAppId, target: { challengeId }, code, userAgent: "" }));
+          reasonOf(
+            w.core.login.consume({
+              clientAppId,
+              target: { challengeId },
+              code,
+              userAgent: "",
+              idempotencyKey: "",
+            }),
+          );
 
-        const a = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const a = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect((await consume(a.challengeId, wrongCode(a.code))).reason).toBe("CODE_INVALID"); // wrong
         expect((await consume(a.challengeId, a.code, other.id)).reason).toBe("CODE_INVALID"); // another app
-        const used = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const used = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect((await consume(a.challengeId, a.code)).reason).toBe("CODE_INVALID"); // superseded
         await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: used.challengeId },
           code: used.code,
           userAgent: "",
+          idempotencyKey: "",
         });
         expect((await consume(used.challengeId, used.code)).reason).toBe("CODE_INVALID"); // used
-        const late = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const late = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         w.clock.advance(600_000);
         expect((await consume(late.challengeId, late.code)).reason).toBe("CODE_INVALID"); // expired
         expect((await w.core.login.getChallenge(late.challengeId)).state).toBe("expired");
@@ -228,6 +286,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           clientAppId: app.id,
           email: uniqueEmail(),
           ipDigest: undefined,
+          idempotencyKey: "",
         });
         for (let i = 0; i < 5; i++) {
           const r = await reasonOf(
@@ -236,6 +295,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               target: { challengeId: issued.challengeId },
               code: wrongCode(issued.code),
               userAgent: "",
+              idempotencyKey: "",
             }),
           );
           expect(r.reason).toBe("CODE_INVALID");
@@ -245,6 +305,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { challengeId: issued.challengeId },
           code: issued.code,
           userAgent: "",
+          idempotencyKey: "",
         });
         expect((await reasonOf(right)).reason).toBe("CODE_INVALID");
         expect(await w.core.login.getChallenge(issued.challengeId)).toMatchObject({
@@ -260,6 +321,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           clientAppId: app.id,
           email: uniqueEmail(),
           ipDigest: undefined,
+          idempotencyKey: "",
         });
         const results = await Promise.allSettled(
           Array.from({ length: 50 }, () =>
@@ -268,6 +330,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               target: { challengeId: issued.challengeId },
               code: issued.code,
               userAgent: "",
+              idempotencyKey: "",
             }),
           ),
         );
@@ -283,7 +346,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         const bad = wrongCode(issued.code);
         const results = await Promise.allSettled(
           Array.from({ length: 50 }, () =>
@@ -292,6 +360,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               target: { challengeId: issued.challengeId },
               code: bad,
               userAgent: "",
+              idempotencyKey: "",
             }),
           ),
         );
@@ -303,7 +372,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         // Only those 5 count against the email: 94 more failures (99 in all) leave it open...
         const failTimes = async (times: number) => {
           for (let done = 0; done < times; ) {
-            const next = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+            const next = await w.core.login.issue({
+              clientAppId: app.id,
+              email,
+              ipDigest: undefined,
+              idempotencyKey: "",
+            });
             for (let i = 0; i < 5 && done < times; i++, done++) {
               await reasonOf(
                 w.core.login.consume({
@@ -311,6 +385,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
                   target: { challengeId: next.challengeId },
                   code: wrongCode(next.code),
                   userAgent: "",
+                  idempotencyKey: "",
                 }),
               );
             }
@@ -320,7 +395,11 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         await failTimes(1);
         // ...and the 100th locks it.
         expect(
-          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }))).reason,
+          (
+            await reasonOf(
+              w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
+            )
+          ).reason,
         ).toBe("EMAIL_LOCKED");
       });
 
@@ -330,7 +409,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const email = uniqueEmail();
         const issued = await Promise.all(
           Array.from({ length: 20 }, () =>
-            w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+            w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
           ),
         );
         const states = await Promise.all(issued.map((i) => w.core.login.getChallenge(i.challengeId)));
@@ -342,6 +421,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { email },
           code: live?.code ?? "",
           userAgent: "",
+          idempotencyKey: "",
         });
         expect(done.user.email).toBe(email);
       });
@@ -352,7 +432,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const email = uniqueEmail();
         for (let code = 0; code < 20; code++) {
           // A new code does not reset the budget.
-          const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+          const issued = await w.core.login.issue({
+            clientAppId: app.id,
+            email,
+            ipDigest: undefined,
+            idempotencyKey: "",
+          });
           for (let i = 0; i < 5; i++) {
             await reasonOf(
               w.core.login.consume({
@@ -360,23 +445,35 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
                 target: { challengeId: issued.challengeId },
                 code: wrongCode(issued.code),
                 userAgent: "",
+                idempotencyKey: "",
               }),
             );
           }
         }
         const locked = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
         );
         expect(locked.reason).toBe("EMAIL_LOCKED");
         expect(locked.retryAt?.getTime()).toBeGreaterThan(w.clock.now() + DAY - HOUR);
         expect(locked.retryAt?.getTime()).toBeLessThanOrEqual(w.clock.now() + DAY);
         const byEmail = await reasonOf(
-          w.core.login.consume({ clientAppId: app.id, target: { email }, code: "000000", userAgent: "" }),
+          w.core.login.consume({
+            clientAppId: app.id,
+            target: { email },
+            code: "000000",
+            userAgent: "",
+            idempotencyKey: "",
+          }),
         );
         expect(byEmail.reason).toBe("CODE_INVALID");
 
         w.clock.advance(DAY);
-        const after = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const after = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect(
           (
             await w.core.login.consume({
@@ -384,6 +481,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               target: { email },
               code: after.code,
               userAgent: "",
+              idempotencyKey: "",
             })
           ).user.email,
         ).toBe(email);
@@ -394,7 +492,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const email = uniqueEmail();
         const guessWrong = async (times: number) => {
-          const issued = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+          const issued = await w.core.login.issue({
+            clientAppId: app.id,
+            email,
+            ipDigest: undefined,
+            idempotencyKey: "",
+          });
           for (let i = 0; i < times; i++) {
             await reasonOf(
               w.core.login.consume({
@@ -402,6 +505,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
                 target: { challengeId: issued.challengeId },
                 code: wrongCode(issued.code),
                 userAgent: "",
+                idempotencyKey: "",
               }),
             );
           }
@@ -442,15 +546,25 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w);
         const email = uniqueEmail();
-        const first = await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        const first = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         expect(first.resendAvailableAt).toBeGreaterThan(Date.now() + MINUTE - 2_000);
         const refused = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
         );
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + MINUTE - 2_000);
         // Another email is not affected.
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+        await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
       });
 
       it("caps sends per email per hour", async () => {
@@ -458,9 +572,9 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const email = uniqueEmail();
         for (let i = 0; i < 3; i++)
-          await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+          await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
         const refused = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }),
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
         );
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + HOUR - MINUTE);
@@ -470,31 +584,171 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { ipPerHour: 2 } });
         const app = await appIn(w);
         const ipDigest = `ip${randomUUID()}`;
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest });
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest });
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" });
+        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" });
         expect(
-          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest })))
-            .reason,
+          (
+            await reasonOf(
+              w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" }),
+            )
+          ).reason,
         ).toBe("RATE_LIMITED");
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+        await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
       });
 
       it("caps sends per client app, and a refused send costs the other limits nothing", async () => {
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w, { sendsPerMinute: 2 });
         const email = uniqueEmail();
-        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined });
+        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
         // Refused by the email cooldown: the app's point it took is given back...
         expect(
-          (await reasonOf(w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined }))).reason,
+          (
+            await reasonOf(
+              w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
+            )
+          ).reason,
         ).toBe("RATE_LIMITED");
         // ...so the app still has its second send.
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined });
+        await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
         const refused = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined }),
+          w.core.login.issue({
+            clientAppId: app.id,
+            email: uniqueEmail(),
+            ipDigest: undefined,
+            idempotencyKey: "",
+          }),
         );
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeLessThanOrEqual(Date.now() + MINUTE + 1_000);
+      });
+    });
+
+    describe("idempotent retries", () => {
+      it("answers an issue retried with the same key with the first answer, taking no second send", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const call = () =>
+          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "r:req-1" });
+        const first = await call();
+        const again = await call();
+        expect(again).toEqual(first);
+        const states = await w.core.login.getChallenge(first.challengeId);
+        expect(states.state).toBe("pending");
+        // Without the key it is a new request, and the cooldown applies.
+        const other = w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
+        expect((await reasonOf(other)).reason).toBe("RATE_LIMITED");
+      });
+
+      it("answers a login retried with the same key with the same session, not CODE_INVALID", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
+        const call = (idempotencyKey: string) =>
+          w.core.login.consume({
+            clientAppId: app.id,
+            target: { challengeId: issued.challengeId },
+            code: issued.code,
+            userAgent: "ua",
+            idempotencyKey,
+          });
+        const first = await call("r:req-2");
+        const again = await call("r:req-2");
+        expect(again.refreshToken).toBe(first.refreshToken);
+        expect(again.session.id).toBe(first.session.id);
+        expect(again.user).toMatchObject({ id: first.user.id, email: first.user.email });
+        expect(again.newUser).toBe(true);
+        expect((await reasonOf(call("r:req-3"))).reason).toBe("CODE_INVALID");
+        expect(await w.core.sessions.listForUser({ userId: first.user.id, clientAppId: "" })).toHaveLength(1);
+      });
+
+      it("answers a refresh retried with the same key with the same new token, without calling it reuse", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const first = await login(w, app.id, uniqueEmail());
+        const call = (idempotencyKey: string) =>
+          w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken, idempotencyKey });
+        const r1 = await call("r:req-4");
+        const retried = await call("r:req-4");
+        expect(retried.refreshToken).toBe(r1.refreshToken);
+        expect(retried.session.id).toBe(first.session.id);
+        // The new token works; the old one, sent as a new request, is reuse.
+        await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: r1.refreshToken,
+          idempotencyKey: "",
+        });
+        expect((await reasonOf(call("r:req-5"))).reason).toBe("REFRESH_TOKEN_REUSED");
+      });
+
+      it("keeps the answers of different operations apart under one key", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const key = "c:same-key";
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest: undefined,
+          idempotencyKey: key,
+        });
+        const done = await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: issued.code,
+          userAgent: "",
+          idempotencyKey: key,
+        });
+        expect(done.refreshToken).toMatch(/^ert_/);
+      });
+
+      it("cancels an unsent code and gives back its send limits", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "",
+        });
+        expect(await w.core.login.cancel({ clientAppId: app.id, challengeId: issued.challengeId })).toBe(
+          true,
+        );
+        expect(await w.core.login.cancel({ clientAppId: app.id, challengeId: issued.challengeId })).toBe(
+          false,
+        );
+        expect((await w.core.login.getChallenge(issued.challengeId)).state).toBe("canceled");
+        const consume = w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: issued.code,
+          userAgent: "",
+          idempotencyKey: "",
+        });
+        expect((await reasonOf(consume)).reason).toBe("CODE_INVALID");
+        // No cooldown to wait out: the canceled code's send was given back.
+        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
       });
     });
 
@@ -504,11 +758,19 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const first = await login(w, app.id, uniqueEmail());
         w.clock.advance(HOUR);
-        const r1 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        const r1 = await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: first.refreshToken,
+          idempotencyKey: "",
+        });
         expect(r1.refreshToken).not.toBe(first.refreshToken);
         expect(r1.session).toMatchObject({ id: first.session.id, refreshedAt: w.clock.now() });
         expect(r1.session.idleExpiresAt).toBe(w.clock.now() + 30 * DAY);
-        const r2 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: r1.refreshToken });
+        const r2 = await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: r1.refreshToken,
+          idempotencyKey: "",
+        });
         expect(r2.session.id).toBe(first.session.id);
       });
 
@@ -516,15 +778,30 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const first = await login(w, app.id, uniqueEmail());
-        const r1 = await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        const r1 = await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: first.refreshToken,
+          idempotencyKey: "",
+        });
         const reuse = await reasonOf(
-          w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken }),
+          w.core.sessions.refresh({
+            clientAppId: app.id,
+            refreshToken: first.refreshToken,
+            idempotencyKey: "",
+          }),
         );
         expect(reuse.reason).toBe("REFRESH_TOKEN_REUSED");
         // The thief's reuse also ends the legitimate holder's session.
         expect(
-          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: r1.refreshToken })))
-            .reason,
+          (
+            await reasonOf(
+              w.core.sessions.refresh({
+                clientAppId: app.id,
+                refreshToken: r1.refreshToken,
+                idempotencyKey: "",
+              }),
+            )
+          ).reason,
         ).toBe("SESSION_INVALID");
         expect((await reasonOf(w.core.sessions.get(first.session.id))).reason).toBe("SESSION_NOT_FOUND");
       });
@@ -537,11 +814,19 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect(
           (
             await reasonOf(
-              w.core.sessions.refresh({ clientAppId: other.id, refreshToken: first.refreshToken }),
+              w.core.sessions.refresh({
+                clientAppId: other.id,
+                refreshToken: first.refreshToken,
+                idempotencyKey: "",
+              }),
             )
           ).reason,
         ).toBe("SESSION_INVALID");
-        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: first.refreshToken,
+          idempotencyKey: "",
+        });
       });
 
       it("ends a session after its idle timeout, and after its absolute lifetime however active", async () => {
@@ -552,15 +837,28 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         let token = active.refreshToken;
         for (let i = 0; i < 4; i++) {
           w.clock.advance(20 * DAY);
-          token = (await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token })).refreshToken;
+          token = (
+            await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotencyKey: "" })
+          ).refreshToken;
         }
         expect(
-          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: idle.refreshToken })))
-            .reason,
+          (
+            await reasonOf(
+              w.core.sessions.refresh({
+                clientAppId: app.id,
+                refreshToken: idle.refreshToken,
+                idempotencyKey: "",
+              }),
+            )
+          ).reason,
         ).toBe("SESSION_INVALID");
         w.clock.advance(active.session.expiresAt - w.clock.now());
         expect(
-          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token }))).reason,
+          (
+            await reasonOf(
+              w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotencyKey: "" }),
+            )
+          ).reason,
         ).toBe("SESSION_INVALID");
       });
 
@@ -576,8 +874,15 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect(await w.core.sessions.revoke({ sessionId: a.session.id }, app.id)).toBe(false);
         expect(await w.core.sessions.revoke({ refreshToken: b.refreshToken }, app.id)).toBe(true);
         expect(
-          (await reasonOf(w.core.sessions.refresh({ clientAppId: app.id, refreshToken: b.refreshToken })))
-            .reason,
+          (
+            await reasonOf(
+              w.core.sessions.refresh({
+                clientAppId: app.id,
+                refreshToken: b.refreshToken,
+                idempotencyKey: "",
+              }),
+            )
+          ).reason,
         ).toBe("SESSION_INVALID");
         expect(await w.core.sessions.listForUser({ userId: a.user.id, clientAppId: "" })).toEqual([]);
       });
@@ -609,10 +914,27 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w);
         const email = uniqueEmail();
-        const first = await login(w, app.id, email);
-        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken });
+        const issued = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotencyKey: "k1",
+        });
+        const first = await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: issued.challengeId },
+          code: issued.code,
+          userAgent: "",
+          idempotencyKey: "k2",
+        });
+        await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: first.refreshToken,
+          idempotencyKey: "k3",
+        });
+        if (harness.keys) expect((await harness.keys()).some((k) => k.includes(":iq:"))).toBe(true);
         const pending = await w.core.login
-          .issue({ clientAppId: app.id, email, ipDigest: undefined })
+          .issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" })
           .catch(() => undefined);
         expect(pending).toBeUndefined(); // the cooldown of that email is on record too
         const person = w.core.peppered.person(email);
@@ -673,19 +995,32 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect(
           (
             await reasonOf(
-              w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest: undefined }),
+              w.core.login.issue({
+                clientAppId: app.id,
+                email: uniqueEmail(),
+                ipDigest: undefined,
+                idempotencyKey: "",
+              }),
             )
           ).reason,
         ).toBe("CLIENT_APP_DISABLED");
         expect(
           (
             await reasonOf(
-              w.core.sessions.refresh({ clientAppId: app.id, refreshToken: session.refreshToken }),
+              w.core.sessions.refresh({
+                clientAppId: app.id,
+                refreshToken: session.refreshToken,
+                idempotencyKey: "",
+              }),
             )
           ).reason,
         ).toBe("SESSION_INVALID");
         await w.core.clientApps.setDisabled(app.id, false);
-        await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: session.refreshToken });
+        await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: session.refreshToken,
+          idempotencyKey: "",
+        });
       });
 
       it("updates settings within bounds, and refuses settings out of bounds naming the field", async () => {

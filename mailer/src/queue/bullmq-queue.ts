@@ -2,9 +2,8 @@
 // a crash or restart of the mailer; a job whose worker died is taken over once its lock
 // expires (BullMQ's stalled-job check). Failed attempts record their class and the time of the
 // next attempt in the job's progress, which the status reads.
-import type { RedisClient } from "@emailauth/platform";
+import type { RedisClient, Sealer } from "@emailauth/platform";
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
-import type { Sealer } from "../crypto/sealed-payload.ts";
 import {
   type Deliver,
   DeliveryError,
@@ -28,6 +27,7 @@ interface JobData {
   expiresAt: number;
   senderAddress: string;
   queuedAt: number;
+  requestId: string;
 }
 
 interface Progress {
@@ -71,6 +71,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
         expiresAt: email.expiresAt,
         senderAddress: email.senderAddress,
         queuedAt: email.queuedAt,
+        requestId: email.requestId,
       };
       await queue.add("login-code", data, {
         jobId: email.messageId,
@@ -131,6 +132,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
                 expiresAt: d.expiresAt,
                 senderAddress: d.senderAddress,
                 queuedAt: d.queuedAt,
+                requestId: d.requestId ?? "",
               },
               attempt,
             );
@@ -148,12 +150,12 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
               ...(!final && { nextAttemptAt: now + retryDelay(d.messageId, attempt, options.retryBaseMs) }),
             };
             await job.updateProgress(progress as object);
-            deps.observer.failed(d.messageId, failure.errorClass, attempt, final);
+            deps.observer.failed(d, failure.errorClass, attempt, final);
             // The job's failedReason is the class only: no address, no code.
             if (failure.permanent) throw new UnrecoverableError(failure.errorClass);
             throw new Error(failure.errorClass);
           }
-          deps.observer.sent(d.messageId, attempt);
+          deps.observer.sent(d, attempt);
         },
         {
           connection: deps.connection,

@@ -42,7 +42,7 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       s.errorClass = "";
       s.smtpCode = 0;
       s.nextAttemptAt = undefined;
-      deps.observer.sent(s.messageId, s.attempts);
+      deps.observer.sent(entry.email, s.attempts);
       forgetLater(s.messageId);
     } catch (err) {
       const failure =
@@ -51,7 +51,7 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       s.errorClass = failure.errorClass;
       s.smtpCode = failure.smtpCode;
       s.updatedAt = Date.now();
-      deps.observer.failed(s.messageId, failure.errorClass, s.attempts, final);
+      deps.observer.failed(entry.email, failure.errorClass, s.attempts, final);
       if (final) {
         s.state = "failed";
         s.nextAttemptAt = undefined;

@@ -16,6 +16,8 @@ export interface LoginEmail {
   expiresAt: number;
   senderAddress: string;
   queuedAt: number;
+  /** The request that queued it (the gateway's request id), for the delivery's log lines. */
+  requestId: string;
 }
 
 export type DeliveryState = "queued" | "sending" | "sent" | "retrying" | "failed";
@@ -59,8 +61,13 @@ export interface QueueOptions {
 
 /** Told of every outcome, for logs and metrics (message ids and classes only). */
 export interface QueueObserver {
-  sent(messageId: string, attempts: number): void;
-  failed(messageId: string, errorClass: string, attempt: number, final: boolean): void;
+  sent(email: { messageId: string; requestId: string }, attempts: number): void;
+  failed(
+    email: { messageId: string; requestId: string },
+    errorClass: string,
+    attempt: number,
+    final: boolean,
+  ): void;
 }
 
 export interface MailQueue {

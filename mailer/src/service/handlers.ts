@@ -65,7 +65,7 @@ export function createMailerHandlers(deps: {
   clock: () => number;
 }): AsyncHandlers<MailerServiceServer> {
   return {
-    async queueLoginCodeEmail(req) {
+    async queueLoginCodeEmail(req, ctx) {
       const r = parse(queueRequest, req);
       const recipient = normalizeEmail(r.recipient);
       if (!recipient.ok) throw appError("EMAIL_INVALID", { message: `recipient: ${recipient.problem}` });
@@ -83,6 +83,7 @@ export function createMailerHandlers(deps: {
         expiresAt: r.expiresAt.getTime(),
         senderAddress: r.senderAddress,
         queuedAt: now,
+        requestId: ctx.requestId,
       });
       return { messageId, duplicate };
     },

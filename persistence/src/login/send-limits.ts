@@ -38,6 +38,8 @@ export type TakeResult = { ok: true; resendAvailableAt: number } | { ok: false; 
 
 export interface SendLimits {
   take(p: TakeParams): Promise<TakeResult>;
+  /** Gives back what a send took, when the code could not be sent after all. */
+  refund(p: { emailDigest: string; clientAppId: string; appPerMinute: number }): Promise<void>;
   /** Forgets an email's counters (erasure). */
   forgetEmail(emailDigest: string): Promise<void>;
 }
@@ -114,6 +116,15 @@ export function createSendLimits(deps: {
         hourly.remainingPoints === 0 ? hourly.msBeforeNext : 0,
       );
       return { ok: true, resendAvailableAt: now + wait };
+    },
+
+    async refund(p) {
+      await Promise.all([
+        emailCooldown?.reward(p.emailDigest, 1),
+        emailHourly.reward(p.emailDigest, 1),
+        appLimiter(p.appPerMinute || c.appPerMinute).reward(p.clientAppId, 1),
+        global.reward("all", 1),
+      ]);
     },
 
     async forgetEmail(emailDigest) {

@@ -66,6 +66,7 @@ const STATES: Record<ChallengeRecord["state"], ChallengeStateValue> = {
   expired: ChallengeState.CHALLENGE_STATE_EXPIRED,
   superseded: ChallengeState.CHALLENGE_STATE_SUPERSEDED,
   exhausted: ChallengeState.CHALLENGE_STATE_EXHAUSTED,
+  canceled: ChallengeState.CHALLENGE_STATE_CANCELED,
 };
 
 const settingsSchema = z.object({
@@ -101,13 +102,19 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
   return {
     async issueLoginCode(req) {
       const r = parse(
-        z.object({ clientAppId: fields.clientAppId, email: fields.email, endUserIp: fields.endUserIp }),
+        z.object({
+          clientAppId: fields.clientAppId,
+          email: fields.email,
+          endUserIp: fields.endUserIp,
+          idempotencyKey: fields.idempotencyKey,
+        }),
         req,
       );
       const issued = await core.login.issue({
         clientAppId: r.clientAppId,
         email: emailOf(r.email),
         ipDigest: ipDigestOf(core.peppered, r.endUserIp),
+        idempotencyKey: r.idempotencyKey,
       });
       return {
         challengeId: issued.challengeId,
@@ -126,6 +133,7 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
           email: fields.email.optional(),
           code: fields.code,
           userAgent: fields.userAgent,
+          idempotencyKey: fields.idempotencyKey,
         }),
         req,
       );
@@ -138,6 +146,7 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
         target,
         code: r.code,
         userAgent: r.userAgent,
+        idempotencyKey: r.idempotencyKey,
       });
       return {
         user: toUser(done.user),
@@ -145,6 +154,11 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
         session: toSession(done.session),
         refreshToken: done.refreshToken,
       };
+    },
+
+    async cancelLoginCode(req) {
+      const r = parse(z.object({ clientAppId: fields.clientAppId, challengeId: fields.challengeId }), req);
+      return { canceled: await core.login.cancel(r) };
     },
 
     async getChallenge(req) {
@@ -161,7 +175,14 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async refreshSession(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId, refreshToken: fields.refreshToken }), req);
+      const r = parse(
+        z.object({
+          clientAppId: fields.clientAppId,
+          refreshToken: fields.refreshToken,
+          idempotencyKey: fields.idempotencyKey,
+        }),
+        req,
+      );
       const refreshed = await core.sessions.refresh(r);
       return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
     },

@@ -28,6 +28,10 @@ export const fields = {
     .max(32)
     .regex(/^[0-9A-Za-z -]+$/, "expected digits or letters"),
   userAgent: z.string().max(256).regex(NO_CONTROL, "control characters are not allowed"),
+  idempotencyKey: z.union([
+    z.literal(""),
+    z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
+  ]),
 };
 
 /** Parses a request with a zod schema, or throws INVALID_ARGUMENT naming the first bad field. */

@@ -1,16 +1,17 @@
 // Sessions after login: refresh with rotating refresh tokens (a reused token revokes the
 // session), look up, list, revoke one or all. A disabled or deleted client app's refresh
 // tokens stop working.
-import { appError } from "@emailauth/platform";
+import { appError, type Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
-import type { SessionLifetimes } from "../login/login-codes.ts";
+import { REPLAY_TTL_MS, type SessionLifetimes } from "../login/login-codes.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
 
 export interface Sessions {
   refresh(p: {
     clientAppId: string;
     refreshToken: string;
+    idempotencyKey: string;
   }): Promise<{ session: SessionRecord; refreshToken: string }>;
   get(sessionId: string): Promise<SessionRecord>;
   listForUser(p: { userId: string; clientAppId: string }): Promise<SessionRecord[]>;
@@ -23,12 +24,13 @@ export function createSessions(deps: {
   clientApps: ClientApps;
   clock: () => number;
   lifetimes: SessionLifetimes;
+  sealer: Sealer;
 }): Sessions {
   const { store, clock } = deps;
   const scope = (clientAppId: string) => (clientAppId ? { clientAppId } : {});
 
   return {
-    async refresh({ clientAppId, refreshToken }) {
+    async refresh({ clientAppId, refreshToken, idempotencyKey }) {
       if (!ID_PATTERNS.refreshToken.test(refreshToken)) throw appError("SESSION_INVALID");
       try {
         await deps.clientApps.getActive(clientAppId);
@@ -36,6 +38,27 @@ export function createSessions(deps: {
         throw appError("SESSION_INVALID");
       }
       const tag = tagOf(refreshToken);
+      const replayKey = idempotencyKey && `refresh:${idempotencyKey}`;
+      if (replayKey) {
+        // A retry of a refresh that happened: its new token, not a reuse of the old one.
+        const prior = await store.replayed({ tag, clientAppId, key: replayKey });
+        if (prior) {
+          const r = JSON.parse(prior) as Record<string, string>;
+          return {
+            refreshToken: deps.sealer.open(r.rt ?? ""),
+            session: {
+              id: r.sid ?? "",
+              userId: r.uid ?? "",
+              clientAppId,
+              createdAt: Number(r.ca),
+              refreshedAt: Number(r.now),
+              idleExpiresAt: Number(r.ie),
+              expiresAt: Number(r.exp),
+              userAgent: r.ua ?? "",
+            },
+          };
+        }
+      }
       const next = newRefreshToken(tag);
       const result = await store.refreshSession({
         tokenHash: sha256(refreshToken),
@@ -44,6 +67,9 @@ export function createSessions(deps: {
         clientAppId,
         now: clock(),
         idleTtlMs: deps.lifetimes.idleMs,
+        ...(replayKey && {
+          replay: { key: replayKey, ttlMs: REPLAY_TTL_MS, sealedToken: deps.sealer.seal(next) },
+        }),
       });
       if (!result.ok) throw appError(result.reason);
       return { session: result.session, refreshToken: next };

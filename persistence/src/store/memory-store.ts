@@ -27,7 +27,7 @@ interface Challenge {
   issuedAt: number;
   expiresAt: number;
   attempts: number;
-  state: "p" | "c" | "s" | "x";
+  state: "p" | "c" | "s" | "x" | "n";
   purgeAt: number;
 }
 
@@ -64,6 +64,9 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
   const tokens = new Map<string, { sessionId: string; old: boolean; expiresAt: number }>();
   const apps = new Map<string, { record: ClientAppRecord; keyHash: string }>();
   const appKeys = new Map<string, { appId: string; expiresAt: number }>();
+  // Answers of idempotent calls, by "<tag>:<app>:<key>", and the email digest they belong to.
+  const replays = new Map<string, { value: string; expiresAt: number; digest: string }>();
+  const replayKey = (tag: string, app: string, key: string) => `${tag}:${app}:${key}`;
 
   const liveKey = (tag: string, app: string, digest: string) => `${tag}:${app}:${digest}`;
 
@@ -122,6 +125,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
     for (const [id, s] of sessions) if (s.idleExpiresAt <= now || s.expiresAt <= now) revoke(id);
     for (const [h, t] of tokens) if (t.expiresAt <= now) tokens.delete(h);
     for (const [h, k] of appKeys) if (k.expiresAt <= now) appKeys.delete(h);
+    for (const [k, r] of replays) if (r.expiresAt <= now) replays.delete(k);
   };
   const sweeper = setInterval(sweep, 60_000);
   sweeper.unref();
@@ -154,6 +158,13 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
         purgeAt: p.expiresAt + p.rules.challengeRetentionMs,
       });
       live.set(lk, { challengeId: p.challengeId, expiresAt: p.expiresAt });
+      if (p.replay) {
+        replays.set(replayKey(p.tag, p.clientAppId, p.replay.key), {
+          value: p.replay.value,
+          expiresAt: p.now + p.replay.ttlMs,
+          digest: p.digest,
+        });
+      }
       return { ok: true, supersededChallengeId: oldId };
     },
 
@@ -225,13 +236,31 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const set = userSessions.get(userId) ?? new Set<string>();
       set.add(p.session.id);
       userSessions.set(userId, set);
+      if (p.replay) {
+        const outcome = {
+          uid: userId,
+          em: user.email,
+          uca: String(user.createdAt),
+          new: newUser ? "1" : "0",
+          sid: p.session.id,
+          now: String(p.now),
+          ie: String(session.idleExpiresAt),
+          exp: String(session.expiresAt),
+          rt: p.replay.sealedToken,
+        };
+        replays.set(replayKey(tag, p.clientAppId, p.replay.key), {
+          value: JSON.stringify(outcome),
+          expiresAt: p.now + p.replay.ttlMs,
+          digest: c.digest,
+        });
+      }
       return { ok: true, newUser, user: toUser(user), session: toSession(p.session.id, session) };
     },
 
     async getChallenge(p): Promise<ChallengeRecord | undefined> {
       const c = challenges.get(p.challengeId);
       if (!c || c.purgeAt <= p.now) return undefined;
-      const states = { p: "pending", c: "consumed", s: "superseded", x: "exhausted" } as const;
+      const states = { p: "pending", c: "consumed", s: "superseded", x: "exhausted", n: "canceled" } as const;
       const state = c.state === "p" && c.expiresAt <= p.now ? "expired" : states[c.state];
       return {
         id: p.challengeId,
@@ -241,6 +270,21 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
         expiresAt: c.expiresAt,
         failedAttempts: state === "consumed" ? c.attempts - 1 : c.attempts,
       };
+    },
+
+    async cancelChallenge(p) {
+      const c = challenges.get(p.challengeId);
+      if (!c || c.app !== p.clientAppId || c.state !== "p") return undefined;
+      c.state = "n";
+      c.mac = undefined;
+      const lk = liveKey(tagOf(p.challengeId), c.app, c.digest);
+      if (live.get(lk)?.challengeId === p.challengeId) live.delete(lk);
+      return c.digest;
+    },
+
+    async replayed(p) {
+      const r = replays.get(replayKey(p.tag, p.clientAppId, p.key));
+      return r && r.expiresAt > clock() ? r.value : undefined;
     },
 
     async refreshSession(p: RefreshParams): Promise<RefreshResult> {
@@ -259,6 +303,23 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       s.idleExpiresAt = Math.min(p.now + p.idleTtlMs, s.expiresAt);
       s.tokens.add(p.newTokenHash);
       tokens.set(p.newTokenHash, { sessionId: t.sessionId, old: false, expiresAt: s.idleExpiresAt });
+      if (p.replay) {
+        const outcome = {
+          sid: t.sessionId,
+          uid: s.userId,
+          ca: String(s.createdAt),
+          ie: String(s.idleExpiresAt),
+          exp: String(s.expiresAt),
+          ua: s.userAgent,
+          now: String(p.now),
+          rt: p.replay.sealedToken,
+        };
+        replays.set(replayKey(p.tag, p.clientAppId, p.replay.key), {
+          value: JSON.stringify(outcome),
+          expiresAt: p.now + p.replay.ttlMs,
+          digest: users.get(s.userId)?.digest ?? "",
+        });
+      }
       return { ok: true, session: toSession(t.sessionId, s) };
     },
 
@@ -319,6 +380,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const pk = personKey(tag, u.digest);
       if (emailIndex.get(pk) === userId) emailIndex.delete(pk);
       failures.delete(pk);
+      for (const [k, r] of replays) if (r.digest === u.digest && k.startsWith(`${tag}:`)) replays.delete(k);
       users.delete(userId);
       return { deleted: true, digest: u.digest };
     },

@@ -35,6 +35,7 @@ const SCRIPTS = {
   updateClientApp: 1,
   rotateClientAppKey: 1,
   deleteClientApp: 2,
+  cancelChallenge: 1,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -61,6 +62,7 @@ const STATES: Record<string, ChallengeState> = {
   c: "consumed",
   s: "superseded",
   x: "exhausted",
+  n: "canceled",
 };
 
 function pairs(flat: Reply): Record<string, string> {
@@ -148,6 +150,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.expiresAt,
           p.rules.challengeRetentionMs,
           p.rules.maxFailures,
+          p.replay?.key ?? "",
+          p.replay?.value ?? "",
+          p.replay?.ttlMs ?? 0,
         ],
       )) as string[];
       if (r[0] === "EMAIL_LOCKED") return { ok: false, reason: "EMAIL_LOCKED", retryAt: Number(r[1]) };
@@ -179,6 +184,9 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.session.maxTtlMs,
           p.session.userAgent,
           p.challengeId,
+          p.replay?.key ?? "",
+          p.replay?.sealedToken ?? "",
+          p.replay?.ttlMs ?? 0,
         ],
       )) as string[];
       if (r[0] === "EMAIL_LOCKED") return { ok: false, reason: "EMAIL_LOCKED", retryAt: Number(r[1]) };
@@ -225,12 +233,31 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       };
     },
 
+    async cancelChallenge(p) {
+      const pp = P(p.challengeId);
+      const d = await run("cancelChallenge", [`${pp}c:${p.challengeId}`], [pp, p.clientAppId, p.challengeId]);
+      return typeof d === "string" ? d : undefined;
+    },
+
+    async replayed(p) {
+      return (await client.get(`${personPrefix(prefix, p.tag)}iq:${p.clientAppId}:${p.key}`)) ?? undefined;
+    },
+
     async refreshSession(p: RefreshParams): Promise<RefreshResult> {
       const pp = personPrefix(prefix, p.tag);
       const r = (await run(
         "refreshSession",
         [`${pp}rt:${p.tokenHash}`],
-        [pp, p.newTokenHash, p.clientAppId, p.now, p.idleTtlMs],
+        [
+          pp,
+          p.newTokenHash,
+          p.clientAppId,
+          p.now,
+          p.idleTtlMs,
+          p.replay?.key ?? "",
+          p.replay?.sealedToken ?? "",
+          p.replay?.ttlMs ?? 0,
+        ],
       )) as string[];
       if (r[0] === "REFRESH_TOKEN_REUSED") return { ok: false, reason: "REFRESH_TOKEN_REUSED" };
       if (r[0] !== "OK") return { ok: false, reason: "SESSION_INVALID" };

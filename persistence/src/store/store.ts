@@ -6,7 +6,7 @@
 // Times are epoch milliseconds passed in by the caller (its clock), so that both drivers apply
 // the same rules and tests can move time.
 
-export type ChallengeState = "pending" | "consumed" | "expired" | "superseded" | "exhausted";
+export type ChallengeState = "pending" | "consumed" | "expired" | "superseded" | "exhausted" | "canceled";
 
 export interface UserRecord {
   id: string;
@@ -69,6 +69,15 @@ export interface LoginRules {
   challengeRetentionMs: number;
 }
 
+/**
+ * The answer of an idempotent call, recorded with the operation itself (atomically) so that a
+ * retry with the same key gets it back. Secrets in it are sealed by the caller.
+ */
+export interface ReplayRecord {
+  key: string;
+  ttlMs: number;
+}
+
 export interface IssueParams {
   tag: string;
   digest: string;
@@ -80,6 +89,8 @@ export interface IssueParams {
   now: number;
   expiresAt: number;
   rules: LoginRules;
+  /** With an idempotency key: the whole answer, sealed, to record. */
+  replay?: ReplayRecord & { value: string };
 }
 
 export type IssueResult =
@@ -104,6 +115,8 @@ export interface ConsumeParams {
   /** Used if this login creates the user. */
   newUserId: string;
   session: NewSession;
+  /** With an idempotency key: the refresh token, sealed, recorded with the outcome. */
+  replay?: ReplayRecord & { sealedToken: string };
 }
 
 export type ConsumeResult =
@@ -119,6 +132,8 @@ export interface RefreshParams {
   clientAppId: string;
   now: number;
   idleTtlMs: number;
+  /** With an idempotency key: the new refresh token, sealed, recorded with the outcome. */
+  replay?: ReplayRecord & { sealedToken: string };
 }
 
 export type RefreshResult =
@@ -133,6 +148,13 @@ export interface Store {
   liveChallengeId(p: { tag: string; digest: string; clientAppId: string }): Promise<string | undefined>;
   consumeChallenge(p: ConsumeParams): Promise<ConsumeResult>;
   getChallenge(p: { challengeId: string; now: number }): Promise<ChallengeRecord | undefined>;
+  /** Retires a pending challenge; returns the email digest when it did. */
+  cancelChallenge(p: { challengeId: string; clientAppId: string }): Promise<string | undefined>;
+  /**
+   * What an idempotent call recorded under this key (raw: the issue answer sealed, or the
+   * consume/refresh outcome as JSON with the token sealed), if it is still kept.
+   */
+  replayed(p: { tag: string; clientAppId: string; key: string }): Promise<string | undefined>;
 
   refreshSession(p: RefreshParams): Promise<RefreshResult>;
   getSession(p: { sessionId: string; now: number }): Promise<SessionRecord | undefined>;

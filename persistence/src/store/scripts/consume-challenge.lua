@@ -5,7 +5,8 @@
 -- KEYS[1] challenge key
 -- ARGV: 1 P, 2 app id, 3 now, 4 MACs as JSON {kid: mac}, 5 max attempts, 6 max failures,
 --       7 failure window ms, 8 new user id, 9 session id, 10 refresh token hash,
---       11 idle ttl ms, 12 max ttl ms, 13 user agent, 14 challenge id
+--       11 idle ttl ms, 12 max ttl ms, 13 user agent, 14 challenge id, 15 replay key or "",
+--       16 sealed refresh token, 17 replay ttl ms
 -- Returns {"CODE_INVALID"} | {"EMAIL_LOCKED", retry at}
 --       | {"OK", uid, email, created, new(0|1), sid, idle expires, expires}
 local c = KEYS[1]
@@ -75,4 +76,13 @@ redis.call("PEXPIREAT", sr, fmt(exp))
 local us = P .. "us:" .. uid
 redis.call("SADD", us, sid)
 extend(us, exp)
+if ARGV[15] ~= "" then
+  -- The outcome, for a retry with the same key (the token sealed by the caller).
+  local rk = P .. "iq:" .. app .. ":" .. ARGV[15]
+  redis.call("SET", rk, cjson.encode({ uid = uid, em = u[1], uca = u[2], new = new_user, sid = sid,
+    now = ARGV[3], ie = fmt(idle), exp = fmt(exp), rt = ARGV[16] }), "PX", ARGV[17])
+  local e = P .. "e:" .. d
+  redis.call("SADD", e, "iq:" .. app .. ":" .. ARGV[15])
+  extend(e, now + tonumber(ARGV[17]))
+end
 return { "OK", uid, u[1], u[2], new_user, sid, fmt(idle), fmt(exp) }

@@ -2,7 +2,8 @@
 -- the code still live for the pair, stores the new one (its MAC only).
 -- KEYS[1] challenge key
 -- ARGV: 1 P, 2 challenge id, 3 app id, 4 email digest, 5 email, 6 key id, 7 mac, 8 now,
---       9 expires at, 10 retention ms, 11 max failures
+--       9 expires at, 10 retention ms, 11 max failures, 12 replay key or "",
+--       13 replay value, 14 replay ttl ms
 -- Returns {"OK", superseded id or ""} | {"EMAIL_LOCKED", retry at}
 local P, cid, app, d = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now, exp = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -32,4 +33,9 @@ redis.call("SET", live, cid, "PXAT", ARGV[9])
 local e = P .. "e:" .. d
 redis.call("SADD", e, "c:" .. cid, "l:" .. app .. ":" .. d)
 extend(e, exp + retain)
+if ARGV[12] ~= "" then
+  local rk = P .. "iq:" .. app .. ":" .. ARGV[12]
+  redis.call("SET", rk, ARGV[13], "PX", ARGV[14])
+  redis.call("SADD", e, "iq:" .. app .. ":" .. ARGV[12])
+end
 return { "OK", old or "" }

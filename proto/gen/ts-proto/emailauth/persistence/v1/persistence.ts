@@ -86,6 +86,8 @@ export const ChallengeState = {
   CHALLENGE_STATE_SUPERSEDED: 4,
   /** CHALLENGE_STATE_EXHAUSTED - Too many wrong guesses killed it. */
   CHALLENGE_STATE_EXHAUSTED: 5,
+  /** CHALLENGE_STATE_CANCELED - It could not be sent and was canceled (CancelLoginCode). */
+  CHALLENGE_STATE_CANCELED: 6,
 } as const;
 
 export type ChallengeState = typeof ChallengeState[keyof typeof ChallengeState];
@@ -97,6 +99,7 @@ export namespace ChallengeState {
   export type CHALLENGE_STATE_EXPIRED = typeof ChallengeState.CHALLENGE_STATE_EXPIRED;
   export type CHALLENGE_STATE_SUPERSEDED = typeof ChallengeState.CHALLENGE_STATE_SUPERSEDED;
   export type CHALLENGE_STATE_EXHAUSTED = typeof ChallengeState.CHALLENGE_STATE_EXHAUSTED;
+  export type CHALLENGE_STATE_CANCELED = typeof ChallengeState.CHALLENGE_STATE_CANCELED;
 }
 
 export function challengeStateFromJSON(object: any): ChallengeState {
@@ -119,6 +122,9 @@ export function challengeStateFromJSON(object: any): ChallengeState {
     case 5:
     case "CHALLENGE_STATE_EXHAUSTED":
       return ChallengeState.CHALLENGE_STATE_EXHAUSTED;
+    case 6:
+    case "CHALLENGE_STATE_CANCELED":
+      return ChallengeState.CHALLENGE_STATE_CANCELED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChallengeState");
   }
@@ -138,6 +144,8 @@ export function challengeStateToJSON(object: ChallengeState): string {
       return "CHALLENGE_STATE_SUPERSEDED";
     case ChallengeState.CHALLENGE_STATE_EXHAUSTED:
       return "CHALLENGE_STATE_EXHAUSTED";
+    case ChallengeState.CHALLENGE_STATE_CANCELED:
+      return "CHALLENGE_STATE_CANCELED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChallengeState");
   }
@@ -239,6 +247,11 @@ export interface IssueLoginCodeRequest {
    * per-IP send limit. Empty when unknown.
    */
   endUserIp: string;
+  /**
+   * Optional: names this request, 1 to 128 characters of [A-Za-z0-9_.:-]. A repeated call with
+   * the same key returns the first call's answer (the same challenge and code).
+   */
+  idempotencyKey: string;
 }
 
 export interface IssueLoginCodeResponse {
@@ -273,6 +286,21 @@ export interface ConsumeLoginCodeRequest {
   code: string;
   /** Stored with the session to help people recognise it; at most 256 characters, may be empty. */
   userAgent: string;
+  /**
+   * Optional: names this request (see IssueLoginCodeRequest.idempotency_key). A repeated call
+   * returns the first call's session and refresh token.
+   */
+  idempotencyKey: string;
+}
+
+export interface CancelLoginCodeRequest {
+  clientAppId: string;
+  challengeId: string;
+}
+
+export interface CancelLoginCodeResponse {
+  /** False when the code was not pending (used, expired, replaced or unknown). */
+  canceled: boolean;
 }
 
 export interface ConsumeLoginCodeResponse {
@@ -308,6 +336,11 @@ export interface RefreshSessionRequest {
   /** The app presenting the token; a token of another app is refused. */
   clientAppId: string;
   refreshToken: string;
+  /**
+   * Optional: names this request (see IssueLoginCodeRequest.idempotency_key). A repeated call
+   * returns the first call's new refresh token instead of seeing the old one reused.
+   */
+  idempotencyKey: string;
 }
 
 export interface RefreshSessionResponse {
@@ -1182,7 +1215,7 @@ export const ClientApp: MessageFns<ClientApp> = {
 };
 
 function createBaseIssueLoginCodeRequest(): IssueLoginCodeRequest {
-  return { clientAppId: "", email: "", endUserIp: "" };
+  return { clientAppId: "", email: "", endUserIp: "", idempotencyKey: "" };
 }
 
 export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
@@ -1195,6 +1228,9 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
     }
     if (message.endUserIp !== "") {
       writer.uint32(26).string(message.endUserIp);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(34).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1236,6 +1272,14 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
             message.endUserIp = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1261,6 +1305,11 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
         : isSet(object.end_user_ip)
         ? globalThis.String(object.end_user_ip)
         : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1275,6 +1324,9 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
     if (message.endUserIp !== "") {
       obj.endUserIp = message.endUserIp;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1286,6 +1338,7 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
     message.clientAppId = object.clientAppId ?? "";
     message.email = object.email ?? "";
     message.endUserIp = object.endUserIp ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -1436,7 +1489,7 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
 };
 
 function createBaseConsumeLoginCodeRequest(): ConsumeLoginCodeRequest {
-  return { clientAppId: "", challengeId: undefined, email: undefined, code: "", userAgent: "" };
+  return { clientAppId: "", challengeId: undefined, email: undefined, code: "", userAgent: "", idempotencyKey: "" };
 }
 
 export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
@@ -1455,6 +1508,9 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     }
     if (message.userAgent !== "") {
       writer.uint32(42).string(message.userAgent);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(50).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1512,6 +1568,14 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
             message.userAgent = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1543,6 +1607,11 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
         : isSet(object.user_agent)
         ? globalThis.String(object.user_agent)
         : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -1563,6 +1632,9 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     if (message.userAgent !== "") {
       obj.userAgent = message.userAgent;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -1576,6 +1648,167 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     message.email = object.email ?? undefined;
     message.code = object.code ?? "";
     message.userAgent = object.userAgent ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelLoginCodeRequest(): CancelLoginCodeRequest {
+  return { clientAppId: "", challengeId: "" };
+}
+
+export const CancelLoginCodeRequest: MessageFns<CancelLoginCodeRequest> = {
+  encode(message: CancelLoginCodeRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.clientAppId !== "") {
+      writer.uint32(10).string(message.clientAppId);
+    }
+    if (message.challengeId !== "") {
+      writer.uint32(18).string(message.challengeId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelLoginCodeRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelLoginCodeRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.clientAppId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.challengeId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelLoginCodeRequest {
+    return {
+      clientAppId: isSet(object.clientAppId)
+        ? globalThis.String(object.clientAppId)
+        : isSet(object.client_app_id)
+        ? globalThis.String(object.client_app_id)
+        : "",
+      challengeId: isSet(object.challengeId)
+        ? globalThis.String(object.challengeId)
+        : isSet(object.challenge_id)
+        ? globalThis.String(object.challenge_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelLoginCodeRequest): unknown {
+    const obj: any = {};
+    if (message.clientAppId !== "") {
+      obj.clientAppId = message.clientAppId;
+    }
+    if (message.challengeId !== "") {
+      obj.challengeId = message.challengeId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
+    return CancelLoginCodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
+    const message = createBaseCancelLoginCodeRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.challengeId = object.challengeId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelLoginCodeResponse(): CancelLoginCodeResponse {
+  return { canceled: false };
+}
+
+export const CancelLoginCodeResponse: MessageFns<CancelLoginCodeResponse> = {
+  encode(message: CancelLoginCodeResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.canceled !== false) {
+      writer.uint32(8).bool(message.canceled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelLoginCodeResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelLoginCodeResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.canceled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelLoginCodeResponse {
+    return { canceled: isSet(object.canceled) ? globalThis.Boolean(object.canceled) : false };
+  },
+
+  toJSON(message: CancelLoginCodeResponse): unknown {
+    const obj: any = {};
+    if (message.canceled !== false) {
+      obj.canceled = message.canceled;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
+    return CancelLoginCodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
+    const message = createBaseCancelLoginCodeResponse();
+    message.canceled = object.canceled ?? false;
     return message;
   },
 };
@@ -1950,7 +2183,7 @@ export const GetChallengeResponse: MessageFns<GetChallengeResponse> = {
 };
 
 function createBaseRefreshSessionRequest(): RefreshSessionRequest {
-  return { clientAppId: "", refreshToken: "" };
+  return { clientAppId: "", refreshToken: "", idempotencyKey: "" };
 }
 
 export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
@@ -1960,6 +2193,9 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
     }
     if (message.refreshToken !== "") {
       writer.uint32(18).string(message.refreshToken);
+    }
+    if (message.idempotencyKey !== "") {
+      writer.uint32(26).string(message.idempotencyKey);
     }
     return writer;
   },
@@ -1993,6 +2229,14 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
             message.refreshToken = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.idempotencyKey = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2017,6 +2261,11 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
         : isSet(object.refresh_token)
         ? globalThis.String(object.refresh_token)
         : "",
+      idempotencyKey: isSet(object.idempotencyKey)
+        ? globalThis.String(object.idempotencyKey)
+        : isSet(object.idempotency_key)
+        ? globalThis.String(object.idempotency_key)
+        : "",
     };
   },
 
@@ -2028,6 +2277,9 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
     if (message.refreshToken !== "") {
       obj.refreshToken = message.refreshToken;
     }
+    if (message.idempotencyKey !== "") {
+      obj.idempotencyKey = message.idempotencyKey;
+    }
     return obj;
   },
 
@@ -2038,6 +2290,7 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
     const message = createBaseRefreshSessionRequest();
     message.clientAppId = object.clientAppId ?? "";
     message.refreshToken = object.refreshToken ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
     return message;
   },
 };
@@ -4648,6 +4901,12 @@ export const DeleteClientAppResponse: MessageFns<DeleteClientAppResponse> = {
  *   client app id  app_<random 16>
  *   API key        eak_<random 52>           (secret; stored only as SHA-256)
  *
+ * Retries: reads are safe to repeat. IssueLoginCode, ConsumeLoginCode and RefreshSession take
+ * an optional idempotency key: a repeated call with the same key (and client app) within 10
+ * minutes answers what the first call answered instead of acting again, so a call whose answer
+ * was lost (a replica died, the network dropped) can be sent again safely. The revoke and
+ * cancel calls are idempotent by nature.
+ *
  * Errors carry an `emailauth.common.v1.ErrorDetail` with a stable reason. Every RPC may also
  * fail with INVALID_ARGUMENT (reason INVALID_ARGUMENT, a field out of bounds), UNAVAILABLE
  * (STORE_UNAVAILABLE) and INTERNAL (INTERNAL).
@@ -4691,6 +4950,22 @@ export const PersistenceServiceService = {
     responseSerialize: (value: ConsumeLoginCodeResponse): Buffer =>
       Buffer.from(ConsumeLoginCodeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ConsumeLoginCodeResponse => ConsumeLoginCodeResponse.decode(value),
+  },
+  /**
+   * CancelLoginCode retires a pending code that could not be sent (its email could not be
+   * queued) and gives back the send limits it took for the email, so the person can ask for a
+   * new code at once. Canceling a code that is no longer pending does nothing.
+   */
+  cancelLoginCode: {
+    path: "/emailauth.persistence.v1.PersistenceService/CancelLoginCode" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelLoginCodeRequest): Buffer =>
+      Buffer.from(CancelLoginCodeRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelLoginCodeRequest => CancelLoginCodeRequest.decode(value),
+    responseSerialize: (value: CancelLoginCodeResponse): Buffer =>
+      Buffer.from(CancelLoginCodeResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelLoginCodeResponse => CancelLoginCodeResponse.decode(value),
   },
   /**
    * GetChallenge reports what became of a challenge, for login status pages.
@@ -4978,6 +5253,12 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
    */
   consumeLoginCode: handleUnaryCall<ConsumeLoginCodeRequest, ConsumeLoginCodeResponse>;
   /**
+   * CancelLoginCode retires a pending code that could not be sent (its email could not be
+   * queued) and gives back the send limits it took for the email, so the person can ask for a
+   * new code at once. Canceling a code that is no longer pending does nothing.
+   */
+  cancelLoginCode: handleUnaryCall<CancelLoginCodeRequest, CancelLoginCodeResponse>;
+  /**
    * GetChallenge reports what became of a challenge, for login status pages.
    * Errors: NOT_FOUND CHALLENGE_NOT_FOUND (unknown, or gone after its expiry).
    */
@@ -5118,6 +5399,26 @@ export interface PersistenceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConsumeLoginCodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CancelLoginCode retires a pending code that could not be sent (its email could not be
+   * queued) and gives back the send limits it took for the email, so the person can ask for a
+   * new code at once. Canceling a code that is no longer pending does nothing.
+   */
+  cancelLoginCode(
+    request: CancelLoginCodeRequest,
+    callback: (error: ServiceError | null, response: CancelLoginCodeResponse) => void,
+  ): ClientUnaryCall;
+  cancelLoginCode(
+    request: CancelLoginCodeRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelLoginCodeResponse) => void,
+  ): ClientUnaryCall;
+  cancelLoginCode(
+    request: CancelLoginCodeRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelLoginCodeResponse) => void,
   ): ClientUnaryCall;
   /**
    * GetChallenge reports what became of a challenge, for login status pages.

@@ -1,6 +1,6 @@
-// The queue keeps each email until it is sent, in Redis: the recipient and the code are
-// sealed there with AES-256-GCM under MAILER_QUEUE_KEYS, which never lives in Redis. Keys
-// rotate like the code secrets: the first seals, every one still opens.
+// Sealing secrets that must sit in Redis for a while (a queued email's code, a refresh token
+// kept for an idempotent retry) with AES-256-GCM, under keys that never live in Redis. Keys
+// rotate: the first seals, every one still opens. `purpose` separates the uses of one secret.
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 
 export interface Sealer {
@@ -8,10 +8,10 @@ export interface Sealer {
   open(sealed: string): string;
 }
 
-export function createSealer(secrets: readonly string[]): Sealer {
-  if (secrets.length === 0) throw new Error("at least one queue key is required");
+export function createSealer(secrets: readonly string[], purpose: string): Sealer {
+  if (secrets.length === 0) throw new Error("at least one sealing key is required");
   const keys = secrets.map((s) => {
-    const key = Buffer.from(hkdfSync("sha256", s, "emailauth", "mail-queue", 32));
+    const key = Buffer.from(hkdfSync("sha256", s, "emailauth", purpose, 32));
     return { id: createHash("sha256").update(key).digest("base64url").slice(0, 8), key };
   });
   const current = keys[0] as { id: string; key: Buffer };
@@ -27,7 +27,7 @@ export function createSealer(secrets: readonly string[]): Sealer {
       const [version, id, iv, body] = sealed.split(".");
       const key = keys.find((k) => k.id === id);
       if (version !== "v1" || !key || !iv || !body)
-        throw new Error("cannot open the sealed payload (unknown key?)");
+        throw new Error("cannot open the sealed value (unknown key?)");
       const data = Buffer.from(body, "base64url");
       const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(iv, "base64url"));
       decipher.setAuthTag(data.subarray(data.length - 16));
