@@ -54,6 +54,50 @@ export const gatewayConfig = defineConfig({
       max: 1_048_576,
       description: "Largest request body accepted, in bytes (bigger ones get resource_exhausted).",
     }),
+    JWT_ISSUER: vars.url({
+      protocols: ["https", "http"],
+      devDefault: "http://127.0.0.1:8080",
+      description:
+        "The `iss` of access tokens: this gateway's public base URL, e.g. https://auth.example.com.",
+    }),
+    JWT_PRIVATE_JWKS_FILE: vars.optional(
+      vars.filePath({
+        description:
+          'JSON file {"keys": [...]} of private Ed25519 JWKs with kids, the same for every replica (`npx emailauth-admin keys generate` makes one). Unset (development only): an ephemeral key made at start-up.',
+      }),
+    ),
+    JWT_ACTIVE_KID: vars.optional(
+      vars.str({
+        maxLength: 128,
+        description: "The kid of the key that signs; the others are only published. Default: the first.",
+      }),
+    ),
+    ACCESS_TOKEN_TTL: vars.duration({
+      default: "15m",
+      min: 60_000,
+      max: 24 * 3_600_000,
+      description: "Lifetime of access tokens (revocation takes effect for them when they expire).",
+    }),
+    API_KEY_CACHE_TTL: vars.duration({
+      default: "10s",
+      min: 0,
+      max: 300_000,
+      description:
+        "How long a replica remembers what an API key resolves to; a revoked or disabled key stops working within this.",
+    }),
+    APP_REQUESTS_PER_SECOND: vars.int({
+      default: "200",
+      min: 1,
+      max: 1_000_000,
+      description: "Requests per second one client app may make to one gateway replica.",
+    }),
+    MAX_IN_FLIGHT: vars.int({
+      default: "4000",
+      min: 1,
+      max: 1_000_000,
+      description:
+        "Requests served at once by one replica; more are refused at once with resource_exhausted (OVERLOADED).",
+    }),
     REQUEST_TIMEOUT: vars.duration({
       default: "10s",
       min: 1000,
@@ -68,6 +112,11 @@ export const gatewayConfig = defineConfig({
     } else if (c.mode === "production" && !c.GATEWAY_TLS_CERT_FILE && !c.GATEWAY_ALLOW_PLAINTEXT_HTTP) {
       problems.push(
         "GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE are required in production mode (or set GATEWAY_ALLOW_PLAINTEXT_HTTP=true behind a TLS-terminating proxy)",
+      );
+    }
+    if (c.mode === "production" && !c.JWT_PRIVATE_JWKS_FILE) {
+      problems.push(
+        "JWT_PRIVATE_JWKS_FILE is required in production mode (every replica must sign with the same keys)",
       );
     }
     return problems;

@@ -1,5 +1,4 @@
 // The gateway's composition root: the only file that reads the environment and listens.
-import { Code, ConnectError } from "@connectrpc/connect";
 import {
   createLogger,
   createMetrics,
@@ -8,8 +7,11 @@ import {
   runService,
   tlsFilesFrom,
 } from "@emailauth/platform";
+import { createAuthService } from "./auth/auth-service.ts";
+import { createClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { gatewayConfig } from "./config.ts";
 import { createGatewayServer } from "./server.ts";
+import { createKeySet, generateSigningJwk, readJwksFile } from "./tokens/key-set.ts";
 import { createUpstreams } from "./upstreams.ts";
 
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));
@@ -19,6 +21,17 @@ await runService({
   logger,
   async start() {
     const metrics = createMetrics({ service: "gateway" });
+    let privateJwks = config.JWT_PRIVATE_JWKS_FILE ? readJwksFile(config.JWT_PRIVATE_JWKS_FILE) : undefined;
+    if (!privateJwks) {
+      logger.warn(
+        "no JWT_PRIVATE_JWKS_FILE: signing with an ephemeral key; tokens stop verifying when the gateway restarts",
+      );
+      privateJwks = [await generateSigningJwk("dev-ephemeral")];
+    }
+    const keys = await createKeySet(privateJwks, config.JWT_ACTIVE_KID, {
+      issuer: config.JWT_ISSUER,
+      ttlMs: config.ACCESS_TOKEN_TTL,
+    });
     const upstreams = await createUpstreams({
       persistenceAddresses: config.PERSISTENCE_ADDRESSES,
       mailerAddresses: config.MAILER_ADDRESSES,
@@ -26,23 +39,20 @@ await runService({
       deadlineMs: config.UPSTREAM_TIMEOUT,
       metrics,
     });
-    const unimplemented = () => {
-      throw new ConnectError("Not implemented.", Code.Unimplemented);
-    };
     const server = createGatewayServer({
       logger,
       metrics,
-      auth: {
-        startLogin: unimplemented,
-        verifyLogin: unimplemented,
-        refreshSession: unimplemented,
-        revokeSession: unimplemented,
-        revokeUserSessions: unimplemented,
-        getLoginStatus: unimplemented,
-      },
+      auth: createAuthService({ persistence: upstreams.persistence, mailer: upstreams.mailer, keys, logger }),
+      authenticator: createClientAppAuthenticator({
+        persistence: upstreams.persistence,
+        ttlMs: config.API_KEY_CACHE_TTL,
+      }),
+      keys,
       checks: upstreams.checks,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       requestTimeoutMs: config.REQUEST_TIMEOUT,
+      maxInFlight: config.MAX_IN_FLIGHT,
+      appRequestsPerSecond: config.APP_REQUESTS_PER_SECOND,
       ...(config.GATEWAY_TLS_CERT_FILE &&
         config.GATEWAY_TLS_KEY_FILE && {
           tls: { certFile: config.GATEWAY_TLS_CERT_FILE, keyFile: config.GATEWAY_TLS_KEY_FILE },
@@ -50,7 +60,7 @@ await runService({
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
     logger.info(
-      { httpPort: port, mode: config.mode, tls: Boolean(config.GATEWAY_TLS_CERT_FILE) },
+      { httpPort: port, mode: config.mode, tls: Boolean(config.GATEWAY_TLS_CERT_FILE), kid: keys.activeKid },
       "listening",
     );
     return {

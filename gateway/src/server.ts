@@ -1,9 +1,10 @@
 // createGatewayServer(deps): the public server, built from its dependencies (main.ts or a test
 // decides where it listens). One port serves:
-//   /emailauth.auth.v1.AuthService/*    the public API (Connect, gRPC, gRPC-Web)
-//   /grpc.health.v1.Health/*            health, from real readiness
+//   /emailauth.auth.v1.AuthService/*        the public API (Connect, gRPC, gRPC-Web)
+//   /grpc.health.v1.Health/*                health, from real readiness
 //   /grpc.reflection.v1.ServerReflection/*  reflection, for buf curl / grpcurl
-//   /healthz /readyz /metrics           operations
+//   /.well-known/jwks.json                  the public keys of access tokens
+//   /healthz /readyz /metrics               operations
 import type { ServiceImpl } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
@@ -20,22 +21,27 @@ import {
 import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
 import { ServerReflection } from "@emailauth/proto/reflection";
-import { createErrorInterceptor } from "./errors.ts";
+import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
+import { handlePreflight } from "./edge/cors.ts";
+import { createEdgeInterceptor, createGuardInterceptor } from "./edge/interceptors.ts";
 import { createListener } from "./http/listener.ts";
 import { createHealthService } from "./ops/health-service.ts";
 import { createReflectionService } from "./ops/reflection-service.ts";
+import type { KeySet } from "./tokens/key-set.ts";
 
 export interface GatewayServerDeps {
   logger: Logger;
   metrics: Metrics;
   auth: ServiceImpl<typeof AuthService>;
+  authenticator: ClientAppAuthenticator;
+  keys: KeySet;
   /** Upstream checks: the gateway is ready when they pass. */
   checks: Record<string, Check>;
-  /** Extra HTTP routes (e.g. the JWKS). */
-  routes?: HttpRoute[];
   tls?: { certFile: string; keyFile: string };
   maxRequestBytes: number;
   requestTimeoutMs: number;
+  maxInFlight: number;
+  appRequestsPerSecond: number;
   readinessIntervalMs?: number;
 }
 
@@ -52,8 +58,20 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     ...(deps.readinessIntervalMs !== undefined && { intervalMs: deps.readinessIntervalMs }),
   });
   const shutdown = new AbortController();
-  const routes = [createOpsRoutes({ metrics: deps.metrics, readiness }), ...(deps.routes ?? [])];
-  const handler = connectNodeAdapter({
+  const jwks: HttpRoute = (req, res) => {
+    if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/.well-known/jwks.json") return false;
+    const body = JSON.stringify(deps.keys.jwks());
+    res.writeHead(200, {
+      "content-type": "application/json",
+      // Client apps cache the keys; a new key is published before it signs (see key-set.ts).
+      "cache-control": "public, max-age=300",
+      "access-control-allow-origin": "*",
+    });
+    res.end(body);
+    return true;
+  };
+  const routes = [jwks, createOpsRoutes({ metrics: deps.metrics, readiness })];
+  const connect = connectNodeAdapter({
     routes(router) {
       router.service(AuthService, deps.auth);
       router.service(Health, createHealthService({ readiness, services: [AuthService.typeName] }));
@@ -64,7 +82,15 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         }),
       );
     },
-    interceptors: [createErrorInterceptor({ logger: deps.logger }), createValidateInterceptor()],
+    interceptors: [
+      createEdgeInterceptor({ logger: deps.logger, metrics: deps.metrics }),
+      createGuardInterceptor({
+        authenticator: deps.authenticator,
+        maxInFlight: deps.maxInFlight,
+        appRequestsPerSecond: deps.appRequestsPerSecond,
+      }),
+      createValidateInterceptor(),
+    ],
     readMaxBytes: deps.maxRequestBytes,
     writeMaxBytes: 1024 * 1024,
     maxTimeoutMs: 60_000,
@@ -82,7 +108,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     },
   });
   const listener = createListener({
-    handler,
+    handler: (req, res) => {
+      if (!handlePreflight(req, res)) connect(req, res);
+    },
     requestTimeoutMs: deps.requestTimeoutMs,
     ...(deps.tls && { tls: deps.tls }),
   });

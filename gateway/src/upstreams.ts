@@ -35,8 +35,13 @@ export async function createUpstreams(deps: {
     serviceName: PersistenceServiceClient.serviceName,
     addresses: deps.persistenceAddresses,
     credentials,
-    // Reads, and writes that are safe to repeat: retried on UNAVAILABLE (another replica).
+    // Reads, writes that are idempotent by nature, and those given an idempotency key: retried
+    // on UNAVAILABLE (another replica), within the call's deadline.
     idempotentMethods: [
+      "IssueLoginCode",
+      "ConsumeLoginCode",
+      "RefreshSession",
+      "CancelLoginCode",
       "AuthenticateClientApp",
       "GetChallenge",
       "GetSession",
