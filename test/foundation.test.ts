@@ -66,10 +66,22 @@ describe("a misconfigured service", () => {
     expect(p.logs.text()).toContain('PERSISTENCE_PORT="eighty": expected an integer from 0 to 65535');
   });
 
-  it("refuses production mode without what production requires", async () => {
-    const p = await spawnService("gateway", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
+  it("names what production mode requires and development mode does not", async () => {
+    const p = await spawnService("persistence", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
     expect((await p.exited).code).toBe(78);
     const text = p.logs.text();
+    expect(text).toContain("PERSISTENCE_PEPPER is required in production mode");
+    expect(text).toContain("PERSISTENCE_CODE_SECRETS is required in production mode");
+  });
+
+  it("refuses production mode without what production requires", async () => {
+    const p = await spawnService("gateway", {
+      env: { EMAILAUTH_MODE: "production", JWT_ISSUER: "https://auth.example.com" },
+      expectExit: true,
+    });
+    expect((await p.exited).code).toBe(78);
+    const text = p.logs.text();
+    expect(text).toContain("JWT_PRIVATE_JWKS_FILE is required in production mode");
     expect(text).toContain("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE are required in production mode");
     expect(text).toContain(
       "GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE are required in production mode",

@@ -32,44 +32,42 @@ export async function createUpstreams(deps: {
   const credentials = channelCredentials(deps.tls);
   const persistenceClient = await createGrpcClient({
     Client: PersistenceServiceClient,
-    serviceName: PersistenceServiceClient.serviceName,
     addresses: deps.persistenceAddresses,
     credentials,
-    // Reads, writes that are idempotent by nature, and those given an idempotency key: retried
-    // on UNAVAILABLE (another replica), within the call's deadline.
-    idempotentMethods: [
-      "IssueLoginCode",
-      "ConsumeLoginCode",
-      "RefreshSession",
-      "CancelLoginCode",
-      "AuthenticateClientApp",
-      "GetChallenge",
-      "GetSession",
-      "GetUser",
-      "FindUserByEmail",
-      "ListUserSessions",
-      "RevokeSession",
-      "RevokeUserSessions",
-    ],
   });
   const mailerClient = await createGrpcClient({
     Client: MailerServiceClient,
-    serviceName: MailerServiceClient.serviceName,
     addresses: deps.mailerAddresses,
     credentials,
-    // Queueing is idempotent by its idempotency key.
-    idempotentMethods: ["QueueLoginCodeEmail", "GetDeliveryStatus"],
   });
   return {
     persistence: createUpstream(persistenceClient, {
       service: "persistence",
       metrics: deps.metrics,
       deadlineMs: deps.deadlineMs,
+      // Reads, writes idempotent by nature, and writes given the request's idempotency key:
+      // retried on UNAVAILABLE (on another replica), within the call's deadline.
+      idempotentMethods: [
+        "issueLoginCode",
+        "consumeLoginCode",
+        "refreshSession",
+        "cancelLoginCode",
+        "authenticateClientApp",
+        "getChallenge",
+        "getSession",
+        "getUser",
+        "findUserByEmail",
+        "listUserSessions",
+        "revokeSession",
+        "revokeUserSessions",
+      ],
     }),
     mailer: createUpstream(mailerClient, {
       service: "mailer",
       metrics: deps.metrics,
       deadlineMs: deps.deadlineMs,
+      // Queueing is idempotent by its idempotency key (the challenge id).
+      idempotentMethods: ["queueLoginCodeEmail", "getDeliveryStatus"],
     }),
     checks: {
       persistence: grpcHealthCheck(persistenceClient, PersistenceServiceClient.serviceName),

@@ -68,14 +68,14 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
     registers: [o.metrics.registry],
   });
   const observer: QueueObserver = {
-    sent(messageId, attempts) {
+    sent({ messageId, requestId }, attempts) {
       sent.inc();
-      logger.debug({ messageId, attempts }, "email sent");
+      logger.debug({ requestId, messageId, attempts }, "email sent");
     },
-    failed(messageId, errorClass, attempt, final) {
+    failed({ messageId, requestId }, errorClass, attempt, final) {
       failures.inc({ error_class: errorClass, final: String(final) });
       logger[final ? "warn" : "info"](
-        { messageId, errorClass, attempt, final },
+        { requestId, messageId, errorClass, attempt, final },
         final ? "email failed" : "email will be retried",
       );
     },

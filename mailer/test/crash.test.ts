@@ -35,7 +35,6 @@ async function startMailer(env: Record<string, string>) {
   processes.push(p);
   const client = await createGrpcClient({
     Client: MailerServiceClient,
-    serviceName: MailerServiceClient.serviceName,
     addresses: [`127.0.0.1:${p.ports.grpcPort}`],
     credentials: credentials.createInsecure(),
   });

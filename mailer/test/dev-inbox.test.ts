@@ -22,7 +22,6 @@ it("catches emails in the development inbox, readable as a page and as JSON", as
 
   const client = await createGrpcClient({
     Client: MailerServiceClient,
-    serviceName: MailerServiceClient.serviceName,
     addresses: [`127.0.0.1:${mailer.ports.grpcPort}`],
     credentials: credentials.createInsecure(),
   });

@@ -55,7 +55,6 @@ beforeAll(async () => {
   const { grpcPort } = await runtime.server.listen({ host: "127.0.0.1", grpcPort: 0, httpPort: 0 });
   client = await createGrpcClient({
     Client: MailerServiceClient,
-    serviceName: MailerServiceClient.serviceName,
     addresses: [`127.0.0.1:${grpcPort}`],
     credentials: credentials.createInsecure(),
   });

@@ -71,7 +71,6 @@ beforeAll(async () => {
   const { grpcPort } = await server.listen({ host: "127.0.0.1", grpcPort: 0, httpPort: 0 });
   client = await createGrpcClient({
     Client: PersistenceServiceClient,
-    serviceName: PersistenceServiceClient.serviceName,
     addresses: [`127.0.0.1:${grpcPort}`],
     credentials: credentials.createInsecure(),
   });

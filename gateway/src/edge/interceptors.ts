@@ -7,11 +7,12 @@ import { randomUUID } from "node:crypto";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { appError, codeName, type Logger, type Metrics } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
+import { ErrorDetailSchema } from "@emailauth/proto/auth-common";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { ClientAppAuthenticator } from "../auth/client-app-auth.ts";
 import { CLIENT_APP, IDEMPOTENCY_KEY, REQUEST_ID } from "./context.ts";
 import { decorate } from "./cors.ts";
-import { toConnectError, toPublic } from "./public-errors.ts";
+import { toConnectError, toPublic, withReason } from "./public-errors.ts";
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
@@ -61,8 +62,9 @@ export function createEdgeInterceptor(deps: { logger: Logger; metrics: Metrics }
       let out: ConnectError;
       let reason: string | undefined;
       if (err instanceof ConnectError) {
-        // Raised by Connect or protovalidate here: already meant for the caller.
-        out = err;
+        // Raised by Connect or protovalidate here: meant for the caller, given a reason.
+        out = withReason(err);
+        reason = errorReasonOf(out);
       } else {
         const { error, fault } = toPublic(err);
         if (fault) deps.logger.error({ requestId, method, err: error.cause ?? error }, "request failed");
@@ -75,6 +77,10 @@ export function createEdgeInterceptor(deps: { logger: Logger; metrics: Metrics }
       throw out;
     }
   };
+}
+
+function errorReasonOf(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorDetailSchema)[0]?.reason;
 }
 
 export interface GuardDeps {

@@ -58,3 +58,29 @@ export function toConnectError(err: AppError): ConnectError {
     { desc: ErrorDetailSchema, value: detail },
   ]);
 }
+
+/** Reasons for errors that Connect or protovalidate raise themselves, by status code. */
+const LOCAL_REASONS: Partial<Record<number, Reason>> = {
+  [Code.InvalidArgument]: "INVALID_ARGUMENT",
+  [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
+  [Code.Canceled]: "CANCELED",
+  [Code.Unimplemented]: "UNIMPLEMENTED",
+};
+
+type Details = NonNullable<ConstructorParameters<typeof ConnectError>[3]>;
+
+/**
+ * Gives an error raised by Connect's handlers or protovalidate (a field breaking its rules)
+ * the same ErrorDetail every other error has. Its message is kept: it names the field and the
+ * rule. (A body that is not JSON or is too large is refused before any interceptor runs: that
+ * answer has the status code and message only.)
+ */
+export function withReason(err: ConnectError): ConnectError {
+  if (err.findDetails(ErrorDetailSchema).length > 0) return err;
+  const reason = LOCAL_REASONS[err.code] ?? "INTERNAL";
+  const kept = err.details.filter((d) => "desc" in d) as Details;
+  return new ConnectError(err.rawMessage, err.code, err.metadata, [
+    ...kept,
+    { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { reason }) },
+  ]);
+}

@@ -150,12 +150,17 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
               ...(!final && { nextAttemptAt: now + retryDelay(d.messageId, attempt, options.retryBaseMs) }),
             };
             await job.updateProgress(progress as object);
-            deps.observer.failed(d, failure.errorClass, attempt, final);
+            deps.observer.failed(
+              { messageId: d.messageId, requestId: d.requestId ?? "" },
+              failure.errorClass,
+              attempt,
+              final,
+            );
             // The job's failedReason is the class only: no address, no code.
             if (failure.permanent) throw new UnrecoverableError(failure.errorClass);
             throw new Error(failure.errorClass);
           }
-          deps.observer.sent(d, attempt);
+          deps.observer.sent({ messageId: d.messageId, requestId: d.requestId ?? "" }, attempt);
         },
         {
           connection: deps.connection,

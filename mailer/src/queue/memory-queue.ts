@@ -12,6 +12,9 @@ import {
   retryDelay,
 } from "./queue.ts";
 
+/** Only ids go to the observer: never the recipient or the code. */
+const idsOf = (e: LoginEmail) => ({ messageId: e.messageId, requestId: e.requestId });
+
 interface Entry {
   email: LoginEmail;
   status: DeliveryStatusRecord;
@@ -42,7 +45,7 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       s.errorClass = "";
       s.smtpCode = 0;
       s.nextAttemptAt = undefined;
-      deps.observer.sent(entry.email, s.attempts);
+      deps.observer.sent(idsOf(entry.email), s.attempts);
       forgetLater(s.messageId);
     } catch (err) {
       const failure =
@@ -51,7 +54,7 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       s.errorClass = failure.errorClass;
       s.smtpCode = failure.smtpCode;
       s.updatedAt = Date.now();
-      deps.observer.failed(entry.email, failure.errorClass, s.attempts, final);
+      deps.observer.failed(idsOf(entry.email), failure.errorClass, s.attempts, final);
       if (final) {
         s.state = "failed";
         s.nextAttemptAt = undefined;

@@ -2,9 +2,12 @@
 //
 // - Replicas: the client balances round-robin across every address of a service and routes
 //   around replicas that are down (grpc-js takes failed subchannels out of the rotation).
-// - Deadlines: every call has one; a down service gives a clear UNAVAILABLE quickly.
+// - Deadlines: every call has one; a down service gives a clear failure within it.
 // - Cancellation: the caller's AbortSignal (e.g. the public request going away) cancels the call.
-// - Retries: only methods listed as idempotent are retried, and only on UNAVAILABLE.
+// - Retries: only methods declared idempotent are retried, only on UNAVAILABLE, at most three
+//   attempts sharing the call's deadline. They are retried here rather than by grpc-js's retry
+//   policy, which stops once a replica has started to answer (it cannot know the method is
+//   safe to repeat); ours carry idempotency keys, so repeating them is safe in every case.
 // - Errors come back as AppError with the upstream's reason (see grpc-status.ts).
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
@@ -58,36 +61,16 @@ export async function targetFor(addresses: readonly string[]): Promise<string> {
 
 export interface ClientDeps<C> {
   Client: ClientConstructor<C>;
-  /** Fully-qualified service name, for the retry policy. */
-  serviceName: string;
   addresses: readonly string[];
   credentials: ChannelCredentials;
-  /** Methods (by proto name, e.g. "GetChallenge") safe to send twice. */
-  idempotentMethods?: readonly string[];
   options?: ChannelOptions;
 }
 
 export async function createGrpcClient<C extends Client>(deps: ClientDeps<C>): Promise<C> {
-  const serviceConfig = {
-    loadBalancingConfig: [{ round_robin: {} }],
-    methodConfig:
-      deps.idempotentMethods && deps.idempotentMethods.length > 0
-        ? [
-            {
-              name: deps.idempotentMethods.map((method) => ({ service: deps.serviceName, method })),
-              retryPolicy: {
-                maxAttempts: 3,
-                initialBackoff: "0.02s",
-                maxBackoff: "0.2s",
-                backoffMultiplier: 2,
-                retryableStatusCodes: ["UNAVAILABLE"],
-              },
-            },
-          ]
-        : [],
-  };
   return new deps.Client(await targetFor(deps.addresses), deps.credentials, {
-    "grpc.service_config": JSON.stringify(serviceConfig),
+    "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+    // Retries are ours (see createUpstream), not grpc-js's.
+    "grpc.enable_retries": 0,
     "grpc.keepalive_time_ms": 30_000,
     "grpc.keepalive_timeout_ms": 10_000,
     "grpc.keepalive_permit_without_calls": 1,
@@ -130,52 +113,83 @@ export interface Upstream<C> {
   close(): void;
 }
 
+export interface UpstreamDeps {
+  /** The service's name in metrics ("persistence"). */
+  service: string;
+  metrics: Metrics;
+  /** Each call's deadline, all attempts included. */
+  deadlineMs: number;
+  /** Methods (client method names, e.g. "getChallenge") safe to send again. */
+  idempotentMethods?: readonly string[];
+}
+
+const MAX_ATTEMPTS = 3;
+
 /**
  * Wraps a client so that each call is a promise with a deadline, cancellation, the request
- * id in metadata, metrics, and errors as AppError.
+ * id in metadata, metrics, errors as AppError, and retries where they are safe.
  */
-export function createUpstream<C extends Client>(
-  client: C,
-  deps: { service: string; metrics: Metrics; deadlineMs: number },
-): Upstream<C> {
-  return {
-    call(method, request, options = {}) {
-      const metadata = new Metadata();
-      if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
-      const started = performance.now();
-      const observe = (code: number) =>
-        deps.metrics.upstreamDuration.observe(
-          { service: deps.service, method, code: codeName(code) },
-          (performance.now() - started) / 1000,
-        );
-      return new Promise((resolve, reject) => {
-        if (options.signal?.aborted) {
-          reject(new AppError("CANCELED"));
-          return;
+export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps): Upstream<C> {
+  const idempotent = new Set(deps.idempotentMethods ?? []);
+  const attempt = <K extends MethodKeys<C>>(
+    method: K,
+    request: RequestOf<C[K]>,
+    options: CallOptionsLite,
+    deadline: number,
+  ): Promise<ResponseOf<C[K]>> => {
+    // waitForReady: a replica that is restarting is waited for, within the deadline, instead
+    // of failing the call at once, so rolling restarts cost no request. A service that stays
+    // down still gives a clear failure when the deadline passes.
+    const metadata = new Metadata({ waitForReady: true });
+    if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
+    const started = performance.now();
+    const observe = (code: number) =>
+      deps.metrics.upstreamDuration.observe(
+        { service: deps.service, method, code: codeName(code) },
+        (performance.now() - started) / 1000,
+      );
+    return new Promise((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(new AppError("CANCELED"));
+        return;
+      }
+      const fn = client[method] as unknown as UnaryMethod<
+        RequestOf<C[typeof method]>,
+        ResponseOf<C[typeof method]>
+      >;
+      const call = fn.call(client, request, metadata, { deadline }, (err, response) => {
+        options.signal?.removeEventListener("abort", onAbort);
+        if (err) {
+          observe(err.code);
+          reject(fromGrpcError(err));
+        } else {
+          observe(0);
+          resolve(response);
         }
-        const fn = client[method] as unknown as UnaryMethod<
-          RequestOf<C[typeof method]>,
-          ResponseOf<C[typeof method]>
-        >;
-        const call = fn.call(
-          client,
-          request,
-          metadata,
-          { deadline: Date.now() + (options.deadlineMs ?? deps.deadlineMs) },
-          (err, response) => {
-            options.signal?.removeEventListener("abort", onAbort);
-            if (err) {
-              observe(err.code);
-              reject(fromGrpcError(err));
-            } else {
-              observe(0);
-              resolve(response);
-            }
-          },
-        ) as { cancel(): void };
-        const onAbort = () => call.cancel();
-        options.signal?.addEventListener("abort", onAbort, { once: true });
-      });
+      }) as { cancel(): void };
+      const onAbort = () => call.cancel();
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  };
+  return {
+    async call(method, request, options = {}) {
+      const deadline = Date.now() + (options.deadlineMs ?? deps.deadlineMs);
+      for (let n = 1; ; n++) {
+        try {
+          return await attempt(method, request, options, deadline);
+        } catch (err) {
+          const retry =
+            idempotent.has(method) &&
+            n < MAX_ATTEMPTS &&
+            err instanceof AppError &&
+            err.reason === "UPSTREAM_UNAVAILABLE" &&
+            !options.signal?.aborted;
+          // Backoff with jitter (20-40 ms, then 40-80 ms), never past the deadline.
+          const wait = 20 * 2 ** (n - 1) * (1 + Math.random());
+          if (!retry || Date.now() + wait >= deadline) throw err;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+        }
+      }
     },
     close() {
       client.close();

@@ -9,7 +9,7 @@ import type {
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Code, toAppError } from "../errors/catalog.ts";
+import { appError, Code, toAppError } from "../errors/catalog.ts";
 import { toGrpcError } from "../errors/grpc-status.ts";
 import type { Logger } from "../log/logger.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
@@ -75,6 +75,12 @@ function wrap<Req, Res>(
       deadline,
       metadata: call.metadata,
     };
+    if (deadline && deadline.getTime() <= Date.now()) {
+      // The caller has given up already (the request sat in a stalled process): acting now
+      // would do work nobody waits for, possibly after the caller compensated for it.
+      callback(toGrpcError(appError("DEADLINE_EXCEEDED")));
+      return;
+    }
     const finish = (code: number) => {
       const seconds = (performance.now() - started) / 1000;
       const label = codeName(code);

@@ -14,6 +14,8 @@ const run = promisify(execFile);
 export interface RedisProcess {
   readonly url: string;
   readonly port: number;
+  /** How many keys the database holds (redis-cli DBSIZE). */
+  dbsize(): Promise<number>;
   /** SIGKILL, as a crash would. */
   kill(): void;
   stop(): Promise<void>;
@@ -68,6 +70,10 @@ async function startOne(extraArgs: string[], dir: string): Promise<RedisProcess>
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    async dbsize() {
+      const { stdout } = await run("redis-cli", ["-p", String(port), "DBSIZE"]);
+      return Number(stdout.trim());
+    },
     kill: () => child.kill("SIGKILL"),
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

@@ -1,0 +1,81 @@
+// When a part of the mesh is down or slow, client apps get a clear, quick answer, and nothing
+// is left half done.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
+
+let mesh: Mesh;
+let app: { appId: string; apiKey: string };
+
+beforeAll(async () => {
+  mesh = await startMesh({ env: { gateway: { UPSTREAM_TIMEOUT: "1s", MAX_IN_FLIGHT: "2" } } });
+  app = await mesh.createApp();
+});
+afterAll(async () => {
+  await mesh?.stop();
+});
+
+const call = (method: string, body: unknown) =>
+  postJson(mesh.gatewayUrl, method, body, { authorization: `Bearer ${app.apiKey}` });
+const uniqueEmail = () => `down-${randomUUID().slice(0, 8)}@example.com`;
+
+describe("a service down", () => {
+  it("gives unavailable within the deadline when the mailer is down, retires the unsent code, and works again when it is back", async () => {
+    mesh.mailer.kill("SIGKILL");
+    await mesh.mailer.exited;
+    const email = uniqueEmail();
+    const t0 = performance.now();
+    const r = await call("StartLogin", { email });
+    // The 1s deadline, then the cancellation of the unsent code.
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect([r.status, reasonOf(r.body)]).toEqual([503, "UPSTREAM_UNAVAILABLE"]);
+    expect(JSON.stringify(r.body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|mailer/i);
+
+    await mesh.startMailer();
+    // The refused attempt cost the person no cooldown: a new code goes out at once.
+    const again = await call("StartLogin", { email });
+    expect(again.status).toBe(200);
+    expect(await mesh.codeFor(email)).toMatch(/^\d{6}$/);
+    expect(mesh.sink.messages().filter((m) => m.to.includes(email))).toHaveLength(1);
+  });
+
+  it("answers unavailable within the deadline when a service hangs, then recovers", async () => {
+    const email = uniqueEmail();
+    mesh.mailer.kill("SIGSTOP");
+    try {
+      const t0 = performance.now();
+      const r = await call("StartLogin", { email });
+      const elapsed = performance.now() - t0;
+      expect([r.status, reasonOf(r.body)]).toEqual([503, "UPSTREAM_UNAVAILABLE"]);
+      // UPSTREAM_TIMEOUT is 1s; a retry budget of at most the same deadline again.
+      expect(elapsed).toBeGreaterThan(900);
+      expect(elapsed).toBeLessThan(3_500);
+    } finally {
+      mesh.mailer.kill("SIGCONT");
+    }
+    const ok = await call("StartLogin", { email: uniqueEmail() });
+    expect(ok.status).toBe(200);
+  });
+});
+
+describe("overload", () => {
+  it("sheds load with resource_exhausted instead of queueing without end", async () => {
+    mesh.mailer.kill("SIGSTOP");
+    try {
+      // Two requests hang on the stopped mailer: the gateway's limit of two in flight is reached.
+      const hanging = [
+        call("StartLogin", { email: uniqueEmail() }),
+        call("StartLogin", { email: uniqueEmail() }),
+      ];
+      await new Promise((r) => setTimeout(r, 200));
+      const t0 = performance.now();
+      const shed = await call("StartLogin", { email: uniqueEmail() });
+      expect(performance.now() - t0).toBeLessThan(200);
+      expect([shed.status, reasonOf(shed.body)]).toEqual([429, "OVERLOADED"]);
+      expect(Number(shed.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      await Promise.all(hanging);
+    } finally {
+      mesh.mailer.kill("SIGCONT");
+    }
+  });
+});
