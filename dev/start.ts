@@ -1,40 +1,187 @@
-// `npm start`: the whole mesh on one machine, each service as its own process with the
-// embedded development defaults. Ctrl+C stops everything gracefully.
-import { type ChildProcess, spawn } from "node:child_process";
+// `npm start`: the whole mesh on this machine, each service as its own process, plus the demo
+// client app. With nothing configured it needs no Redis and no SMTP relay: an in-memory store,
+// an in-process mail queue and the development inbox. With REDIS_URL and/or SMTP_URL set, the
+// same command uses them. Ctrl+C stops everything gracefully.
+//
+// Ports (all overridable; 0 picks a free one): gateway 8080, persistence 50051 (operations
+// 9101), mailer 50052 (HTTP 9102, development SMTP 2525), demo app 3000 (DEMO_PORT).
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { createGrpcClient, createMetrics, createUpstream, parseRedisUrl } from "@emailauth/platform";
+import { freePort, type ServiceName, type ServiceProcess, spawnService } from "@emailauth/platform/process";
+import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { credentials } from "@grpc/grpc-js";
+import { createDemoApp } from "./demo-app.ts";
 
 const root = join(import.meta.dirname, "..");
-const services = ["persistence", "mailer", "gateway"] as const;
-const children: ChildProcess[] = [];
+const env = process.env;
+const port = (name: string, fallback: number) => env[name] ?? String(fallback);
+const host = "127.0.0.1";
 
-for (const name of services) {
-  const child = spawn(process.execPath, [join(root, name, "src", "main.ts")], {
-    cwd: root,
-    env: process.env,
-    stdio: ["ignore", "inherit", "inherit"],
-  });
-  child.on("exit", (code, signal) => {
-    if (!stopping) {
-      console.error(`${name} exited (${code ?? signal}); stopping the mesh`);
-      stop(1);
-    }
+// --- log lines, readable ---------------------------------------------------------------------
+const colors: Record<string, string> = { persistence: "\x1b[35m", mailer: "\x1b[36m", gateway: "\x1b[33m" };
+const tty = process.stdout.isTTY;
+function echo(service: ServiceName, line: string) {
+  let text = line;
+  try {
+    const l = JSON.parse(line) as Record<string, unknown>;
+    const { level, msg, time: _t, service: _s, err, ...rest } = l;
+    const fields = Object.entries(rest)
+      .filter(([, v]) => v !== undefined && typeof v !== "object")
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    const error = err && typeof err === "object" ? ` (${(err as { message?: string }).message ?? ""})` : "";
+    text = `${String(level).padEnd(5)} ${msg}${fields ? `  ${fields}` : ""}${error}`;
+  } catch {
+    // not JSON: print as it is
+  }
+  const tag = `[${service}]`.padEnd(14);
+  process.stdout.write(`${tty ? `${colors[service]}${tag}\x1b[0m` : tag}${text}\n`);
+}
+
+// --- services ----------------------------------------------------------------------------------
+const children: ServiceProcess[] = [];
+async function start(name: ServiceName, extra: Record<string, string>): Promise<ServiceProcess> {
+  const passed = Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+  const child = await spawnService(name, {
+    env: { ...passed, ...extra },
+    onLine: (line) => echo(name, line),
+    timeoutMs: 60_000,
   });
   children.push(child);
+  child.exited.then(({ code, signal }) => {
+    if (!stopping) {
+      process.stderr.write(`${name} exited (${code ?? signal}); stopping the mesh\n`);
+      void stop(1);
+    }
+  });
+  return child;
+}
+
+/** A development client app: made once per store (kept in .cache/ when the store is durable). */
+async function devClientApp(persistencePort: number): Promise<{ appId: string; apiKey: string }> {
+  const client = await createGrpcClient({
+    Client: PersistenceServiceClient,
+    addresses: [`${host}:${persistencePort}`],
+    credentials: credentials.createInsecure(),
+  });
+  const api = createUpstream(client, {
+    service: "persistence",
+    metrics: createMetrics({ service: "dev", defaultMetrics: false }),
+    deadlineMs: 5_000,
+  });
+  const saved = join(root, ".cache", "dev-client-app.json");
+  try {
+    if (env.REDIS_URL) {
+      const known = JSON.parse(readFileSync(saved, "utf8")) as { appId: string; apiKey: string };
+      await api.call("authenticateClientApp", { apiKey: known.apiKey });
+      return known;
+    }
+  } catch {
+    // none saved, or not valid for this store: make a new one
+  }
+  const created = await api.call("createClientApp", {
+    settings: {
+      displayName: "Demo app",
+      senderAddress: "",
+      codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
+      codeLength: 6,
+      codeTtlSeconds: 600,
+      allowedOrigins: [],
+      sendsPerMinute: 0,
+    },
+  });
+  client.close();
+  const app = { appId: created.clientApp?.id ?? "", apiKey: created.apiKey };
+  if (env.REDIS_URL) {
+    mkdirSync(join(root, ".cache"), { recursive: true });
+    writeFileSync(saved, JSON.stringify(app), { mode: 0o600 });
+  }
+  return app;
 }
 
 let stopping = false;
-function stop(code: number) {
+let demo: ReturnType<typeof createDemoApp> | undefined;
+async function stop(code: number) {
   if (stopping) return;
   stopping = true;
-  let left = children.length;
-  for (const child of children) {
-    if (child.exitCode !== null || child.signalCode !== null) left--;
-    else {
-      child.once("exit", () => --left === 0 && process.exit(code));
-      child.kill("SIGTERM");
-    }
-  }
-  if (left === 0) process.exit(code);
+  await demo?.close();
+  // The gateway first (no new requests), then the services it calls.
+  const order: ServiceName[] = ["gateway", "mailer", "persistence"];
+  for (const name of order) await Promise.all(children.filter((c) => c.name === name).map((c) => c.stop()));
+  process.exit(code);
 }
-process.on("SIGINT", () => stop(0));
-process.on("SIGTERM", () => stop(0));
+process.on("SIGINT", () => void stop(0));
+process.on("SIGTERM", () => void stop(0));
+
+// A service that cannot start says why in its own log lines (echoed above); end cleanly.
+process.on("unhandledRejection", (err) => {
+  const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
+  process.stderr.write(`\nThe mesh could not start: ${message}\n`);
+  process.stderr.write("(A port in use? Stop what holds it, or set its variable, e.g. GATEWAY_PORT=0.)\n");
+  void stop(1);
+});
+
+// --- go ----------------------------------------------------------------------------------------
+const [persistence, mailer] = await Promise.all([
+  start("persistence", {
+    PERSISTENCE_PORT: port("PERSISTENCE_PORT", 50051),
+    PERSISTENCE_OPS_PORT: port("PERSISTENCE_OPS_PORT", 9101),
+  }),
+  start("mailer", {
+    MAILER_PORT: port("MAILER_PORT", 50052),
+    MAILER_HTTP_PORT: port("MAILER_HTTP_PORT", 9102),
+    MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT", 2525),
+  }),
+]);
+const gatewayPort = Number(port("GATEWAY_PORT", 8080)) || (await freePort());
+const gatewayUrl = `http://${host}:${gatewayPort}`;
+await start("gateway", {
+  GATEWAY_PORT: String(gatewayPort),
+  PERSISTENCE_ADDRESSES: `${host}:${persistence.ports.grpcPort}`,
+  MAILER_ADDRESSES: `${host}:${mailer.ports.grpcPort}`,
+  JWT_ISSUER: env.JWT_ISSUER ?? gatewayUrl,
+});
+const app = await devClientApp(persistence.ports.grpcPort as number);
+const inboxUrl = `http://${host}:${mailer.ports.httpPort}/inbox`;
+demo = createDemoApp({
+  gatewayUrl,
+  apiKey: app.apiKey,
+  appId: app.appId,
+  issuer: env.JWT_ISSUER ?? gatewayUrl,
+  inboxUrl,
+});
+const demoPort = await demo.listen(host, Number(port("DEMO_PORT", 3000)));
+
+const store = env.REDIS_URL
+  ? `Redis (${parseRedisUrl(env.REDIS_URL)
+      .nodes.map((n) => `${n.host}:${n.port}`)
+      .join(", ")})`
+  : "in memory";
+const mail = env.SMTP_URL ? "sent through SMTP_URL" : `caught by the development inbox: ${inboxUrl}`;
+const lines = [
+  "",
+  "emailauth is running",
+  "",
+  `  Demo client app       http://${host}:${demoPort}`,
+  env.SMTP_URL ? "" : `  Development inbox     ${inboxUrl}`,
+  `  Gateway (public API)  ${gatewayUrl}`,
+  `  Persistence (gRPC)    ${host}:${persistence.ports.grpcPort}   operations: http://${host}:${persistence.ports.opsPort}/metrics`,
+  `  Mailer (gRPC)         ${host}:${mailer.ports.grpcPort}   operations: http://${host}:${mailer.ports.httpPort}/metrics`,
+  "",
+  `  Development client app ${app.appId}, API key:`,
+  `    ${app.apiKey}`,
+  "  Try it with curl:",
+  `    curl -H 'authorization: Bearer ${app.apiKey}' -H 'content-type: application/json' \\`,
+  `      -d '{"email":"you@example.com"}' ${gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`,
+  "",
+  `  Store: ${store}. Emails: ${mail}.`,
+  env.REDIS_URL
+    ? ""
+    : "  WARNING: NOTHING IS DURABLE. Users, sessions, client apps and queued emails are lost when you stop.",
+  "  Stop with Ctrl+C.",
+  "",
+].filter((l, i, all) => l !== "" || all[i - 1] !== "");
+process.stdout.write(`${lines.join("\n")}\n`);

@@ -4,14 +4,14 @@
 
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { generateSigningJwk } from "@emailauth/platform";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { generateSigningJwk } from "../gateway/src/tokens/key-set.ts";
 import { type Mesh, postJson, startMesh } from "./helpers/mesh.ts";
 
 let mesh: Mesh;
 beforeAll(async () => {
-  mesh = await startMesh({ jwks: [await generateSigningJwk("old-key")] });
+  mesh = await startMesh({ jwks: [generateSigningJwk("old-key")] });
 });
 afterAll(async () => {
   await mesh?.stop();
@@ -38,7 +38,7 @@ it("rotates the signing key in three steps, with tokens verifying at every step"
       () => false,
     );
   const oldKey = readFileSync(mesh.jwksFile, "utf8");
-  const newKey = await generateSigningJwk("new-key");
+  const newKey = generateSigningJwk("new-key");
   const writeKeys = (keys: unknown[]) => writeFileSync(mesh.jwksFile, JSON.stringify({ keys }));
   const old = JSON.parse(oldKey).keys[0];
 

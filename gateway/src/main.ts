@@ -2,6 +2,7 @@
 import {
   createLogger,
   createMetrics,
+  generateSigningJwk,
   loadConfig,
   loadOrExit,
   runService,
@@ -11,7 +12,7 @@ import { createAuthService } from "./auth/auth-service.ts";
 import { createClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { gatewayConfig } from "./config.ts";
 import { createGatewayServer } from "./server.ts";
-import { createKeySet, generateSigningJwk, readJwksFile } from "./tokens/key-set.ts";
+import { createKeySet, readJwksFile } from "./tokens/key-set.ts";
 import { createUpstreams } from "./upstreams.ts";
 
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));
@@ -26,7 +27,7 @@ await runService({
       logger.warn(
         "no JWT_PRIVATE_JWKS_FILE: signing with an ephemeral key; tokens stop verifying when the gateway restarts",
       );
-      privateJwks = [await generateSigningJwk("dev-ephemeral")];
+      privateJwks = [generateSigningJwk("dev-ephemeral")];
     }
     const keys = await createKeySet(privateJwks, config.JWT_ACTIVE_KID, {
       issuer: config.JWT_ISSUER,

@@ -13,6 +13,7 @@ export {
 export type { Mode, Var } from "./config/vars.ts";
 export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
+export { generateSigningJwk, type PrivateJwk } from "./crypto/jwk.ts";
 export { createSealer, type Sealer } from "./crypto/sealer.ts";
 export { type NormalizedEmail, normalizeEmail } from "./email.ts";
 export {

@@ -7,6 +7,7 @@ import {
   createGrpcClient,
   createMetrics,
   createUpstream,
+  generateSigningJwk,
   type SmtpCatcher,
   type Upstream,
 } from "@emailauth/platform";
@@ -21,7 +22,6 @@ import {
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
-import { generateSigningJwk } from "../../gateway/src/tokens/key-set.ts";
 import type { Certificates } from "./certs.ts";
 
 export interface MeshOptions {
@@ -72,7 +72,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const [redis, sink] = await Promise.all([startRedis(), startSmtpSink()]);
   const dir = mkdtempSync(join(tmpdir(), "emailauth-mesh-"));
   const jwksFile = join(dir, "jwks.json");
-  writeFileSync(jwksFile, JSON.stringify({ keys: options.jwks ?? [await generateSigningJwk("test-key-1")] }));
+  writeFileSync(jwksFile, JSON.stringify({ keys: options.jwks ?? [generateSigningJwk("test-key-1")] }));
   const retired: ServiceProcess[] = [];
   const tls = options.production;
   const mtls: Record<string, string> = tls

@@ -11,7 +11,7 @@
 // when the gateway restarts).
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from "jose";
+import { importJWK, type JWK, SignJWT } from "jose";
 
 export interface AccessTokenClaims {
   /** The user id. */
@@ -81,12 +81,4 @@ export function readJwksFile(path: string): JWK[] {
   const parsed = JSON.parse(readFileSync(path, "utf8")) as { keys?: JWK[] };
   if (!Array.isArray(parsed.keys)) throw new Error(`${path} is not a JWKS ({"keys": [...]})`);
   return parsed.keys;
-}
-
-/** A new private Ed25519 JWK (for the JWKS file, or the development key). */
-export async function generateSigningJwk(
-  kid = `k-${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`,
-): Promise<JWK> {
-  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
-  return { ...(await exportJWK(privateKey)), kid, alg: "EdDSA", use: "sig" };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogSink } from "../testing/log-sink.ts";
+import { createLogSink } from "../process/log-sink.ts";
 import { createLogger } from "./logger.ts";
 import { maskEmail, scrubText } from "./scrub.ts";
 

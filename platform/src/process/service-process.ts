@@ -1,6 +1,6 @@
 // Runs a service's main.ts as a separate Node process, the way it runs in production, and
-// waits for its "listening" log line to learn the ports it bound (services bind port 0 in
-// tests). Output goes to a log sink for assertions.
+// waits for its "listening" log line to learn the ports it bound (port 0 picks free ones).
+// Output goes to a log sink (for assertions, or to be echoed by `npm start`).
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
@@ -24,15 +24,18 @@ export interface ServiceProcess {
 }
 
 export interface SpawnOptions {
+  /** The child's whole environment is this, plus PATH and HOME (nothing else leaks in). */
   env?: Record<string, string>;
   logs?: LogSink;
+  /** Sees each line the process prints (e.g. to echo it), when no `logs` sink is given. */
+  onLine?: (line: string) => void;
   /** Resolve once the process exits instead of waiting for "listening" (for start-up failures). */
   expectExit?: boolean;
   timeoutMs?: number;
 }
 
 export async function spawnService(name: ServiceName, options: SpawnOptions = {}): Promise<ServiceProcess> {
-  const logs = options.logs ?? createLogSink();
+  const logs = options.logs ?? createLogSink(options.onLine ? { onLine: options.onLine } : {});
   const child = spawn(process.execPath, [join(repoRoot, name, "src", "main.ts")], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...options.env },

@@ -18,7 +18,8 @@ export interface LogSink {
   ): Promise<Record<string, unknown>>;
 }
 
-export function createLogSink(): LogSink {
+/** `onLine` sees every complete line as it arrives (e.g. to echo it). */
+export function createLogSink(options: { onLine?: (line: string) => void } = {}): LogSink {
   let partial = "";
   const raw: string[] = [];
   const parsed: Record<string, unknown>[] = [];
@@ -31,6 +32,7 @@ export function createLogSink(): LogSink {
       const line = partial.slice(0, newline);
       partial = partial.slice(newline + 1);
       raw.push(line);
+      options.onLine?.(line);
       try {
         const value: unknown = JSON.parse(line);
         if (value && typeof value === "object") parsed.push(value as Record<string, unknown>);

@@ -1,0 +1,195 @@
+// The demo client app: the "external server" of the architecture, as small as a real one can
+// be. It keeps its API key on the server, calls the gateway with the typed client, keeps each
+// visitor's tokens in a server-side session (the browser holds only an opaque cookie), and
+// verifies access tokens offline with the gateway's JWKS.
+//
+//   GET  /         the login page: email form, code form, or "signed in as <user id>"
+//   POST /start    {email}  -> StartLogin
+//   POST /verify   {code}   -> VerifyLogin, then a session
+//   POST /logout            -> RevokeSession
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type AuthClient, createAuthClient, errorReason } from "@emailauth/proto/client";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+
+interface Visitor {
+  email?: string;
+  challengeId?: string;
+  userId?: string;
+  sessionId?: string;
+  accessToken?: string;
+  message?: string;
+}
+
+export interface DemoAppOptions {
+  gatewayUrl: string;
+  apiKey: string;
+  appId: string;
+  issuer: string;
+  inboxUrl: string;
+}
+
+const escape = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
+  );
+
+function page(v: Visitor, inboxUrl: string): string {
+  const note = v.message ? `<p class="note" role="status">${escape(v.message)}</p>` : "";
+  let body: string;
+  if (v.userId) {
+    body = `<h2>Signed in</h2>
+      <p>Signed in as <code id="user-id">${escape(v.userId)}</code></p>
+      <p class="small">Your access token was verified offline with the gateway's JWKS.</p>
+      <form method="post" action="/logout"><button id="logout">Log out</button></form>`;
+  } else if (v.challengeId) {
+    body = `<h2>Check your email</h2>
+      <p>We sent a code to <strong>${escape(v.email ?? "")}</strong>.
+      In this demo every email lands in the <a href="${escape(inboxUrl)}" target="_blank" rel="noopener">development inbox</a>.</p>
+      <form method="post" action="/verify">
+        <label for="code">Code</label>
+        <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" autofocus>
+        <button id="verify">Sign in</button>
+      </form>
+      <form method="post" action="/logout"><button class="link">Use another email</button></form>`;
+  } else {
+    body = `<h2>Sign in</h2>
+      <form method="post" action="/start">
+        <label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="email" required maxlength="254" autofocus>
+        <button id="start">Email me a code</button>
+      </form>`;
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo client app</title>
+<style>
+  body { font-family: system-ui, sans-serif; background: #f4f4f5; color: #18181b; margin: 0; }
+  main { max-width: 420px; margin: 48px auto; background: #fff; border-radius: 12px; padding: 32px; }
+  h1 { font-size: 14px; text-transform: uppercase; letter-spacing: 1px; color: #71717a; margin: 0 0 8px; }
+  label { display: block; font-size: 14px; margin: 16px 0 6px; }
+  input { width: 100%; box-sizing: border-box; font-size: 18px; padding: 10px; border: 1px solid #d4d4d8; border-radius: 8px; }
+  button { margin-top: 16px; font-size: 16px; padding: 10px 16px; border: 0; border-radius: 8px; background: #2563eb; color: #fff; cursor: pointer; }
+  button.link { background: none; color: #2563eb; padding: 0; }
+  .note { background: #fef3c7; padding: 8px 12px; border-radius: 8px; }
+  .small { font-size: 13px; color: #52525b; }
+</style></head>
+<body><main><h1>Demo client app</h1>${note}${body}</main></body></html>`;
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let body = "";
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 4096) break;
+  }
+  return new URLSearchParams(body);
+}
+
+const friendly: Record<string, string> = {
+  CODE_INVALID: "That code is wrong or no longer valid.",
+  RATE_LIMITED: "Please wait a little before asking for another code.",
+  EMAIL_LOCKED: "Too many failed attempts for this email. Try again later.",
+  EMAIL_INVALID: "That email address does not look right.",
+  INVALID_ARGUMENT: "Please check what you typed.",
+};
+
+export interface DemoApp {
+  listen(host: string, port: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function createDemoApp(options: DemoAppOptions): DemoApp {
+  const auth: AuthClient = createAuthClient({ baseUrl: options.gatewayUrl, apiKey: options.apiKey });
+  const jwks = createRemoteJWKSet(new URL(`${options.gatewayUrl}/.well-known/jwks.json`));
+  const visitors = new Map<string, Visitor>();
+
+  const visitorOf = (req: IncomingMessage, res: ServerResponse): Visitor => {
+    const sid = /(?:^|;\s*)demo_session=([A-Za-z0-9_-]{20,})/.exec(req.headers.cookie ?? "")?.[1];
+    const found = sid ? visitors.get(sid) : undefined;
+    if (found) return found;
+    const id = randomBytes(24).toString("base64url");
+    const v: Visitor = {};
+    visitors.set(id, v);
+    res.setHeader("set-cookie", `demo_session=${id}; HttpOnly; SameSite=Lax; Path=/`);
+    return v;
+  };
+  const back = (res: ServerResponse) => {
+    res.writeHead(303, { location: "/" });
+    res.end();
+  };
+  const failed = (v: Visitor, err: unknown) => {
+    v.message = friendly[errorReason(err) ?? ""] ?? "Something went wrong; please try again.";
+  };
+
+  const server: Server = createServer((req, res) => {
+    void (async () => {
+      const v = visitorOf(req, res);
+      const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "GET" && path === "/") {
+        res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+        res.end(page(v, options.inboxUrl));
+        delete v.message;
+        return;
+      }
+      if (req.method !== "POST") {
+        res.writeHead(404).end();
+        return;
+      }
+      const form = await readForm(req);
+      if (path === "/start") {
+        try {
+          const email = form.get("email") ?? "";
+          const started = await auth.startLogin({ email, locale: "en" });
+          Object.assign(v, { email, challengeId: started.challengeId });
+        } catch (err) {
+          failed(v, err);
+        }
+      } else if (path === "/verify" && v.challengeId) {
+        try {
+          const session = await auth.verifyLogin({
+            target: { case: "challengeId", value: v.challengeId },
+            code: form.get("code") ?? "",
+            userAgent: String(req.headers["user-agent"] ?? "").slice(0, 256),
+          });
+          // What every client app should do with the access token: verify it offline.
+          const { payload } = await jwtVerify(session.accessToken, jwks, {
+            issuer: options.issuer,
+            audience: options.appId,
+          });
+          Object.assign(v, {
+            userId: payload.sub,
+            sessionId: session.sessionId,
+            accessToken: session.accessToken,
+            challengeId: undefined,
+          });
+        } catch (err) {
+          failed(v, err);
+        }
+      } else if (path === "/logout") {
+        if (v.sessionId)
+          await auth.revokeSession({ target: { case: "sessionId", value: v.sessionId } }).catch(() => {});
+        for (const k of Object.keys(v)) delete v[k as keyof Visitor];
+      }
+      back(res);
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end("demo app error");
+    });
+  });
+
+  return {
+    listen(host, port) {
+      return new Promise((resolve) =>
+        server.listen(port, host, () => resolve((server.address() as AddressInfo).port)),
+      );
+    },
+    close() {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// The newcomer's path in a real browser (headless Chromium driven by playwright-core): run the
+// README's `npm start` (dev/start.ts), open the demo client app, ask for a code, read it in the
+// development inbox page, type it, see "signed in as <user id>", log out. Screenshots are saved
+// in test-results/.
+//
+// Needs Debian's chromium (.ci/run installs it). Without it the test is skipped, unless
+// EMAILAUTH_REQUIRE_BROWSER=1 (as in CI), which makes its absence a failure.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type Browser, chromium } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const available = existsSync(chromiumPath);
+if (!available && process.env.EMAILAUTH_REQUIRE_BROWSER === "1") {
+  throw new Error(`No Chromium at ${chromiumPath} (apt-get install chromium, or set CHROMIUM_PATH)`);
+}
+const artifacts = join(root, "test-results");
+
+let runner: ChildProcess;
+let output = "";
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!available) return;
+  // Every port 0: the test runs beside anything else on the machine.
+  runner = spawn(process.execPath, [join(root, "dev", "start.ts")], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      GATEWAY_PORT: "0",
+      PERSISTENCE_PORT: "0",
+      PERSISTENCE_OPS_PORT: "0",
+      MAILER_PORT: "0",
+      MAILER_HTTP_PORT: "0",
+      MAILER_DEV_SMTP_PORT: "0",
+      DEMO_PORT: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start did not come up:\n${output}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("Stop with Ctrl+C.")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    runner.stdout?.on("data", onData);
+    runner.stderr?.on("data", onData);
+    runner.once("exit", (code) => reject(new Error(`npm start exited (${code}):\n${output}`)));
+  });
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  mkdirSync(artifacts, { recursive: true });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  if (runner && runner.exitCode === null) {
+    const exited = new Promise((r) => runner.once("exit", r));
+    runner.kill("SIGINT");
+    await exited;
+  }
+});
+
+describe.skipIf(!available)("the demo, in a real browser", () => {
+  it("signs a person in with the code read from the development inbox, and out again", async () => {
+    expect(output).toContain("WARNING: NOTHING IS DURABLE");
+    const demoUrl = /Demo client app\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    const inboxUrl = /Development inbox\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    expect(output).toMatch(/eak_[a-z2-7]{52}/);
+
+    const email = `browser-${randomUUID().slice(0, 8)}@example.com`;
+    const demo = await browser.newPage();
+    await demo.goto(demoUrl);
+    await demo.fill("#email", email);
+    await demo.click("#start");
+    await demo.getByText("Check your email").waitFor();
+
+    const inbox = await browser.newPage();
+    await inbox.goto(inboxUrl);
+    await inbox.getByRole("button", { name: new RegExp(email) }).click();
+    const text = await inbox.locator(".text-part").innerText();
+    const code = /\b(\d{6})\b/.exec(text)?.[1] ?? "";
+    expect(code).toMatch(/^\d{6}$/);
+    // The HTML part renders too (sandboxed), showing the same code.
+    await inbox.frameLocator("iframe").getByText(code, { exact: true }).waitFor();
+    await (await inbox.locator("iframe").elementHandle())
+      ?.contentFrame()
+      .then((f) => f?.waitForLoadState("load"));
+    await inbox.screenshot({ path: join(artifacts, "dev-inbox.png") });
+
+    await demo.fill("#code", code);
+    await demo.click("#verify");
+    const userId = await demo.locator("#user-id").innerText();
+    expect(userId).toMatch(/^usr_[a-z2-7]{38}$/);
+    await expect(demo.getByText(`Signed in as ${userId}`).count()).resolves.toBe(1);
+    await demo.screenshot({ path: join(artifacts, "demo-signed-in.png"), fullPage: true });
+    expect(existsSync(join(artifacts, "demo-signed-in.png"))).toBe(true);
+
+    await demo.click("#logout");
+    await demo.locator("#email").waitFor();
+  });
+});
