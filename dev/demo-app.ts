@@ -30,24 +30,24 @@ export interface DemoAppOptions {
   inboxUrl: string;
 }
 
-const escape = (s: string) =>
+const escapeHtml = (s: string) =>
   s.replace(
     /[&<>"']/g,
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 
 function page(v: Visitor, inboxUrl: string): string {
-  const note = v.message ? `<p class="note" role="status">${escape(v.message)}</p>` : "";
+  const note = v.message ? `<p class="note" role="status">${escapeHtml(v.message)}</p>` : "";
   let body: string;
   if (v.userId) {
     body = `<h2>Signed in</h2>
-      <p>Signed in as <code id="user-id">${escape(v.userId)}</code></p>
+      <p>Signed in as <code id="user-id">${escapeHtml(v.userId)}</code></p>
       <p class="small">Your access token was verified offline with the gateway's JWKS.</p>
       <form method="post" action="/logout"><button id="logout">Log out</button></form>`;
   } else if (v.challengeId) {
     body = `<h2>Check your email</h2>
-      <p>We sent a code to <strong>${escape(v.email ?? "")}</strong>.
-      In this demo every email lands in the <a href="${escape(inboxUrl)}" target="_blank" rel="noopener">development inbox</a>.</p>
+      <p>We sent a code to <strong>${escapeHtml(v.email ?? "")}</strong>.
+      In this demo every email lands in the <a href="${escapeHtml(inboxUrl)}" target="_blank" rel="noopener">development inbox</a>.</p>
       <form method="post" action="/verify">
         <label for="code">Code</label>
         <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required maxlength="32" autofocus>
