@@ -24,10 +24,16 @@ export const gatewayConfig = defineConfig({
         "The public port: Connect JSON/binary, gRPC and gRPC-Web, and /healthz, /readyz, /metrics, /.well-known/jwks.json.",
     }),
     GATEWAY_TLS_CERT_FILE: vars.optional(
-      vars.filePath({ description: "PEM certificate (chain) for HTTPS on the public port." }),
+      vars.filePath({
+        description: "PEM certificate (chain) for HTTPS on the public port.",
+        production: "required unless GATEWAY_ALLOW_PLAINTEXT_HTTP=true",
+      }),
     ),
     GATEWAY_TLS_KEY_FILE: vars.optional(
-      vars.filePath({ description: "PEM private key of GATEWAY_TLS_CERT_FILE." }),
+      vars.filePath({
+        description: "PEM private key of GATEWAY_TLS_CERT_FILE.",
+        production: "required unless GATEWAY_ALLOW_PLAINTEXT_HTTP=true",
+      }),
     ),
     GATEWAY_ALLOW_PLAINTEXT_HTTP: vars.bool({
       default: "false",
@@ -62,6 +68,7 @@ export const gatewayConfig = defineConfig({
     }),
     JWT_PRIVATE_JWKS_FILE: vars.optional(
       vars.filePath({
+        production: "required",
         description:
           'JSON file {"keys": [...]} of private Ed25519 JWKs with kids, the same for every replica (`npx emailauth-admin keys generate` makes one). Unset (development only): an ephemeral key made at start-up.',
       }),

@@ -29,6 +29,7 @@ export const mailerConfig = defineConfig({
     }),
     REDIS_URL: vars.optional(
       vars.redisUrl({
+        production: "required (or MAILER_REDIS_URL)",
         description:
           "Redis for the durable mail queue (same forms as persistence's REDIS_URL). Unset (development only): an in-process queue that loses queued emails on restart.",
       }),
@@ -55,6 +56,7 @@ export const mailerConfig = defineConfig({
       vars.url({
         protocols: ["smtp", "smtps"],
         secret: true,
+        production: "required",
         description:
           "The SMTP relay: smtp://user:pass@host:587 (STARTTLS; ?requireTLS=true to insist) or smtps://user:pass@host:465. Unset (development only): the built-in development inbox catches every email.",
       }),

@@ -29,6 +29,7 @@ export const persistenceConfig = defineConfig({
     }),
     REDIS_URL: vars.optional(
       vars.redisUrl({
+        production: "required",
         description:
           "The store: redis://host:6379, rediss:// for TLS, redis+sentinel://s1:26379,s2:26379/mymaster or redis+cluster://n1:6379,n2:6379. Unset (development only): an in-memory store that loses everything on restart.",
       }),

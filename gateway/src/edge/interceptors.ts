@@ -32,7 +32,9 @@ export function createEdgeInterceptor(deps: { logger: Logger; metrics: Metrics }
     req.contextValues.set(IDEMPOTENCY_KEY, clientKey ? `c:${clientKey}` : `r:${requestId}`);
     const origin = req.header.get("origin");
     const method = req.method.name;
+    deps.metrics.inFlight.inc();
     const finish = (code: number, reason?: string) => {
+      deps.metrics.inFlight.dec();
       const seconds = (performance.now() - started) / 1000;
       const status = codeName(code);
       deps.metrics.requests.inc({ method, code: status });

@@ -16,11 +16,22 @@ export const logVars = {
  */
 export const internalTlsVars = {
   GRPC_TLS_CERT_FILE: optional(
-    filePath({ description: "PEM certificate of this service for internal gRPC (mutual TLS)." }),
+    filePath({
+      description: "PEM certificate of this service for internal gRPC (mutual TLS).",
+      production: "required unless GRPC_ALLOW_PLAINTEXT=true",
+    }),
   ),
-  GRPC_TLS_KEY_FILE: optional(filePath({ description: "PEM private key of GRPC_TLS_CERT_FILE." })),
+  GRPC_TLS_KEY_FILE: optional(
+    filePath({
+      description: "PEM private key of GRPC_TLS_CERT_FILE.",
+      production: "required unless GRPC_ALLOW_PLAINTEXT=true",
+    }),
+  ),
   GRPC_TLS_CA_FILE: optional(
-    filePath({ description: "PEM CA bundle that signs the mesh's certificates (verifies peers)." }),
+    filePath({
+      description: "PEM CA bundle that signs the mesh's certificates (verifies peers).",
+      production: "required unless GRPC_ALLOW_PLAINTEXT=true",
+    }),
   ),
   GRPC_ALLOW_PLAINTEXT: bool({
     default: "false",

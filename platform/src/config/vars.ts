@@ -21,6 +21,8 @@ export interface Var<T> {
   readonly optional: boolean;
   /** Never echo the value in errors or logs. */
   readonly secret: boolean;
+  /** What production mode asks of it, for the documentation (a rule checked elsewhere). */
+  readonly production?: string;
   /** Turns the raw string into a value; throws an Error whose message says what is wrong. */
   parse(raw: string): T;
 }
@@ -30,6 +32,7 @@ interface Common {
   default?: string;
   devDefault?: string;
   secret?: boolean;
+  production?: string;
 }
 
 function fromZod<T>(schema: z.ZodType<T>, allowed: string) {
@@ -48,6 +51,7 @@ function make<T>(common: Common, allowed: string, parse: (raw: string) => T): Va
     ...(common.devDefault !== undefined && { devDefault: common.devDefault }),
     optional: false,
     secret: common.secret ?? false,
+    ...(common.production !== undefined && { production: common.production }),
     parse,
   };
 }

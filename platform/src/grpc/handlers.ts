@@ -81,7 +81,9 @@ function wrap<Req, Res>(
       callback(toGrpcError(appError("DEADLINE_EXCEEDED")));
       return;
     }
+    deps.metrics.inFlight.inc();
     const finish = (code: number) => {
+      deps.metrics.inFlight.dec();
       const seconds = (performance.now() - started) / 1000;
       const label = codeName(code);
       deps.metrics.requests.inc({ method, code: label });

@@ -1,7 +1,7 @@
 // Prometheus metrics with prom-client. Each service gets its own registry (no global
 // singleton), so tests can run several services in one process. Labels are method names,
 // status codes and reasons only: never an email, key, token or id.
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -10,6 +10,8 @@ export interface Metrics {
   /** Calls served (gRPC or Connect), by method and status code. */
   readonly requests: Counter<"method" | "code">;
   readonly requestDuration: Histogram<"method" | "code">;
+  /** Requests being served right now (what a graceful stop waits for). */
+  readonly inFlight: Gauge;
   /** Calls this service made to another service of the mesh. */
   readonly upstreamDuration: Histogram<"service" | "method" | "code">;
 }
@@ -31,6 +33,11 @@ export function createMetrics(deps: { service: string; defaultMetrics?: boolean 
       help: "Time to serve a request, by method and status code.",
       labelNames: ["method", "code"],
       buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: "emailauth_requests_in_flight",
+      help: "Requests being served right now.",
       registers: [registry],
     }),
     upstreamDuration: new Histogram({

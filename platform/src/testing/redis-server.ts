@@ -59,6 +59,9 @@ async function startOne(extraArgs: string[], dir: string): Promise<RedisProcess>
       "no",
       "--dir",
       dir,
+      // Tests stall Redis on purpose (DEBUG SLEEP) to hold requests in flight.
+      "--enable-debug-command",
+      "local",
       ...extraArgs,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },

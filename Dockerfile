@@ -1,0 +1,29 @@
+# One image for the three services; docker-compose.yml picks each one's command.
+# Node runs the TypeScript directly (type stripping): there is no build step, only the
+# production dependencies to install.
+
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+COPY proto/package.json proto/
+COPY platform/package.json platform/
+COPY persistence/package.json persistence/
+COPY mailer/package.json mailer/
+COPY gateway/package.json gateway/
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production \
+    EMAILAUTH_MODE=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY proto ./proto
+COPY platform ./platform
+COPY persistence ./persistence
+COPY mailer ./mailer
+COPY gateway ./gateway
+# The image's own unprivileged user; nothing in /app is writable by it.
+USER node
+STOPSIGNAL SIGTERM
+CMD ["node", "gateway/src/main.ts"]
