@@ -92,47 +92,7 @@ export const ErrorDetail: MessageFns<ErrorDetail> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ErrorDetail {
-    return {
-      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
-      retryAt: isSet(object.retryAt)
-        ? fromJsonTimestamp(object.retryAt)
-        : isSet(object.retry_at)
-        ? fromJsonTimestamp(object.retry_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: ErrorDetail): unknown {
-    const obj: any = {};
-    if (message.reason !== "") {
-      obj.reason = message.reason;
-    }
-    if (message.retryAt !== undefined) {
-      obj.retryAt = message.retryAt.toISOString();
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ErrorDetail>): ErrorDetail {
-    return ErrorDetail.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ErrorDetail>): ErrorDetail {
-    const message = createBaseErrorDetail();
-    message.reason = object.reason ?? "";
-    message.retryAt = object.retryAt ?? undefined;
-    return message;
-  },
 };
-
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
-
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
 
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
@@ -146,25 +106,7 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
-  if (o instanceof globalThis.Date) {
-    return o;
-  } else if (typeof o === "string") {
-    return new globalThis.Date(o);
-  } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
-  create(base?: DeepPartial<T>): T;
-  fromPartial(object: DeepPartial<T>): T;
 }

@@ -50,50 +50,6 @@ export namespace DeliveryState {
   export type DELIVERY_STATE_FAILED = typeof DeliveryState.DELIVERY_STATE_FAILED;
 }
 
-export function deliveryStateFromJSON(object: any): DeliveryState {
-  switch (object) {
-    case 0:
-    case "DELIVERY_STATE_UNSPECIFIED":
-      return DeliveryState.DELIVERY_STATE_UNSPECIFIED;
-    case 1:
-    case "DELIVERY_STATE_QUEUED":
-      return DeliveryState.DELIVERY_STATE_QUEUED;
-    case 2:
-    case "DELIVERY_STATE_SENDING":
-      return DeliveryState.DELIVERY_STATE_SENDING;
-    case 3:
-    case "DELIVERY_STATE_SENT":
-      return DeliveryState.DELIVERY_STATE_SENT;
-    case 4:
-    case "DELIVERY_STATE_RETRYING":
-      return DeliveryState.DELIVERY_STATE_RETRYING;
-    case 5:
-    case "DELIVERY_STATE_FAILED":
-      return DeliveryState.DELIVERY_STATE_FAILED;
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum DeliveryState");
-  }
-}
-
-export function deliveryStateToJSON(object: DeliveryState): string {
-  switch (object) {
-    case DeliveryState.DELIVERY_STATE_UNSPECIFIED:
-      return "DELIVERY_STATE_UNSPECIFIED";
-    case DeliveryState.DELIVERY_STATE_QUEUED:
-      return "DELIVERY_STATE_QUEUED";
-    case DeliveryState.DELIVERY_STATE_SENDING:
-      return "DELIVERY_STATE_SENDING";
-    case DeliveryState.DELIVERY_STATE_SENT:
-      return "DELIVERY_STATE_SENT";
-    case DeliveryState.DELIVERY_STATE_RETRYING:
-      return "DELIVERY_STATE_RETRYING";
-    case DeliveryState.DELIVERY_STATE_FAILED:
-      return "DELIVERY_STATE_FAILED";
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum DeliveryState");
-  }
-}
-
 export interface QueueLoginCodeEmailRequest {
   /**
    * Names the email once and for all: 1 to 128 characters of [A-Za-z0-9_.:-]. The gateway
@@ -283,75 +239,6 @@ export const QueueLoginCodeEmailRequest: MessageFns<QueueLoginCodeEmailRequest> 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): QueueLoginCodeEmailRequest {
-    return {
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : "",
-      recipient: isSet(object.recipient) ? globalThis.String(object.recipient) : "",
-      code: isSet(object.code) ? globalThis.String(object.code) : "",
-      locale: isSet(object.locale) ? globalThis.String(object.locale) : "",
-      appName: isSet(object.appName)
-        ? globalThis.String(object.appName)
-        : isSet(object.app_name)
-        ? globalThis.String(object.app_name)
-        : "",
-      expiresAt: isSet(object.expiresAt)
-        ? fromJsonTimestamp(object.expiresAt)
-        : isSet(object.expires_at)
-        ? fromJsonTimestamp(object.expires_at)
-        : undefined,
-      senderAddress: isSet(object.senderAddress)
-        ? globalThis.String(object.senderAddress)
-        : isSet(object.sender_address)
-        ? globalThis.String(object.sender_address)
-        : "",
-    };
-  },
-
-  toJSON(message: QueueLoginCodeEmailRequest): unknown {
-    const obj: any = {};
-    if (message.idempotencyKey !== "") {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
-    if (message.recipient !== "") {
-      obj.recipient = message.recipient;
-    }
-    if (message.code !== "") {
-      obj.code = message.code;
-    }
-    if (message.locale !== "") {
-      obj.locale = message.locale;
-    }
-    if (message.appName !== "") {
-      obj.appName = message.appName;
-    }
-    if (message.expiresAt !== undefined) {
-      obj.expiresAt = message.expiresAt.toISOString();
-    }
-    if (message.senderAddress !== "") {
-      obj.senderAddress = message.senderAddress;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<QueueLoginCodeEmailRequest>): QueueLoginCodeEmailRequest {
-    return QueueLoginCodeEmailRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<QueueLoginCodeEmailRequest>): QueueLoginCodeEmailRequest {
-    const message = createBaseQueueLoginCodeEmailRequest();
-    message.idempotencyKey = object.idempotencyKey ?? "";
-    message.recipient = object.recipient ?? "";
-    message.code = object.code ?? "";
-    message.locale = object.locale ?? "";
-    message.appName = object.appName ?? "";
-    message.expiresAt = object.expiresAt ?? undefined;
-    message.senderAddress = object.senderAddress ?? "";
-    return message;
-  },
 };
 
 function createBaseQueueLoginCodeEmailResponse(): QueueLoginCodeEmailResponse {
@@ -409,38 +296,6 @@ export const QueueLoginCodeEmailResponse: MessageFns<QueueLoginCodeEmailResponse
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): QueueLoginCodeEmailResponse {
-    return {
-      messageId: isSet(object.messageId)
-        ? globalThis.String(object.messageId)
-        : isSet(object.message_id)
-        ? globalThis.String(object.message_id)
-        : "",
-      duplicate: isSet(object.duplicate) ? globalThis.Boolean(object.duplicate) : false,
-    };
-  },
-
-  toJSON(message: QueueLoginCodeEmailResponse): unknown {
-    const obj: any = {};
-    if (message.messageId !== "") {
-      obj.messageId = message.messageId;
-    }
-    if (message.duplicate !== false) {
-      obj.duplicate = message.duplicate;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<QueueLoginCodeEmailResponse>): QueueLoginCodeEmailResponse {
-    return QueueLoginCodeEmailResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<QueueLoginCodeEmailResponse>): QueueLoginCodeEmailResponse {
-    const message = createBaseQueueLoginCodeEmailResponse();
-    message.messageId = object.messageId ?? "";
-    message.duplicate = object.duplicate ?? false;
-    return message;
-  },
 };
 
 function createBaseGetDeliveryStatusRequest(): GetDeliveryStatusRequest {
@@ -497,42 +352,6 @@ export const GetDeliveryStatusRequest: MessageFns<GetDeliveryStatusRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetDeliveryStatusRequest {
-    return {
-      messageId: isSet(object.messageId)
-        ? globalThis.String(object.messageId)
-        : isSet(object.message_id)
-        ? globalThis.String(object.message_id)
-        : undefined,
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : undefined,
-    };
-  },
-
-  toJSON(message: GetDeliveryStatusRequest): unknown {
-    const obj: any = {};
-    if (message.messageId !== undefined) {
-      obj.messageId = message.messageId;
-    }
-    if (message.idempotencyKey !== undefined) {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetDeliveryStatusRequest>): GetDeliveryStatusRequest {
-    return GetDeliveryStatusRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetDeliveryStatusRequest>): GetDeliveryStatusRequest {
-    const message = createBaseGetDeliveryStatusRequest();
-    message.messageId = object.messageId ?? undefined;
-    message.idempotencyKey = object.idempotencyKey ?? undefined;
-    return message;
   },
 };
 
@@ -678,97 +497,6 @@ export const DeliveryStatus: MessageFns<DeliveryStatus> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): DeliveryStatus {
-    return {
-      messageId: isSet(object.messageId)
-        ? globalThis.String(object.messageId)
-        : isSet(object.message_id)
-        ? globalThis.String(object.message_id)
-        : "",
-      state: isSet(object.state) ? deliveryStateFromJSON(object.state) : 0,
-      attempts: isSet(object.attempts) ? globalThis.Number(object.attempts) : 0,
-      nextAttemptAt: isSet(object.nextAttemptAt)
-        ? fromJsonTimestamp(object.nextAttemptAt)
-        : isSet(object.next_attempt_at)
-        ? fromJsonTimestamp(object.next_attempt_at)
-        : undefined,
-      queuedAt: isSet(object.queuedAt)
-        ? fromJsonTimestamp(object.queuedAt)
-        : isSet(object.queued_at)
-        ? fromJsonTimestamp(object.queued_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-      sentAt: isSet(object.sentAt)
-        ? fromJsonTimestamp(object.sentAt)
-        : isSet(object.sent_at)
-        ? fromJsonTimestamp(object.sent_at)
-        : undefined,
-      errorClass: isSet(object.errorClass)
-        ? globalThis.String(object.errorClass)
-        : isSet(object.error_class)
-        ? globalThis.String(object.error_class)
-        : "",
-      smtpCode: isSet(object.smtpCode)
-        ? globalThis.Number(object.smtpCode)
-        : isSet(object.smtp_code)
-        ? globalThis.Number(object.smtp_code)
-        : 0,
-    };
-  },
-
-  toJSON(message: DeliveryStatus): unknown {
-    const obj: any = {};
-    if (message.messageId !== "") {
-      obj.messageId = message.messageId;
-    }
-    if (message.state !== 0) {
-      obj.state = deliveryStateToJSON(message.state);
-    }
-    if (message.attempts !== 0) {
-      obj.attempts = Math.round(message.attempts);
-    }
-    if (message.nextAttemptAt !== undefined) {
-      obj.nextAttemptAt = message.nextAttemptAt.toISOString();
-    }
-    if (message.queuedAt !== undefined) {
-      obj.queuedAt = message.queuedAt.toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
-    }
-    if (message.sentAt !== undefined) {
-      obj.sentAt = message.sentAt.toISOString();
-    }
-    if (message.errorClass !== "") {
-      obj.errorClass = message.errorClass;
-    }
-    if (message.smtpCode !== 0) {
-      obj.smtpCode = Math.round(message.smtpCode);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DeliveryStatus>): DeliveryStatus {
-    return DeliveryStatus.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DeliveryStatus>): DeliveryStatus {
-    const message = createBaseDeliveryStatus();
-    message.messageId = object.messageId ?? "";
-    message.state = object.state ?? 0;
-    message.attempts = object.attempts ?? 0;
-    message.nextAttemptAt = object.nextAttemptAt ?? undefined;
-    message.queuedAt = object.queuedAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
-    message.sentAt = object.sentAt ?? undefined;
-    message.errorClass = object.errorClass ?? "";
-    message.smtpCode = object.smtpCode ?? 0;
-    return message;
-  },
 };
 
 function createBaseGetDeliveryStatusResponse(): GetDeliveryStatusResponse {
@@ -814,29 +542,6 @@ export const GetDeliveryStatusResponse: MessageFns<GetDeliveryStatusResponse> = 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetDeliveryStatusResponse {
-    return { status: isSet(object.status) ? DeliveryStatus.fromJSON(object.status) : undefined };
-  },
-
-  toJSON(message: GetDeliveryStatusResponse): unknown {
-    const obj: any = {};
-    if (message.status !== undefined) {
-      obj.status = DeliveryStatus.toJSON(message.status);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetDeliveryStatusResponse>): GetDeliveryStatusResponse {
-    return GetDeliveryStatusResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetDeliveryStatusResponse>): GetDeliveryStatusResponse {
-    const message = createBaseGetDeliveryStatusResponse();
-    message.status = (object.status !== undefined && object.status !== null)
-      ? DeliveryStatus.fromPartial(object.status)
-      : undefined;
-    return message;
   },
 };
 
@@ -951,14 +656,6 @@ export const MailerServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
-
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
-
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
   const nanos = (date.getTime() % 1_000) * 1_000_000;
@@ -971,25 +668,7 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
-  if (o instanceof globalThis.Date) {
-    return o;
-  } else if (typeof o === "string") {
-    return new globalThis.Date(o);
-  } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
-  create(base?: DeepPartial<T>): T;
-  fromPartial(object: DeepPartial<T>): T;
 }

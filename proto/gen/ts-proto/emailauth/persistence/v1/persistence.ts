@@ -44,35 +44,6 @@ export namespace CodeAlphabet {
   export type CODE_ALPHABET_ALPHANUMERIC = typeof CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC;
 }
 
-export function codeAlphabetFromJSON(object: any): CodeAlphabet {
-  switch (object) {
-    case 0:
-    case "CODE_ALPHABET_UNSPECIFIED":
-      return CodeAlphabet.CODE_ALPHABET_UNSPECIFIED;
-    case 1:
-    case "CODE_ALPHABET_DIGITS":
-      return CodeAlphabet.CODE_ALPHABET_DIGITS;
-    case 2:
-    case "CODE_ALPHABET_ALPHANUMERIC":
-      return CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC;
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum CodeAlphabet");
-  }
-}
-
-export function codeAlphabetToJSON(object: CodeAlphabet): string {
-  switch (object) {
-    case CodeAlphabet.CODE_ALPHABET_UNSPECIFIED:
-      return "CODE_ALPHABET_UNSPECIFIED";
-    case CodeAlphabet.CODE_ALPHABET_DIGITS:
-      return "CODE_ALPHABET_DIGITS";
-    case CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC:
-      return "CODE_ALPHABET_ALPHANUMERIC";
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum CodeAlphabet");
-  }
-}
-
 /** ChallengeState is what became of a challenge. */
 export const ChallengeState = {
   CHALLENGE_STATE_UNSPECIFIED: 0,
@@ -100,55 +71,6 @@ export namespace ChallengeState {
   export type CHALLENGE_STATE_SUPERSEDED = typeof ChallengeState.CHALLENGE_STATE_SUPERSEDED;
   export type CHALLENGE_STATE_EXHAUSTED = typeof ChallengeState.CHALLENGE_STATE_EXHAUSTED;
   export type CHALLENGE_STATE_CANCELED = typeof ChallengeState.CHALLENGE_STATE_CANCELED;
-}
-
-export function challengeStateFromJSON(object: any): ChallengeState {
-  switch (object) {
-    case 0:
-    case "CHALLENGE_STATE_UNSPECIFIED":
-      return ChallengeState.CHALLENGE_STATE_UNSPECIFIED;
-    case 1:
-    case "CHALLENGE_STATE_PENDING":
-      return ChallengeState.CHALLENGE_STATE_PENDING;
-    case 2:
-    case "CHALLENGE_STATE_CONSUMED":
-      return ChallengeState.CHALLENGE_STATE_CONSUMED;
-    case 3:
-    case "CHALLENGE_STATE_EXPIRED":
-      return ChallengeState.CHALLENGE_STATE_EXPIRED;
-    case 4:
-    case "CHALLENGE_STATE_SUPERSEDED":
-      return ChallengeState.CHALLENGE_STATE_SUPERSEDED;
-    case 5:
-    case "CHALLENGE_STATE_EXHAUSTED":
-      return ChallengeState.CHALLENGE_STATE_EXHAUSTED;
-    case 6:
-    case "CHALLENGE_STATE_CANCELED":
-      return ChallengeState.CHALLENGE_STATE_CANCELED;
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChallengeState");
-  }
-}
-
-export function challengeStateToJSON(object: ChallengeState): string {
-  switch (object) {
-    case ChallengeState.CHALLENGE_STATE_UNSPECIFIED:
-      return "CHALLENGE_STATE_UNSPECIFIED";
-    case ChallengeState.CHALLENGE_STATE_PENDING:
-      return "CHALLENGE_STATE_PENDING";
-    case ChallengeState.CHALLENGE_STATE_CONSUMED:
-      return "CHALLENGE_STATE_CONSUMED";
-    case ChallengeState.CHALLENGE_STATE_EXPIRED:
-      return "CHALLENGE_STATE_EXPIRED";
-    case ChallengeState.CHALLENGE_STATE_SUPERSEDED:
-      return "CHALLENGE_STATE_SUPERSEDED";
-    case ChallengeState.CHALLENGE_STATE_EXHAUSTED:
-      return "CHALLENGE_STATE_EXHAUSTED";
-    case ChallengeState.CHALLENGE_STATE_CANCELED:
-      return "CHALLENGE_STATE_CANCELED";
-    default:
-      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChallengeState");
-  }
 }
 
 /**
@@ -584,52 +506,6 @@ export const User: MessageFns<User> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): User {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      email: isSet(object.email) ? globalThis.String(object.email) : "",
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      lastLoginAt: isSet(object.lastLoginAt)
-        ? fromJsonTimestamp(object.lastLoginAt)
-        : isSet(object.last_login_at)
-        ? fromJsonTimestamp(object.last_login_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: User): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
-    }
-    if (message.lastLoginAt !== undefined) {
-      obj.lastLoginAt = message.lastLoginAt.toISOString();
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<User>): User {
-    return User.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<User>): User {
-    const message = createBaseUser();
-    message.id = object.id ?? "";
-    message.email = object.email ?? "";
-    message.createdAt = object.createdAt ?? undefined;
-    message.lastLoginAt = object.lastLoginAt ?? undefined;
-    return message;
-  },
 };
 
 function createBaseSession(): Session {
@@ -762,92 +638,6 @@ export const Session: MessageFns<Session> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): Session {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      refreshedAt: isSet(object.refreshedAt)
-        ? fromJsonTimestamp(object.refreshedAt)
-        : isSet(object.refreshed_at)
-        ? fromJsonTimestamp(object.refreshed_at)
-        : undefined,
-      idleExpiresAt: isSet(object.idleExpiresAt)
-        ? fromJsonTimestamp(object.idleExpiresAt)
-        : isSet(object.idle_expires_at)
-        ? fromJsonTimestamp(object.idle_expires_at)
-        : undefined,
-      expiresAt: isSet(object.expiresAt)
-        ? fromJsonTimestamp(object.expiresAt)
-        : isSet(object.expires_at)
-        ? fromJsonTimestamp(object.expires_at)
-        : undefined,
-      userAgent: isSet(object.userAgent)
-        ? globalThis.String(object.userAgent)
-        : isSet(object.user_agent)
-        ? globalThis.String(object.user_agent)
-        : "",
-    };
-  },
-
-  toJSON(message: Session): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
-    }
-    if (message.refreshedAt !== undefined) {
-      obj.refreshedAt = message.refreshedAt.toISOString();
-    }
-    if (message.idleExpiresAt !== undefined) {
-      obj.idleExpiresAt = message.idleExpiresAt.toISOString();
-    }
-    if (message.expiresAt !== undefined) {
-      obj.expiresAt = message.expiresAt.toISOString();
-    }
-    if (message.userAgent !== "") {
-      obj.userAgent = message.userAgent;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<Session>): Session {
-    return Session.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<Session>): Session {
-    const message = createBaseSession();
-    message.id = object.id ?? "";
-    message.userId = object.userId ?? "";
-    message.clientAppId = object.clientAppId ?? "";
-    message.createdAt = object.createdAt ?? undefined;
-    message.refreshedAt = object.refreshedAt ?? undefined;
-    message.idleExpiresAt = object.idleExpiresAt ?? undefined;
-    message.expiresAt = object.expiresAt ?? undefined;
-    message.userAgent = object.userAgent ?? "";
-    return message;
-  },
 };
 
 function createBaseClientAppSettings(): ClientAppSettings {
@@ -968,87 +758,6 @@ export const ClientAppSettings: MessageFns<ClientAppSettings> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ClientAppSettings {
-    return {
-      displayName: isSet(object.displayName)
-        ? globalThis.String(object.displayName)
-        : isSet(object.display_name)
-        ? globalThis.String(object.display_name)
-        : "",
-      senderAddress: isSet(object.senderAddress)
-        ? globalThis.String(object.senderAddress)
-        : isSet(object.sender_address)
-        ? globalThis.String(object.sender_address)
-        : "",
-      codeAlphabet: isSet(object.codeAlphabet)
-        ? codeAlphabetFromJSON(object.codeAlphabet)
-        : isSet(object.code_alphabet)
-        ? codeAlphabetFromJSON(object.code_alphabet)
-        : 0,
-      codeLength: isSet(object.codeLength)
-        ? globalThis.Number(object.codeLength)
-        : isSet(object.code_length)
-        ? globalThis.Number(object.code_length)
-        : 0,
-      codeTtlSeconds: isSet(object.codeTtlSeconds)
-        ? globalThis.Number(object.codeTtlSeconds)
-        : isSet(object.code_ttl_seconds)
-        ? globalThis.Number(object.code_ttl_seconds)
-        : 0,
-      allowedOrigins: globalThis.Array.isArray(object?.allowedOrigins)
-        ? object.allowedOrigins.map((e: any) => globalThis.String(e))
-        : globalThis.Array.isArray(object?.allowed_origins)
-        ? object.allowed_origins.map((e: any) => globalThis.String(e))
-        : [],
-      sendsPerMinute: isSet(object.sendsPerMinute)
-        ? globalThis.Number(object.sendsPerMinute)
-        : isSet(object.sends_per_minute)
-        ? globalThis.Number(object.sends_per_minute)
-        : 0,
-    };
-  },
-
-  toJSON(message: ClientAppSettings): unknown {
-    const obj: any = {};
-    if (message.displayName !== "") {
-      obj.displayName = message.displayName;
-    }
-    if (message.senderAddress !== "") {
-      obj.senderAddress = message.senderAddress;
-    }
-    if (message.codeAlphabet !== 0) {
-      obj.codeAlphabet = codeAlphabetToJSON(message.codeAlphabet);
-    }
-    if (message.codeLength !== 0) {
-      obj.codeLength = Math.round(message.codeLength);
-    }
-    if (message.codeTtlSeconds !== 0) {
-      obj.codeTtlSeconds = Math.round(message.codeTtlSeconds);
-    }
-    if (message.allowedOrigins?.length) {
-      obj.allowedOrigins = message.allowedOrigins;
-    }
-    if (message.sendsPerMinute !== 0) {
-      obj.sendsPerMinute = Math.round(message.sendsPerMinute);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ClientAppSettings>): ClientAppSettings {
-    return ClientAppSettings.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ClientAppSettings>): ClientAppSettings {
-    const message = createBaseClientAppSettings();
-    message.displayName = object.displayName ?? "";
-    message.senderAddress = object.senderAddress ?? "";
-    message.codeAlphabet = object.codeAlphabet ?? 0;
-    message.codeLength = object.codeLength ?? 0;
-    message.codeTtlSeconds = object.codeTtlSeconds ?? 0;
-    message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
-    message.sendsPerMinute = object.sendsPerMinute ?? 0;
-    return message;
-  },
 };
 
 function createBaseClientApp(): ClientApp {
@@ -1150,68 +859,6 @@ export const ClientApp: MessageFns<ClientApp> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ClientApp {
-    return {
-      id: isSet(object.id) ? globalThis.String(object.id) : "",
-      settings: isSet(object.settings) ? ClientAppSettings.fromJSON(object.settings) : undefined,
-      keyPrefix: isSet(object.keyPrefix)
-        ? globalThis.String(object.keyPrefix)
-        : isSet(object.key_prefix)
-        ? globalThis.String(object.key_prefix)
-        : "",
-      disabled: isSet(object.disabled) ? globalThis.Boolean(object.disabled) : false,
-      createdAt: isSet(object.createdAt)
-        ? fromJsonTimestamp(object.createdAt)
-        : isSet(object.created_at)
-        ? fromJsonTimestamp(object.created_at)
-        : undefined,
-      updatedAt: isSet(object.updatedAt)
-        ? fromJsonTimestamp(object.updatedAt)
-        : isSet(object.updated_at)
-        ? fromJsonTimestamp(object.updated_at)
-        : undefined,
-    };
-  },
-
-  toJSON(message: ClientApp): unknown {
-    const obj: any = {};
-    if (message.id !== "") {
-      obj.id = message.id;
-    }
-    if (message.settings !== undefined) {
-      obj.settings = ClientAppSettings.toJSON(message.settings);
-    }
-    if (message.keyPrefix !== "") {
-      obj.keyPrefix = message.keyPrefix;
-    }
-    if (message.disabled !== false) {
-      obj.disabled = message.disabled;
-    }
-    if (message.createdAt !== undefined) {
-      obj.createdAt = message.createdAt.toISOString();
-    }
-    if (message.updatedAt !== undefined) {
-      obj.updatedAt = message.updatedAt.toISOString();
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ClientApp>): ClientApp {
-    return ClientApp.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ClientApp>): ClientApp {
-    const message = createBaseClientApp();
-    message.id = object.id ?? "";
-    message.settings = (object.settings !== undefined && object.settings !== null)
-      ? ClientAppSettings.fromPartial(object.settings)
-      : undefined;
-    message.keyPrefix = object.keyPrefix ?? "";
-    message.disabled = object.disabled ?? false;
-    message.createdAt = object.createdAt ?? undefined;
-    message.updatedAt = object.updatedAt ?? undefined;
-    return message;
-  },
 };
 
 function createBaseIssueLoginCodeRequest(): IssueLoginCodeRequest {
@@ -1290,56 +937,6 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): IssueLoginCodeRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      email: isSet(object.email) ? globalThis.String(object.email) : "",
-      endUserIp: isSet(object.endUserIp)
-        ? globalThis.String(object.endUserIp)
-        : isSet(object.end_user_ip)
-        ? globalThis.String(object.end_user_ip)
-        : "",
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : "",
-    };
-  },
-
-  toJSON(message: IssueLoginCodeRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    if (message.endUserIp !== "") {
-      obj.endUserIp = message.endUserIp;
-    }
-    if (message.idempotencyKey !== "") {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<IssueLoginCodeRequest>): IssueLoginCodeRequest {
-    return IssueLoginCodeRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<IssueLoginCodeRequest>): IssueLoginCodeRequest {
-    const message = createBaseIssueLoginCodeRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.email = object.email ?? "";
-    message.endUserIp = object.endUserIp ?? "";
-    message.idempotencyKey = object.idempotencyKey ?? "";
-    return message;
   },
 };
 
@@ -1430,61 +1027,6 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): IssueLoginCodeResponse {
-    return {
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : "",
-      code: isSet(object.code) ? globalThis.String(object.code) : "",
-      expiresAt: isSet(object.expiresAt)
-        ? fromJsonTimestamp(object.expiresAt)
-        : isSet(object.expires_at)
-        ? fromJsonTimestamp(object.expires_at)
-        : undefined,
-      resendAvailableAt: isSet(object.resendAvailableAt)
-        ? fromJsonTimestamp(object.resendAvailableAt)
-        : isSet(object.resend_available_at)
-        ? fromJsonTimestamp(object.resend_available_at)
-        : undefined,
-      email: isSet(object.email) ? globalThis.String(object.email) : "",
-    };
-  },
-
-  toJSON(message: IssueLoginCodeResponse): unknown {
-    const obj: any = {};
-    if (message.challengeId !== "") {
-      obj.challengeId = message.challengeId;
-    }
-    if (message.code !== "") {
-      obj.code = message.code;
-    }
-    if (message.expiresAt !== undefined) {
-      obj.expiresAt = message.expiresAt.toISOString();
-    }
-    if (message.resendAvailableAt !== undefined) {
-      obj.resendAvailableAt = message.resendAvailableAt.toISOString();
-    }
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<IssueLoginCodeResponse>): IssueLoginCodeResponse {
-    return IssueLoginCodeResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<IssueLoginCodeResponse>): IssueLoginCodeResponse {
-    const message = createBaseIssueLoginCodeResponse();
-    message.challengeId = object.challengeId ?? "";
-    message.code = object.code ?? "";
-    message.expiresAt = object.expiresAt ?? undefined;
-    message.resendAvailableAt = object.resendAvailableAt ?? undefined;
-    message.email = object.email ?? "";
-    return message;
   },
 };
 
@@ -1587,70 +1129,6 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ConsumeLoginCodeRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : undefined,
-      email: isSet(object.email) ? globalThis.String(object.email) : undefined,
-      code: isSet(object.code) ? globalThis.String(object.code) : "",
-      userAgent: isSet(object.userAgent)
-        ? globalThis.String(object.userAgent)
-        : isSet(object.user_agent)
-        ? globalThis.String(object.user_agent)
-        : "",
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : "",
-    };
-  },
-
-  toJSON(message: ConsumeLoginCodeRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.challengeId !== undefined) {
-      obj.challengeId = message.challengeId;
-    }
-    if (message.email !== undefined) {
-      obj.email = message.email;
-    }
-    if (message.code !== "") {
-      obj.code = message.code;
-    }
-    if (message.userAgent !== "") {
-      obj.userAgent = message.userAgent;
-    }
-    if (message.idempotencyKey !== "") {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ConsumeLoginCodeRequest>): ConsumeLoginCodeRequest {
-    return ConsumeLoginCodeRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ConsumeLoginCodeRequest>): ConsumeLoginCodeRequest {
-    const message = createBaseConsumeLoginCodeRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.challengeId = object.challengeId ?? undefined;
-    message.email = object.email ?? undefined;
-    message.code = object.code ?? "";
-    message.userAgent = object.userAgent ?? "";
-    message.idempotencyKey = object.idempotencyKey ?? "";
-    return message;
-  },
 };
 
 function createBaseCancelLoginCodeRequest(): CancelLoginCodeRequest {
@@ -1708,42 +1186,6 @@ export const CancelLoginCodeRequest: MessageFns<CancelLoginCodeRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): CancelLoginCodeRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : "",
-    };
-  },
-
-  toJSON(message: CancelLoginCodeRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.challengeId !== "") {
-      obj.challengeId = message.challengeId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
-    return CancelLoginCodeRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
-    const message = createBaseCancelLoginCodeRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.challengeId = object.challengeId ?? "";
-    return message;
-  },
 };
 
 function createBaseCancelLoginCodeResponse(): CancelLoginCodeResponse {
@@ -1789,27 +1231,6 @@ export const CancelLoginCodeResponse: MessageFns<CancelLoginCodeResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CancelLoginCodeResponse {
-    return { canceled: isSet(object.canceled) ? globalThis.Boolean(object.canceled) : false };
-  },
-
-  toJSON(message: CancelLoginCodeResponse): unknown {
-    const obj: any = {};
-    if (message.canceled !== false) {
-      obj.canceled = message.canceled;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
-    return CancelLoginCodeResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
-    const message = createBaseCancelLoginCodeResponse();
-    message.canceled = object.canceled ?? false;
-    return message;
   },
 };
 
@@ -1890,54 +1311,6 @@ export const ConsumeLoginCodeResponse: MessageFns<ConsumeLoginCodeResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ConsumeLoginCodeResponse {
-    return {
-      user: isSet(object.user) ? User.fromJSON(object.user) : undefined,
-      newUser: isSet(object.newUser)
-        ? globalThis.Boolean(object.newUser)
-        : isSet(object.new_user)
-        ? globalThis.Boolean(object.new_user)
-        : false,
-      session: isSet(object.session) ? Session.fromJSON(object.session) : undefined,
-      refreshToken: isSet(object.refreshToken)
-        ? globalThis.String(object.refreshToken)
-        : isSet(object.refresh_token)
-        ? globalThis.String(object.refresh_token)
-        : "",
-    };
-  },
-
-  toJSON(message: ConsumeLoginCodeResponse): unknown {
-    const obj: any = {};
-    if (message.user !== undefined) {
-      obj.user = User.toJSON(message.user);
-    }
-    if (message.newUser !== false) {
-      obj.newUser = message.newUser;
-    }
-    if (message.session !== undefined) {
-      obj.session = Session.toJSON(message.session);
-    }
-    if (message.refreshToken !== "") {
-      obj.refreshToken = message.refreshToken;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ConsumeLoginCodeResponse>): ConsumeLoginCodeResponse {
-    return ConsumeLoginCodeResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ConsumeLoginCodeResponse>): ConsumeLoginCodeResponse {
-    const message = createBaseConsumeLoginCodeResponse();
-    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
-    message.newUser = object.newUser ?? false;
-    message.session = (object.session !== undefined && object.session !== null)
-      ? Session.fromPartial(object.session)
-      : undefined;
-    message.refreshToken = object.refreshToken ?? "";
-    return message;
-  },
 };
 
 function createBaseGetChallengeRequest(): GetChallengeRequest {
@@ -1983,33 +1356,6 @@ export const GetChallengeRequest: MessageFns<GetChallengeRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetChallengeRequest {
-    return {
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetChallengeRequest): unknown {
-    const obj: any = {};
-    if (message.challengeId !== "") {
-      obj.challengeId = message.challengeId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetChallengeRequest>): GetChallengeRequest {
-    return GetChallengeRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetChallengeRequest>): GetChallengeRequest {
-    const message = createBaseGetChallengeRequest();
-    message.challengeId = object.challengeId ?? "";
-    return message;
   },
 };
 
@@ -2112,74 +1458,6 @@ export const GetChallengeResponse: MessageFns<GetChallengeResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): GetChallengeResponse {
-    return {
-      challengeId: isSet(object.challengeId)
-        ? globalThis.String(object.challengeId)
-        : isSet(object.challenge_id)
-        ? globalThis.String(object.challenge_id)
-        : "",
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      state: isSet(object.state) ? challengeStateFromJSON(object.state) : 0,
-      issuedAt: isSet(object.issuedAt)
-        ? fromJsonTimestamp(object.issuedAt)
-        : isSet(object.issued_at)
-        ? fromJsonTimestamp(object.issued_at)
-        : undefined,
-      expiresAt: isSet(object.expiresAt)
-        ? fromJsonTimestamp(object.expiresAt)
-        : isSet(object.expires_at)
-        ? fromJsonTimestamp(object.expires_at)
-        : undefined,
-      failedAttempts: isSet(object.failedAttempts)
-        ? globalThis.Number(object.failedAttempts)
-        : isSet(object.failed_attempts)
-        ? globalThis.Number(object.failed_attempts)
-        : 0,
-    };
-  },
-
-  toJSON(message: GetChallengeResponse): unknown {
-    const obj: any = {};
-    if (message.challengeId !== "") {
-      obj.challengeId = message.challengeId;
-    }
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.state !== 0) {
-      obj.state = challengeStateToJSON(message.state);
-    }
-    if (message.issuedAt !== undefined) {
-      obj.issuedAt = message.issuedAt.toISOString();
-    }
-    if (message.expiresAt !== undefined) {
-      obj.expiresAt = message.expiresAt.toISOString();
-    }
-    if (message.failedAttempts !== 0) {
-      obj.failedAttempts = Math.round(message.failedAttempts);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetChallengeResponse>): GetChallengeResponse {
-    return GetChallengeResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetChallengeResponse>): GetChallengeResponse {
-    const message = createBaseGetChallengeResponse();
-    message.challengeId = object.challengeId ?? "";
-    message.clientAppId = object.clientAppId ?? "";
-    message.state = object.state ?? 0;
-    message.issuedAt = object.issuedAt ?? undefined;
-    message.expiresAt = object.expiresAt ?? undefined;
-    message.failedAttempts = object.failedAttempts ?? 0;
-    return message;
-  },
 };
 
 function createBaseRefreshSessionRequest(): RefreshSessionRequest {
@@ -2248,51 +1526,6 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RefreshSessionRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      refreshToken: isSet(object.refreshToken)
-        ? globalThis.String(object.refreshToken)
-        : isSet(object.refresh_token)
-        ? globalThis.String(object.refresh_token)
-        : "",
-      idempotencyKey: isSet(object.idempotencyKey)
-        ? globalThis.String(object.idempotencyKey)
-        : isSet(object.idempotency_key)
-        ? globalThis.String(object.idempotency_key)
-        : "",
-    };
-  },
-
-  toJSON(message: RefreshSessionRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.refreshToken !== "") {
-      obj.refreshToken = message.refreshToken;
-    }
-    if (message.idempotencyKey !== "") {
-      obj.idempotencyKey = message.idempotencyKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RefreshSessionRequest>): RefreshSessionRequest {
-    return RefreshSessionRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RefreshSessionRequest>): RefreshSessionRequest {
-    const message = createBaseRefreshSessionRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.refreshToken = object.refreshToken ?? "";
-    message.idempotencyKey = object.idempotencyKey ?? "";
-    return message;
-  },
 };
 
 function createBaseRefreshSessionResponse(): RefreshSessionResponse {
@@ -2350,40 +1583,6 @@ export const RefreshSessionResponse: MessageFns<RefreshSessionResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RefreshSessionResponse {
-    return {
-      session: isSet(object.session) ? Session.fromJSON(object.session) : undefined,
-      refreshToken: isSet(object.refreshToken)
-        ? globalThis.String(object.refreshToken)
-        : isSet(object.refresh_token)
-        ? globalThis.String(object.refresh_token)
-        : "",
-    };
-  },
-
-  toJSON(message: RefreshSessionResponse): unknown {
-    const obj: any = {};
-    if (message.session !== undefined) {
-      obj.session = Session.toJSON(message.session);
-    }
-    if (message.refreshToken !== "") {
-      obj.refreshToken = message.refreshToken;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RefreshSessionResponse>): RefreshSessionResponse {
-    return RefreshSessionResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RefreshSessionResponse>): RefreshSessionResponse {
-    const message = createBaseRefreshSessionResponse();
-    message.session = (object.session !== undefined && object.session !== null)
-      ? Session.fromPartial(object.session)
-      : undefined;
-    message.refreshToken = object.refreshToken ?? "";
-    return message;
-  },
 };
 
 function createBaseGetSessionRequest(): GetSessionRequest {
@@ -2430,33 +1629,6 @@ export const GetSessionRequest: MessageFns<GetSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): GetSessionRequest {
-    return {
-      sessionId: isSet(object.sessionId)
-        ? globalThis.String(object.sessionId)
-        : isSet(object.session_id)
-        ? globalThis.String(object.session_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetSessionRequest): unknown {
-    const obj: any = {};
-    if (message.sessionId !== "") {
-      obj.sessionId = message.sessionId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetSessionRequest>): GetSessionRequest {
-    return GetSessionRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetSessionRequest>): GetSessionRequest {
-    const message = createBaseGetSessionRequest();
-    message.sessionId = object.sessionId ?? "";
-    return message;
-  },
 };
 
 function createBaseGetSessionResponse(): GetSessionResponse {
@@ -2502,29 +1674,6 @@ export const GetSessionResponse: MessageFns<GetSessionResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetSessionResponse {
-    return { session: isSet(object.session) ? Session.fromJSON(object.session) : undefined };
-  },
-
-  toJSON(message: GetSessionResponse): unknown {
-    const obj: any = {};
-    if (message.session !== undefined) {
-      obj.session = Session.toJSON(message.session);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetSessionResponse>): GetSessionResponse {
-    return GetSessionResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetSessionResponse>): GetSessionResponse {
-    const message = createBaseGetSessionResponse();
-    message.session = (object.session !== undefined && object.session !== null)
-      ? Session.fromPartial(object.session)
-      : undefined;
-    return message;
   },
 };
 
@@ -2583,42 +1732,6 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ListUserSessionsRequest {
-    return {
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: ListUserSessionsRequest): unknown {
-    const obj: any = {};
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ListUserSessionsRequest>): ListUserSessionsRequest {
-    return ListUserSessionsRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ListUserSessionsRequest>): ListUserSessionsRequest {
-    const message = createBaseListUserSessionsRequest();
-    message.userId = object.userId ?? "";
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
-  },
 };
 
 function createBaseListUserSessionsResponse(): ListUserSessionsResponse {
@@ -2664,29 +1777,6 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListUserSessionsResponse {
-    return {
-      sessions: globalThis.Array.isArray(object?.sessions) ? object.sessions.map((e: any) => Session.fromJSON(e)) : [],
-    };
-  },
-
-  toJSON(message: ListUserSessionsResponse): unknown {
-    const obj: any = {};
-    if (message.sessions?.length) {
-      obj.sessions = message.sessions.map((e) => Session.toJSON(e));
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ListUserSessionsResponse>): ListUserSessionsResponse {
-    return ListUserSessionsResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ListUserSessionsResponse>): ListUserSessionsResponse {
-    const message = createBaseListUserSessionsResponse();
-    message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
-    return message;
   },
 };
 
@@ -2756,51 +1846,6 @@ export const RevokeSessionRequest: MessageFns<RevokeSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RevokeSessionRequest {
-    return {
-      sessionId: isSet(object.sessionId)
-        ? globalThis.String(object.sessionId)
-        : isSet(object.session_id)
-        ? globalThis.String(object.session_id)
-        : undefined,
-      refreshToken: isSet(object.refreshToken)
-        ? globalThis.String(object.refreshToken)
-        : isSet(object.refresh_token)
-        ? globalThis.String(object.refresh_token)
-        : undefined,
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: RevokeSessionRequest): unknown {
-    const obj: any = {};
-    if (message.sessionId !== undefined) {
-      obj.sessionId = message.sessionId;
-    }
-    if (message.refreshToken !== undefined) {
-      obj.refreshToken = message.refreshToken;
-    }
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
-    return RevokeSessionRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
-    const message = createBaseRevokeSessionRequest();
-    message.sessionId = object.sessionId ?? undefined;
-    message.refreshToken = object.refreshToken ?? undefined;
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
-  },
 };
 
 function createBaseRevokeSessionResponse(): RevokeSessionResponse {
@@ -2846,27 +1891,6 @@ export const RevokeSessionResponse: MessageFns<RevokeSessionResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RevokeSessionResponse {
-    return { revoked: isSet(object.revoked) ? globalThis.Boolean(object.revoked) : false };
-  },
-
-  toJSON(message: RevokeSessionResponse): unknown {
-    const obj: any = {};
-    if (message.revoked !== false) {
-      obj.revoked = message.revoked;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
-    return RevokeSessionResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
-    const message = createBaseRevokeSessionResponse();
-    message.revoked = object.revoked ?? false;
-    return message;
   },
 };
 
@@ -2925,42 +1949,6 @@ export const RevokeUserSessionsRequest: MessageFns<RevokeUserSessionsRequest> = 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RevokeUserSessionsRequest {
-    return {
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: RevokeUserSessionsRequest): unknown {
-    const obj: any = {};
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RevokeUserSessionsRequest>): RevokeUserSessionsRequest {
-    return RevokeUserSessionsRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RevokeUserSessionsRequest>): RevokeUserSessionsRequest {
-    const message = createBaseRevokeUserSessionsRequest();
-    message.userId = object.userId ?? "";
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
-  },
 };
 
 function createBaseRevokeUserSessionsResponse(): RevokeUserSessionsResponse {
@@ -3006,33 +1994,6 @@ export const RevokeUserSessionsResponse: MessageFns<RevokeUserSessionsResponse> 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): RevokeUserSessionsResponse {
-    return {
-      revokedCount: isSet(object.revokedCount)
-        ? globalThis.Number(object.revokedCount)
-        : isSet(object.revoked_count)
-        ? globalThis.Number(object.revoked_count)
-        : 0,
-    };
-  },
-
-  toJSON(message: RevokeUserSessionsResponse): unknown {
-    const obj: any = {};
-    if (message.revokedCount !== 0) {
-      obj.revokedCount = Math.round(message.revokedCount);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RevokeUserSessionsResponse>): RevokeUserSessionsResponse {
-    return RevokeUserSessionsResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RevokeUserSessionsResponse>): RevokeUserSessionsResponse {
-    const message = createBaseRevokeUserSessionsResponse();
-    message.revokedCount = object.revokedCount ?? 0;
-    return message;
   },
 };
 
@@ -3080,33 +2041,6 @@ export const GetUserRequest: MessageFns<GetUserRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): GetUserRequest {
-    return {
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetUserRequest): unknown {
-    const obj: any = {};
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetUserRequest>): GetUserRequest {
-    return GetUserRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetUserRequest>): GetUserRequest {
-    const message = createBaseGetUserRequest();
-    message.userId = object.userId ?? "";
-    return message;
-  },
 };
 
 function createBaseGetUserResponse(): GetUserResponse {
@@ -3152,27 +2086,6 @@ export const GetUserResponse: MessageFns<GetUserResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetUserResponse {
-    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
-  },
-
-  toJSON(message: GetUserResponse): unknown {
-    const obj: any = {};
-    if (message.user !== undefined) {
-      obj.user = User.toJSON(message.user);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetUserResponse>): GetUserResponse {
-    return GetUserResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetUserResponse>): GetUserResponse {
-    const message = createBaseGetUserResponse();
-    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
-    return message;
   },
 };
 
@@ -3220,27 +2133,6 @@ export const FindUserByEmailRequest: MessageFns<FindUserByEmailRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): FindUserByEmailRequest {
-    return { email: isSet(object.email) ? globalThis.String(object.email) : "" };
-  },
-
-  toJSON(message: FindUserByEmailRequest): unknown {
-    const obj: any = {};
-    if (message.email !== "") {
-      obj.email = message.email;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<FindUserByEmailRequest>): FindUserByEmailRequest {
-    return FindUserByEmailRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<FindUserByEmailRequest>): FindUserByEmailRequest {
-    const message = createBaseFindUserByEmailRequest();
-    message.email = object.email ?? "";
-    return message;
-  },
 };
 
 function createBaseFindUserByEmailResponse(): FindUserByEmailResponse {
@@ -3286,27 +2178,6 @@ export const FindUserByEmailResponse: MessageFns<FindUserByEmailResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): FindUserByEmailResponse {
-    return { user: isSet(object.user) ? User.fromJSON(object.user) : undefined };
-  },
-
-  toJSON(message: FindUserByEmailResponse): unknown {
-    const obj: any = {};
-    if (message.user !== undefined) {
-      obj.user = User.toJSON(message.user);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<FindUserByEmailResponse>): FindUserByEmailResponse {
-    return FindUserByEmailResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<FindUserByEmailResponse>): FindUserByEmailResponse {
-    const message = createBaseFindUserByEmailResponse();
-    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
-    return message;
   },
 };
 
@@ -3354,33 +2225,6 @@ export const DeleteUserRequest: MessageFns<DeleteUserRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): DeleteUserRequest {
-    return {
-      userId: isSet(object.userId)
-        ? globalThis.String(object.userId)
-        : isSet(object.user_id)
-        ? globalThis.String(object.user_id)
-        : "",
-    };
-  },
-
-  toJSON(message: DeleteUserRequest): unknown {
-    const obj: any = {};
-    if (message.userId !== "") {
-      obj.userId = message.userId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DeleteUserRequest>): DeleteUserRequest {
-    return DeleteUserRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DeleteUserRequest>): DeleteUserRequest {
-    const message = createBaseDeleteUserRequest();
-    message.userId = object.userId ?? "";
-    return message;
-  },
 };
 
 function createBaseDeleteUserResponse(): DeleteUserResponse {
@@ -3427,27 +2271,6 @@ export const DeleteUserResponse: MessageFns<DeleteUserResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): DeleteUserResponse {
-    return { deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false };
-  },
-
-  toJSON(message: DeleteUserResponse): unknown {
-    const obj: any = {};
-    if (message.deleted !== false) {
-      obj.deleted = message.deleted;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DeleteUserResponse>): DeleteUserResponse {
-    return DeleteUserResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DeleteUserResponse>): DeleteUserResponse {
-    const message = createBaseDeleteUserResponse();
-    message.deleted = object.deleted ?? false;
-    return message;
-  },
 };
 
 function createBaseCreateClientAppRequest(): CreateClientAppRequest {
@@ -3493,29 +2316,6 @@ export const CreateClientAppRequest: MessageFns<CreateClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): CreateClientAppRequest {
-    return { settings: isSet(object.settings) ? ClientAppSettings.fromJSON(object.settings) : undefined };
-  },
-
-  toJSON(message: CreateClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.settings !== undefined) {
-      obj.settings = ClientAppSettings.toJSON(message.settings);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CreateClientAppRequest>): CreateClientAppRequest {
-    return CreateClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CreateClientAppRequest>): CreateClientAppRequest {
-    const message = createBaseCreateClientAppRequest();
-    message.settings = (object.settings !== undefined && object.settings !== null)
-      ? ClientAppSettings.fromPartial(object.settings)
-      : undefined;
-    return message;
   },
 };
 
@@ -3574,44 +2374,6 @@ export const CreateClientAppResponse: MessageFns<CreateClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): CreateClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-      apiKey: isSet(object.apiKey)
-        ? globalThis.String(object.apiKey)
-        : isSet(object.api_key)
-        ? globalThis.String(object.api_key)
-        : "",
-    };
-  },
-
-  toJSON(message: CreateClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    if (message.apiKey !== "") {
-      obj.apiKey = message.apiKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<CreateClientAppResponse>): CreateClientAppResponse {
-    return CreateClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<CreateClientAppResponse>): CreateClientAppResponse {
-    const message = createBaseCreateClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    message.apiKey = object.apiKey ?? "";
-    return message;
-  },
 };
 
 function createBaseAuthenticateClientAppRequest(): AuthenticateClientAppRequest {
@@ -3657,33 +2419,6 @@ export const AuthenticateClientAppRequest: MessageFns<AuthenticateClientAppReque
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): AuthenticateClientAppRequest {
-    return {
-      apiKey: isSet(object.apiKey)
-        ? globalThis.String(object.apiKey)
-        : isSet(object.api_key)
-        ? globalThis.String(object.api_key)
-        : "",
-    };
-  },
-
-  toJSON(message: AuthenticateClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.apiKey !== "") {
-      obj.apiKey = message.apiKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<AuthenticateClientAppRequest>): AuthenticateClientAppRequest {
-    return AuthenticateClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<AuthenticateClientAppRequest>): AuthenticateClientAppRequest {
-    const message = createBaseAuthenticateClientAppRequest();
-    message.apiKey = object.apiKey ?? "";
-    return message;
   },
 };
 
@@ -3731,35 +2466,6 @@ export const AuthenticateClientAppResponse: MessageFns<AuthenticateClientAppResp
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): AuthenticateClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-    };
-  },
-
-  toJSON(message: AuthenticateClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<AuthenticateClientAppResponse>): AuthenticateClientAppResponse {
-    return AuthenticateClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<AuthenticateClientAppResponse>): AuthenticateClientAppResponse {
-    const message = createBaseAuthenticateClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    return message;
-  },
 };
 
 function createBaseGetClientAppRequest(): GetClientAppRequest {
@@ -3806,33 +2512,6 @@ export const GetClientAppRequest: MessageFns<GetClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): GetClientAppRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: GetClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetClientAppRequest>): GetClientAppRequest {
-    return GetClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetClientAppRequest>): GetClientAppRequest {
-    const message = createBaseGetClientAppRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
-  },
 };
 
 function createBaseGetClientAppResponse(): GetClientAppResponse {
@@ -3878,35 +2557,6 @@ export const GetClientAppResponse: MessageFns<GetClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): GetClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-    };
-  },
-
-  toJSON(message: GetClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<GetClientAppResponse>): GetClientAppResponse {
-    return GetClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<GetClientAppResponse>): GetClientAppResponse {
-    const message = createBaseGetClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    return message;
   },
 };
 
@@ -3965,42 +2615,6 @@ export const ListClientAppsRequest: MessageFns<ListClientAppsRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): ListClientAppsRequest {
-    return {
-      pageSize: isSet(object.pageSize)
-        ? globalThis.Number(object.pageSize)
-        : isSet(object.page_size)
-        ? globalThis.Number(object.page_size)
-        : 0,
-      pageToken: isSet(object.pageToken)
-        ? globalThis.String(object.pageToken)
-        : isSet(object.page_token)
-        ? globalThis.String(object.page_token)
-        : "",
-    };
-  },
-
-  toJSON(message: ListClientAppsRequest): unknown {
-    const obj: any = {};
-    if (message.pageSize !== 0) {
-      obj.pageSize = Math.round(message.pageSize);
-    }
-    if (message.pageToken !== "") {
-      obj.pageToken = message.pageToken;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ListClientAppsRequest>): ListClientAppsRequest {
-    return ListClientAppsRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ListClientAppsRequest>): ListClientAppsRequest {
-    const message = createBaseListClientAppsRequest();
-    message.pageSize = object.pageSize ?? 0;
-    message.pageToken = object.pageToken ?? "";
-    return message;
-  },
 };
 
 function createBaseListClientAppsResponse(): ListClientAppsResponse {
@@ -4057,42 +2671,6 @@ export const ListClientAppsResponse: MessageFns<ListClientAppsResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): ListClientAppsResponse {
-    return {
-      clientApps: globalThis.Array.isArray(object?.clientApps)
-        ? object.clientApps.map((e: any) => ClientApp.fromJSON(e))
-        : globalThis.Array.isArray(object?.client_apps)
-        ? object.client_apps.map((e: any) => ClientApp.fromJSON(e))
-        : [],
-      nextPageToken: isSet(object.nextPageToken)
-        ? globalThis.String(object.nextPageToken)
-        : isSet(object.next_page_token)
-        ? globalThis.String(object.next_page_token)
-        : "",
-    };
-  },
-
-  toJSON(message: ListClientAppsResponse): unknown {
-    const obj: any = {};
-    if (message.clientApps?.length) {
-      obj.clientApps = message.clientApps.map((e) => ClientApp.toJSON(e));
-    }
-    if (message.nextPageToken !== "") {
-      obj.nextPageToken = message.nextPageToken;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<ListClientAppsResponse>): ListClientAppsResponse {
-    return ListClientAppsResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<ListClientAppsResponse>): ListClientAppsResponse {
-    const message = createBaseListClientAppsResponse();
-    message.clientApps = object.clientApps?.map((e) => ClientApp.fromPartial(e)) || [];
-    message.nextPageToken = object.nextPageToken ?? "";
-    return message;
   },
 };
 
@@ -4151,40 +2729,6 @@ export const UpdateClientAppRequest: MessageFns<UpdateClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): UpdateClientAppRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      settings: isSet(object.settings) ? ClientAppSettings.fromJSON(object.settings) : undefined,
-    };
-  },
-
-  toJSON(message: UpdateClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.settings !== undefined) {
-      obj.settings = ClientAppSettings.toJSON(message.settings);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<UpdateClientAppRequest>): UpdateClientAppRequest {
-    return UpdateClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<UpdateClientAppRequest>): UpdateClientAppRequest {
-    const message = createBaseUpdateClientAppRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.settings = (object.settings !== undefined && object.settings !== null)
-      ? ClientAppSettings.fromPartial(object.settings)
-      : undefined;
-    return message;
-  },
 };
 
 function createBaseUpdateClientAppResponse(): UpdateClientAppResponse {
@@ -4230,35 +2774,6 @@ export const UpdateClientAppResponse: MessageFns<UpdateClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): UpdateClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-    };
-  },
-
-  toJSON(message: UpdateClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<UpdateClientAppResponse>): UpdateClientAppResponse {
-    return UpdateClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<UpdateClientAppResponse>): UpdateClientAppResponse {
-    const message = createBaseUpdateClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    return message;
   },
 };
 
@@ -4317,42 +2832,6 @@ export const RotateClientAppKeyRequest: MessageFns<RotateClientAppKeyRequest> = 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RotateClientAppKeyRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-      graceSeconds: isSet(object.graceSeconds)
-        ? globalThis.Number(object.graceSeconds)
-        : isSet(object.grace_seconds)
-        ? globalThis.Number(object.grace_seconds)
-        : 0,
-    };
-  },
-
-  toJSON(message: RotateClientAppKeyRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    if (message.graceSeconds !== 0) {
-      obj.graceSeconds = Math.round(message.graceSeconds);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RotateClientAppKeyRequest>): RotateClientAppKeyRequest {
-    return RotateClientAppKeyRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RotateClientAppKeyRequest>): RotateClientAppKeyRequest {
-    const message = createBaseRotateClientAppKeyRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    message.graceSeconds = object.graceSeconds ?? 0;
-    return message;
-  },
 };
 
 function createBaseRotateClientAppKeyResponse(): RotateClientAppKeyResponse {
@@ -4410,44 +2889,6 @@ export const RotateClientAppKeyResponse: MessageFns<RotateClientAppKeyResponse> 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): RotateClientAppKeyResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-      apiKey: isSet(object.apiKey)
-        ? globalThis.String(object.apiKey)
-        : isSet(object.api_key)
-        ? globalThis.String(object.api_key)
-        : "",
-    };
-  },
-
-  toJSON(message: RotateClientAppKeyResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    if (message.apiKey !== "") {
-      obj.apiKey = message.apiKey;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<RotateClientAppKeyResponse>): RotateClientAppKeyResponse {
-    return RotateClientAppKeyResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<RotateClientAppKeyResponse>): RotateClientAppKeyResponse {
-    const message = createBaseRotateClientAppKeyResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    message.apiKey = object.apiKey ?? "";
-    return message;
-  },
 };
 
 function createBaseDisableClientAppRequest(): DisableClientAppRequest {
@@ -4493,33 +2934,6 @@ export const DisableClientAppRequest: MessageFns<DisableClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): DisableClientAppRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: DisableClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DisableClientAppRequest>): DisableClientAppRequest {
-    return DisableClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DisableClientAppRequest>): DisableClientAppRequest {
-    const message = createBaseDisableClientAppRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
   },
 };
 
@@ -4567,35 +2981,6 @@ export const DisableClientAppResponse: MessageFns<DisableClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): DisableClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-    };
-  },
-
-  toJSON(message: DisableClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DisableClientAppResponse>): DisableClientAppResponse {
-    return DisableClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DisableClientAppResponse>): DisableClientAppResponse {
-    const message = createBaseDisableClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    return message;
-  },
 };
 
 function createBaseEnableClientAppRequest(): EnableClientAppRequest {
@@ -4641,33 +3026,6 @@ export const EnableClientAppRequest: MessageFns<EnableClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): EnableClientAppRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: EnableClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<EnableClientAppRequest>): EnableClientAppRequest {
-    return EnableClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<EnableClientAppRequest>): EnableClientAppRequest {
-    const message = createBaseEnableClientAppRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
   },
 };
 
@@ -4715,35 +3073,6 @@ export const EnableClientAppResponse: MessageFns<EnableClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): EnableClientAppResponse {
-    return {
-      clientApp: isSet(object.clientApp)
-        ? ClientApp.fromJSON(object.clientApp)
-        : isSet(object.client_app)
-        ? ClientApp.fromJSON(object.client_app)
-        : undefined,
-    };
-  },
-
-  toJSON(message: EnableClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.clientApp !== undefined) {
-      obj.clientApp = ClientApp.toJSON(message.clientApp);
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<EnableClientAppResponse>): EnableClientAppResponse {
-    return EnableClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<EnableClientAppResponse>): EnableClientAppResponse {
-    const message = createBaseEnableClientAppResponse();
-    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
-      ? ClientApp.fromPartial(object.clientApp)
-      : undefined;
-    return message;
-  },
 };
 
 function createBaseDeleteClientAppRequest(): DeleteClientAppRequest {
@@ -4790,33 +3119,6 @@ export const DeleteClientAppRequest: MessageFns<DeleteClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
-
-  fromJSON(object: any): DeleteClientAppRequest {
-    return {
-      clientAppId: isSet(object.clientAppId)
-        ? globalThis.String(object.clientAppId)
-        : isSet(object.client_app_id)
-        ? globalThis.String(object.client_app_id)
-        : "",
-    };
-  },
-
-  toJSON(message: DeleteClientAppRequest): unknown {
-    const obj: any = {};
-    if (message.clientAppId !== "") {
-      obj.clientAppId = message.clientAppId;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DeleteClientAppRequest>): DeleteClientAppRequest {
-    return DeleteClientAppRequest.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DeleteClientAppRequest>): DeleteClientAppRequest {
-    const message = createBaseDeleteClientAppRequest();
-    message.clientAppId = object.clientAppId ?? "";
-    return message;
-  },
 };
 
 function createBaseDeleteClientAppResponse(): DeleteClientAppResponse {
@@ -4862,27 +3164,6 @@ export const DeleteClientAppResponse: MessageFns<DeleteClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
-  },
-
-  fromJSON(object: any): DeleteClientAppResponse {
-    return { deleted: isSet(object.deleted) ? globalThis.Boolean(object.deleted) : false };
-  },
-
-  toJSON(message: DeleteClientAppResponse): unknown {
-    const obj: any = {};
-    if (message.deleted !== false) {
-      obj.deleted = message.deleted;
-    }
-    return obj;
-  },
-
-  create(base?: DeepPartial<DeleteClientAppResponse>): DeleteClientAppResponse {
-    return DeleteClientAppResponse.fromPartial(base ?? {});
-  },
-  fromPartial(object: DeepPartial<DeleteClientAppResponse>): DeleteClientAppResponse {
-    const message = createBaseDeleteClientAppResponse();
-    message.deleted = object.deleted ?? false;
-    return message;
   },
 };
 
@@ -5776,14 +4057,6 @@ export const PersistenceServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
-type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
-
-export type DeepPartial<T> = T extends Builtin ? T
-  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
-  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
-  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
-  : Partial<T>;
-
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
   const nanos = (date.getTime() % 1_000) * 1_000_000;
@@ -5796,25 +4069,7 @@ function fromTimestamp(t: Timestamp): Date {
   return new globalThis.Date(millis);
 }
 
-function fromJsonTimestamp(o: any): Date {
-  if (o instanceof globalThis.Date) {
-    return o;
-  } else if (typeof o === "string") {
-    return new globalThis.Date(o);
-  } else {
-    return fromTimestamp(Timestamp.fromJSON(o));
-  }
-}
-
-function isSet(value: any): boolean {
-  return value !== null && value !== undefined;
-}
-
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
-  fromJSON(object: any): T;
-  toJSON(message: T): unknown;
-  create(base?: DeepPartial<T>): T;
-  fromPartial(object: DeepPartial<T>): T;
 }
