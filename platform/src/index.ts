@@ -59,8 +59,8 @@ export {
   type ServiceHostDeps,
 } from "./grpc/service-host.ts";
 export { loadOrExit, type Running, runService } from "./lifecycle.ts";
-export { createLogger, type Logger, REDACT_PATHS } from "./log/logger.ts";
-export { maskEmail, scrubText, scrubValue } from "./log/scrub.ts";
+export { createLogger, type Logger } from "./log/logger.ts";
+export { CENSORED, maskEmail, SECRET_FIELDS, scrubText, scrubValue } from "./log/scrub.ts";
 export { codeName, createMetrics, type Metrics } from "./metrics/metrics.ts";
 export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
 export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";

@@ -6,11 +6,12 @@
 // - The code secrets key the HMAC of one-time codes. The first signs new codes; the others
 //   still verify codes issued before a rotation (codes live 10 minutes at most, so an old
 //   secret can be dropped 10 minutes after rotating). Each record keeps the id of its key.
-import { createHmac, hkdfSync } from "node:crypto";
+import { createHmac, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
 import { base32, TAG_LENGTH } from "./ids.ts";
 
-function derive(secret: string, purpose: string): Buffer {
-  return Buffer.from(hkdfSync("sha256", secret, "emailauth", purpose, 32));
+// Keys are KeyObjects made once: passing raw bytes would convert them on every HMAC.
+function derive(secret: string, purpose: string): KeyObject {
+  return createSecretKey(Buffer.from(hkdfSync("sha256", secret, "emailauth", purpose, 32)));
 }
 
 export interface Person {

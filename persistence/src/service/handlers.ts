@@ -98,18 +98,58 @@ function ipDigestOf(peppered: Peppered, ip: string): string | undefined {
   return key ? peppered.ipDigest(key) : undefined;
 }
 
+// Every request's schema, built once: zod compiles a schema the first time it parses, so
+// building them per call would compile on every request.
+const requests = {
+  issueLoginCode: z.object({
+    clientAppId: fields.clientAppId,
+    email: fields.email,
+    endUserIp: fields.endUserIp,
+    idempotencyKey: fields.idempotencyKey,
+  }),
+  consumeLoginCode: z.object({
+    clientAppId: fields.clientAppId,
+    challengeId: fields.challengeId.optional(),
+    email: fields.email.optional(),
+    code: fields.code,
+    userAgent: fields.userAgent,
+    idempotencyKey: fields.idempotencyKey,
+  }),
+  cancelLoginCode: z.object({ clientAppId: fields.clientAppId, challengeId: fields.challengeId }),
+  getChallenge: z.object({ challengeId: fields.challengeId }),
+  refreshSession: z.object({
+    clientAppId: fields.clientAppId,
+    refreshToken: fields.refreshToken,
+    idempotencyKey: fields.idempotencyKey,
+  }),
+  getSession: z.object({ sessionId: fields.sessionId }),
+  listUserSessions: z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }),
+  revokeSession: z.object({
+    sessionId: fields.sessionId.optional(),
+    refreshToken: fields.refreshToken.optional(),
+    clientAppId: fields.optionalClientAppId,
+  }),
+  revokeUserSessions: z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }),
+  getUser: z.object({ userId: fields.userId }),
+  findUserByEmail: z.object({ email: fields.email }),
+  deleteUser: z.object({ userId: fields.userId }),
+  authenticateClientApp: z.object({ apiKey: fields.apiKey }),
+  getClientApp: z.object({ clientAppId: fields.clientAppId }),
+  listClientApps: z.object({ pageSize: z.number().int().min(0).max(1000), pageToken: z.string().max(64) }),
+  updateClientApp: z.object({ clientAppId: fields.clientAppId }),
+  rotateClientAppKey: z.object({
+    clientAppId: fields.clientAppId,
+    graceSeconds: z.number().int().min(0).max(604_800),
+  }),
+  disableClientApp: z.object({ clientAppId: fields.clientAppId }),
+  enableClientApp: z.object({ clientAppId: fields.clientAppId }),
+  deleteClientApp: z.object({ clientAppId: fields.clientAppId }),
+};
+
 export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<PersistenceServiceServer> {
   return {
     async issueLoginCode(req) {
-      const r = parse(
-        z.object({
-          clientAppId: fields.clientAppId,
-          email: fields.email,
-          endUserIp: fields.endUserIp,
-          idempotencyKey: fields.idempotencyKey,
-        }),
-        req,
-      );
+      const r = parse(requests.issueLoginCode, req);
       const issued = await core.login.issue({
         clientAppId: r.clientAppId,
         email: emailOf(r.email),
@@ -126,17 +166,7 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async consumeLoginCode(req) {
-      const r = parse(
-        z.object({
-          clientAppId: fields.clientAppId,
-          challengeId: fields.challengeId.optional(),
-          email: fields.email.optional(),
-          code: fields.code,
-          userAgent: fields.userAgent,
-          idempotencyKey: fields.idempotencyKey,
-        }),
-        req,
-      );
+      const r = parse(requests.consumeLoginCode, req);
       let target: { challengeId: string } | { email: string };
       if (r.challengeId !== undefined) target = { challengeId: r.challengeId };
       else if (r.email !== undefined) target = { email: emailOf(r.email) };
@@ -157,12 +187,12 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async cancelLoginCode(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId, challengeId: fields.challengeId }), req);
+      const r = parse(requests.cancelLoginCode, req);
       return { canceled: await core.login.cancel(r) };
     },
 
     async getChallenge(req) {
-      const r = parse(z.object({ challengeId: fields.challengeId }), req);
+      const r = parse(requests.getChallenge, req);
       const c = await core.login.getChallenge(r.challengeId);
       return {
         challengeId: c.id,
@@ -175,37 +205,23 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async refreshSession(req) {
-      const r = parse(
-        z.object({
-          clientAppId: fields.clientAppId,
-          refreshToken: fields.refreshToken,
-          idempotencyKey: fields.idempotencyKey,
-        }),
-        req,
-      );
+      const r = parse(requests.refreshSession, req);
       const refreshed = await core.sessions.refresh(r);
       return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
     },
 
     async getSession(req) {
-      const r = parse(z.object({ sessionId: fields.sessionId }), req);
+      const r = parse(requests.getSession, req);
       return { session: toSession(await core.sessions.get(r.sessionId)) };
     },
 
     async listUserSessions(req) {
-      const r = parse(z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }), req);
+      const r = parse(requests.listUserSessions, req);
       return { sessions: (await core.sessions.listForUser(r)).map(toSession) };
     },
 
     async revokeSession(req) {
-      const r = parse(
-        z.object({
-          sessionId: fields.sessionId.optional(),
-          refreshToken: fields.refreshToken.optional(),
-          clientAppId: fields.optionalClientAppId,
-        }),
-        req,
-      );
+      const r = parse(requests.revokeSession, req);
       const target =
         r.sessionId !== undefined
           ? { sessionId: r.sessionId }
@@ -218,22 +234,22 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async revokeUserSessions(req) {
-      const r = parse(z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }), req);
+      const r = parse(requests.revokeUserSessions, req);
       return { revokedCount: await core.sessions.revokeForUser(r) };
     },
 
     async getUser(req) {
-      const r = parse(z.object({ userId: fields.userId }), req);
+      const r = parse(requests.getUser, req);
       return { user: toUser(await core.users.get(r.userId)) };
     },
 
     async findUserByEmail(req) {
-      const r = parse(z.object({ email: fields.email }), req);
+      const r = parse(requests.findUserByEmail, req);
       return { user: toUser(await core.users.findByEmail(emailOf(r.email))) };
     },
 
     async deleteUser(req) {
-      const r = parse(z.object({ userId: fields.userId }), req);
+      const r = parse(requests.deleteUser, req);
       return { deleted: await core.users.delete(r.userId) };
     },
 
@@ -243,52 +259,46 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
     },
 
     async authenticateClientApp(req) {
-      const r = parse(z.object({ apiKey: fields.apiKey }), req);
+      const r = parse(requests.authenticateClientApp, req);
       return { clientApp: toClientApp(await core.clientApps.authenticate(r.apiKey)) };
     },
 
     async getClientApp(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      const r = parse(requests.getClientApp, req);
       return { clientApp: toClientApp(await core.clientApps.get(r.clientAppId)) };
     },
 
     async listClientApps(req) {
-      const r = parse(
-        z.object({ pageSize: z.number().int().min(0).max(1000), pageToken: z.string().max(64) }),
-        req,
-      );
+      const r = parse(requests.listClientApps, req);
       const page = await core.clientApps.list(r);
       return { clientApps: page.apps.map(toClientApp), nextPageToken: page.nextPageToken };
     },
 
     async updateClientApp(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      const r = parse(requests.updateClientApp, req);
       return {
         clientApp: toClientApp(await core.clientApps.update(r.clientAppId, settingsInput(req.settings))),
       };
     },
 
     async rotateClientAppKey(req) {
-      const r = parse(
-        z.object({ clientAppId: fields.clientAppId, graceSeconds: z.number().int().min(0).max(604_800) }),
-        req,
-      );
+      const r = parse(requests.rotateClientAppKey, req);
       const { app, apiKey } = await core.clientApps.rotateKey(r.clientAppId, r.graceSeconds);
       return { clientApp: toClientApp(app), apiKey };
     },
 
     async disableClientApp(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      const r = parse(requests.disableClientApp, req);
       return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, true)) };
     },
 
     async enableClientApp(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      const r = parse(requests.enableClientApp, req);
       return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, false)) };
     },
 
     async deleteClientApp(req) {
-      const r = parse(z.object({ clientAppId: fields.clientAppId }), req);
+      const r = parse(requests.deleteClientApp, req);
       return { deleted: await core.clientApps.delete(r.clientAppId) };
     },
   };

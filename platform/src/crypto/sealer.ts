@@ -1,7 +1,14 @@
 // Sealing secrets that must sit in Redis for a while (a queued email's code, a refresh token
 // kept for an idempotent retry) with AES-256-GCM, under keys that never live in Redis. Keys
 // rotate: the first seals, every one still opens. `purpose` separates the uses of one secret.
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+} from "node:crypto";
 
 export interface Sealer {
   seal(plain: string): string;
@@ -12,9 +19,13 @@ export function createSealer(secrets: readonly string[], purpose: string): Seale
   if (secrets.length === 0) throw new Error("at least one sealing key is required");
   const keys = secrets.map((s) => {
     const key = Buffer.from(hkdfSync("sha256", s, "emailauth", purpose, 32));
-    return { id: createHash("sha256").update(key).digest("base64url").slice(0, 8), key };
+    // A KeyObject made once, not raw bytes converted on every call.
+    return {
+      id: createHash("sha256").update(key).digest("base64url").slice(0, 8),
+      key: createSecretKey(key),
+    };
   });
-  const current = keys[0] as { id: string; key: Buffer };
+  const current = keys[0] as (typeof keys)[number];
   return {
     // v1.<key id>.<iv>.<ciphertext+tag>, base64url parts
     seal(plain) {

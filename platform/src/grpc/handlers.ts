@@ -61,8 +61,14 @@ function wrap<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const requestId = requestIdFrom(call.metadata);
-    const controller = new AbortController();
-    call.once("cancelled", () => controller.abort());
+    // The AbortController is made only if a handler asks for the signal: aborting one builds a
+    // DOMException with a stack trace, too costly to do for every call.
+    let controller: AbortController | undefined;
+    let cancelled = false;
+    call.once("cancelled", () => {
+      cancelled = true;
+      controller?.abort();
+    });
     const deadline = deadlineOf(call as ServerUnaryCall<unknown, unknown>);
     let logger: Logger | undefined;
     const ctx: CallContext = {
@@ -71,7 +77,13 @@ function wrap<Req, Res>(
         logger ??= deps.logger.child({ requestId, method });
         return logger;
       },
-      signal: controller.signal,
+      get signal() {
+        if (!controller) {
+          controller = new AbortController();
+          if (cancelled) controller.abort();
+        }
+        return controller.signal;
+      },
       deadline,
       metadata: call.metadata,
     };
@@ -93,7 +105,10 @@ function wrap<Req, Res>(
     handler(call.request, ctx).then(
       (response) => {
         const seconds = finish(0);
-        ctx.logger.debug({ status: "ok", ms: Math.round(seconds * 1000) }, "call served");
+        // Checked first: building the call's child logger is not free, and debug is usually off.
+        if (deps.logger.isLevelEnabled("debug")) {
+          ctx.logger.debug({ status: "ok", ms: Math.round(seconds * 1000) }, "call served");
+        }
         callback(null, response);
       },
       (err: unknown) => {
@@ -108,7 +123,7 @@ function wrap<Req, Res>(
           ctx.logger.error({ ...fields, err: appErr.cause ?? appErr }, "call failed");
         else if (appErr.code === Code.Unavailable)
           ctx.logger.warn({ ...fields, err: appErr.cause }, "call failed");
-        else ctx.logger.debug(fields, "call refused");
+        else if (deps.logger.isLevelEnabled("debug")) ctx.logger.debug(fields, "call refused");
         callback(toGrpcError(appErr));
       },
     );

@@ -32,6 +32,25 @@ describe("logger", () => {
     expect(sink.text()).not.toMatch(/jane\.doe|123456|eak_a|ert_b|eyJ/);
   });
 
+  it("censors secret fields at any depth, and in child loggers' bindings", () => {
+    const sink = createLogSink();
+    const logger = createLogger({ service: "test", destination: sink.stream });
+    logger
+      .child({ apiKey, requestId: "r-1" })
+      .warn(
+        { a: { b: { c: { d: { Code: "654321", password: "hunter2" } } } }, list: [{ token: "t0k3n" }] },
+        "deep",
+      );
+    const [line] = sink.lines();
+    expect(line).toMatchObject({
+      requestId: "r-1",
+      apiKey: "[REDACTED]",
+      a: { b: { c: { d: { Code: "[REDACTED]", password: "[REDACTED]" } } } },
+      list: [{ token: "[REDACTED]" }],
+    });
+    expect(sink.text()).not.toMatch(/654321|hunter2|t0k3n|eak_a/);
+  });
+
   it("scrubs secrets out of free text: messages, unknown fields and errors", () => {
     const sink = createLogSink();
     const logger = createLogger({ service: "test", destination: sink.stream });

@@ -22,8 +22,11 @@ export function maskEmail(email: string): string {
   return `${email[0]}***${email.slice(at)}`;
 }
 
+/** Cheap test for anything the patterns below could match: most log strings have none. */
+const SUSPECT = /@|eak_|ert_|eyJ|bearer/i;
+
 export function scrubText(text: string): string {
-  if (text.length === 0) return text;
+  if (text.length === 0 || !SUSPECT.test(text)) return text;
   return text
     .replace(JWT, "[JWT REDACTED]")
     .replace(BEARER, "$1 [REDACTED]")
@@ -32,14 +35,54 @@ export function scrubText(text: string): string {
     .replace(EMAIL, (_m, local: string, domain: string) => `${local[0]}***@${domain}`);
 }
 
-/** Scrubs every string in a (log) value, up to a small depth; returns a copy where needed. */
+/**
+ * Fields that hold secrets or personal data: censored wherever they appear, at any depth, so
+ * that a whole request object logged by mistake still leaks nothing.
+ */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(
+  [
+    "code",
+    "email",
+    "recipient",
+    "to",
+    "apiKey",
+    "api_key",
+    "accessToken",
+    "access_token",
+    "refreshToken",
+    "refresh_token",
+    "token",
+    "password",
+    "secret",
+    "authorization",
+    "cookie",
+    "mac",
+    "sealed",
+  ].map((f) => f.toLowerCase()),
+);
+
+export const CENSORED = "[REDACTED]";
+const MAX_DEPTH = 6;
+
+/**
+ * A copy of a (log) value with secret fields censored at any depth and every string scrubbed
+ * (scrubText). One pass does both.
+ */
 export function scrubValue(value: unknown, depth = 0): unknown {
   if (typeof value === "string") return scrubText(value);
-  if (value === null || typeof value !== "object" || depth > 4) return value;
+  if (value === null || typeof value !== "object") return value;
+  if (depth > MAX_DEPTH) return "[TOO DEEP]";
   if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
   // Dates stay; errors are left to the logger's `err` serializer, which scrubs them whole.
   if (value instanceof Date || value instanceof Error) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const v = (value as Record<string, unknown>)[key];
+    out[key] =
+      SECRET_FIELDS.has(key.toLowerCase()) && v !== undefined && v !== null
+        ? CENSORED
+        : scrubValue(v, depth + 1);
+  }
   return out;
 }
