@@ -2,19 +2,14 @@
 // in-process), the SMTP transport (a relay, or the development inbox), templates, the worker,
 // and the gRPC/HTTP server. main.ts fills the options from the environment; tests fill them
 // by hand.
+import { type Check, createSealer, type Logger, type Metrics, type ServiceHost } from "@emailauth/platform";
 import {
-  type Check,
   createRedisClient,
-  createSealer,
-  createSmtpCatcher,
-  type Logger,
-  type Metrics,
   type RedisClient,
   redisCheck,
-  type ServiceHost,
-  type SmtpCatcher,
   withRedisUnavailable,
-} from "@emailauth/platform";
+} from "@emailauth/platform/redis";
+import { createSmtpCatcher, type SmtpCatcher } from "@emailauth/platform/smtp";
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Counter } from "prom-client";
 import { createDeliver } from "./delivery/deliver.ts";

@@ -7,7 +7,8 @@
 // SMTP semantics), so it must be sent again by the next mailer process, which takes the dead
 // worker's jobs over when their locks expire.
 import { randomUUID } from "node:crypto";
-import { createGrpcClient, createMetrics, createUpstream, type SmtpReplyError } from "@emailauth/platform";
+import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
+import type { SmtpReplyError } from "@emailauth/platform/smtp";
 import {
   type RedisProcess,
   type ServiceProcess,

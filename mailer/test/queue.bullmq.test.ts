@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { createLogger, createRedisClient, createSealer, type RedisClient } from "@emailauth/platform";
+import { createLogger, createSealer } from "@emailauth/platform";
+import { createRedisClient, type RedisClient } from "@emailauth/platform/redis";
 import { type RedisProcess, startRedis } from "@emailauth/platform/testing";
 import { afterAll, beforeAll } from "vitest";
 import { createBullmqQueue } from "../src/queue/bullmq-queue.ts";

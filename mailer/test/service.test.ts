@@ -8,10 +8,10 @@ import {
   createLogger,
   createMetrics,
   createUpstream,
-  type SmtpCatcher,
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
+import type { SmtpCatcher } from "@emailauth/platform/smtp";
 import {
   createLogSink,
   type RedisProcess,

@@ -8,8 +8,8 @@ import {
   runService,
   serverCredentials,
   tlsFilesFrom,
-  withRedisUnavailable,
 } from "@emailauth/platform";
+import { withRedisUnavailable } from "@emailauth/platform/redis";
 import { persistenceConfig } from "./config.ts";
 import { createPersistenceCore } from "./core.ts";
 import { createSendLimits } from "./login/send-limits.ts";

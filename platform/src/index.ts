@@ -65,20 +65,4 @@ export { codeName, createMetrics, type Metrics } from "./metrics/metrics.ts";
 export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
 export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";
 export { type Check, createReadiness, type Readiness, type ReadinessState } from "./ops/readiness.ts";
-export {
-  createRedisClient,
-  type RedisClient,
-  type RedisClientOptions,
-  redisCheck,
-} from "./redis/redis-client.ts";
 export { parseRedisUrl, type RedisTarget } from "./redis/redis-url.ts";
-export { withRedisUnavailable } from "./redis/unavailable.ts";
-export {
-  type CaughtMessage,
-  createSmtpCatcher,
-  type Envelope,
-  type ReplyHook,
-  type SmtpCatcher,
-  type SmtpCatcherOptions,
-  type SmtpReplyError,
-} from "./smtp/catcher.ts";

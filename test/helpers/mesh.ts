@@ -8,9 +8,9 @@ import {
   createMetrics,
   createUpstream,
   generateSigningJwk,
-  type SmtpCatcher,
   type Upstream,
 } from "@emailauth/platform";
+import type { SmtpCatcher } from "@emailauth/platform/smtp";
 import {
   freePort,
   type RedisProcess,

@@ -2,7 +2,8 @@
 // a crash or restart of the mailer; a job whose worker died is taken over once its lock
 // expires (BullMQ's stalled-job check). Failed attempts record their class and the time of the
 // next attempt in the job's progress, which the status reads.
-import type { RedisClient, Sealer } from "@emailauth/platform";
+import type { Sealer } from "@emailauth/platform";
+import type { RedisClient } from "@emailauth/platform/redis";
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import {
   type Deliver,

@@ -8,7 +8,7 @@
 // refuses, the points the others gave are given back, so a refused request costs the person
 // nothing, and the answer carries the time the strictest limit allows a retry.
 
-import type { RedisClient } from "@emailauth/platform";
+import type { RedisClient } from "@emailauth/platform/redis";
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,

@@ -1,13 +1,12 @@
 // Opens the store the configuration asks for: Redis when REDIS_URL is set, memory otherwise
 // (development only; the configuration refuses it in production).
+import type { Check, Logger } from "@emailauth/platform";
 import {
-  type Check,
   createRedisClient,
-  type Logger,
   type RedisClient,
   redisCheck,
   withRedisUnavailable,
-} from "@emailauth/platform";
+} from "@emailauth/platform/redis";
 import type { LimitsBackend } from "../login/send-limits.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { createRedisStore } from "./redis-store.ts";

@@ -3,7 +3,7 @@
 // plain commands. No KEYS, no SCAN on the hot path; every expiring datum has a TTL.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { RedisClient } from "@emailauth/platform";
+import type { RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
 import { appsPrefix, personPrefix } from "./keys.ts";
 import type {
