@@ -1,0 +1,590 @@
+// `npm run bench`: the mesh's throughput, latency and mail rate, with the method written down.
+//
+// Method (see bench/README.md for the reasoning):
+//  1. Ceilings on this machine, measured in the same run: a bare node:http server answering a
+//     small JSON POST, one grpc-js hop (bench/grpc-floor.ts), and redis-benchmark (SET/GET,
+//     50 clients). The mesh's figures are also given as fractions of these, which hold on a
+//     noisy machine where absolute numbers do not.
+//  2. The mesh in a production-like configuration: production mode, a real redis-server with
+//     an append-only file, the durable BullMQ mail queue, every secret set, logs at info to
+//     files, plaintext on loopback (GRPC_ALLOW_PLAINTEXT, GATEWAY_ALLOW_PLAINTEXT_HTTP). Send
+//     limits are raised (one app sending thousands of codes per second is the point here);
+//     nothing else is skipped: HMAC, validation, rate-limit accounting, logging all run.
+//  3. StartLogin through the public JSON API, a fresh email per request (wrk, 50 connections,
+//     a warm-up then the measured run), with the queue's delivery paused (BullMQ pause): the
+//     request path, including the durable queue write, without the SMTP work.
+//  4. Mail: delivery resumes and the backlog of step 3 drains to the SMTP sink; emails per
+//     second end to end (queue -> render -> SMTP -> sink), from the first to the last email.
+//  5. VerifyLogin through the public API with the codes the sink received (by email), each
+//     code used once: a warm-up, then the measured run.
+//  6. StartLogin again with delivery running at the same time, for the mixed figure.
+//  7. CPU seconds per process and per request, and peak RSS, per phase. The services run with
+//     the Dockerfile's NODE_OPTIONS; their /metrics are saved in the run's folder.
+// Results: bench/results/latest.json and latest.md (and a time-stamped copy).
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, relative } from "node:path";
+import { promisify } from "node:util";
+import {
+  createGrpcClient,
+  createLogger,
+  createMetrics,
+  createUpstream,
+  generateSigningJwk,
+} from "@emailauth/platform";
+import { freePort } from "@emailauth/platform/process";
+import { createRedisClient } from "@emailauth/platform/redis";
+import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { credentials } from "@grpc/grpc-js";
+import { Queue } from "bullmq";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+const out = join(root, "bench", "results");
+const work = join(out, `run-${stamp}`);
+mkdirSync(work, { recursive: true });
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const THREADS = 2;
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const TICK = 100; // /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// --- processes -----------------------------------------------------------------------------------
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  ports: Record<string, number>;
+}
+const procs: Proc[] = [];
+
+// BENCH_PROFILE=1: the services run with V8's CPU profiler; profiles land in the run's folder
+// when they stop (summarise them with `node bench/profile-summary.ts <file>`).
+const PROFILE = process.env.BENCH_PROFILE === "1";
+
+// The services run with the image's Node flags (the Dockerfile's NODE_OPTIONS: heap bounds),
+// or BENCH_NODE_FLAGS to compare others.
+const NODE_FLAGS =
+  process.env.BENCH_NODE_FLAGS ??
+  /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1] ??
+  "";
+
+async function startProcess(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  command = process.execPath,
+) {
+  const logFile = join(work, `${name}.log`);
+  if (PROFILE && ["persistence", "mailer", "gateway"].includes(name)) {
+    args = ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`, ...args];
+  }
+  if (["persistence", "mailer", "gateway"].includes(name)) env = { ...env, NODE_OPTIONS: NODE_FLAGS };
+  const log = createWriteStream(logFile);
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
+    let buffer = "";
+    const onData = (chunk: Buffer) => {
+      log.write(chunk);
+      if (!buffer.includes("\n__found__")) {
+        buffer += chunk.toString();
+        const line = buffer.split("\n").find((l) => l.includes('"msg":"listening"'));
+        if (line) {
+          buffer += "\n__found__";
+          const parsed = JSON.parse(line) as Record<string, unknown>;
+          resolve(
+            Object.fromEntries(Object.entries(parsed).filter(([k]) => k.endsWith("Port"))) as Record<
+              string,
+              number
+            >,
+          );
+        }
+      }
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (c: Buffer) => log.write(c));
+    child.once("exit", (code) => reject(new Error(`${name} exited (${code}); see ${logFile}`)));
+  });
+  const proc = { name, child, ports };
+  procs.push(proc);
+  return proc;
+}
+
+async function startRedis(): Promise<{ proc: Proc; port: number }> {
+  const port = await freePort();
+  const dir = join(work, "redis");
+  mkdirSync(dir, { recursive: true });
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--appendonly",
+      "yes",
+      "--appendfsync",
+      "everysec",
+      "--save",
+      "",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let text = "";
+    child.stdout?.on("data", (c: Buffer) => {
+      text += c;
+      if (text.includes("Ready to accept connections")) resolve();
+    });
+    child.once("exit", () => reject(new Error(`redis-server exited: ${text}`)));
+  });
+  const proc = { name: "redis", child, ports: { port } };
+  procs.push(proc);
+  return { proc, port };
+}
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / TICK; // utime + stime
+}
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Math.round(Number(m?.[1] ?? 0) / 1024);
+}
+function machineCpuSeconds(): number {
+  const [, ...f] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "").trim().split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = f.map(Number);
+  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / TICK;
+}
+function snapshot() {
+  return {
+    at: performance.now(),
+    machine: machineCpuSeconds(),
+    procs: Object.fromEntries(procs.map((p) => [p.name, cpuSeconds(p.child.pid as number)])),
+  };
+}
+type Snapshot = ReturnType<typeof snapshot>;
+function cpuBetween(a: Snapshot, b: Snapshot) {
+  const seconds = (b.at - a.at) / 1000;
+  const per = Object.fromEntries(
+    Object.keys(b.procs).map((k) => [k, round(((b.procs[k] ?? 0) - (a.procs[k] ?? 0)) / seconds, 2)]),
+  );
+  return {
+    wallSeconds: round(seconds, 2),
+    coresUsed: per,
+    machineCoresUsed: round((b.machine - a.machine) / seconds, 2),
+  };
+}
+const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+// --- load --------------------------------------------------------------------------------------
+interface WrkResult {
+  requests: number;
+  durationUs: number;
+  errors: number;
+  non2xx: number;
+  timeouts: number;
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  meanMs: number;
+}
+
+async function wrk(
+  script: string,
+  url: string,
+  seconds: number,
+  env: Record<string, string> = {},
+): Promise<WrkResult> {
+  const { stdout } = await run(
+    "wrk",
+    [
+      "-t",
+      String(THREADS),
+      "-c",
+      String(CONNECTIONS),
+      "-d",
+      `${seconds}s`,
+      "--timeout",
+      "5s",
+      "--latency",
+      "-s",
+      script,
+      url,
+    ],
+    {
+      env: { ...process.env, BENCH_DIR: join(root, "bench", "wrk"), BENCH_THREADS: String(THREADS), ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  const line = stdout.split("\n").find((l) => l.startsWith("WRK_RESULT "));
+  if (!line) throw new Error(`no result from wrk:\n${stdout}`);
+  return JSON.parse(line.slice("WRK_RESULT ".length)) as WrkResult;
+}
+const rps = (r: WrkResult) => round(r.requests / (r.durationUs / 1e6));
+
+async function sinkStats(port: number) {
+  return (await (await fetch(`http://127.0.0.1:${port}/stats`)).json()) as {
+    count: number;
+    firstAt: number;
+    lastAt: number;
+  };
+}
+
+// --- run ----------------------------------------------------------------------------------------
+async function main() {
+  if (!existsSync("/usr/bin/wrk")) throw new Error("the benchmark needs wrk (apt-get install wrk)");
+  say(
+    `benchmark: ${cpus().length} cores (${cpus()[0]?.model}), ${round(totalmem() / 2 ** 30)} GiB, ${CONNECTIONS} connections, ${WARMUP}s warm-up + ${DURATION}s runs, services with NODE_OPTIONS="${NODE_FLAGS}"`,
+  );
+
+  // 1. Ceilings.
+  const hello = await startProcess("hello", [join(root, "bench", "hello-server.ts")], {});
+  await wrk(join(root, "bench", "wrk", "hello.lua"), `http://127.0.0.1:${hello.ports.httpPort}/`, WARMUP);
+  const helloResult = await wrk(
+    join(root, "bench", "wrk", "hello.lua"),
+    `http://127.0.0.1:${hello.ports.httpPort}/`,
+    DURATION,
+  );
+  hello.child.kill();
+  procs.splice(procs.indexOf(hello), 1);
+  say(`ceiling: node:http ${rps(helloResult)} req/s`);
+
+  const { stdout: floorOut } = await run(process.execPath, [
+    join(root, "bench", "grpc-floor.ts"),
+    String(DURATION),
+    String(WARMUP),
+  ]);
+  const grpcFloor = JSON.parse(floorOut) as { callsPerSecond: number; clientCpuUsPerCall: number };
+  say(
+    `ceiling: one grpc-js hop ${grpcFloor.callsPerSecond} calls/s, ${grpcFloor.clientCpuUsPerCall} µs client CPU per call`,
+  );
+
+  const { port: redisPort } = await startRedis();
+  const { stdout: rb } = await run("redis-benchmark", [
+    "-p",
+    String(redisPort),
+    "-q",
+    "-t",
+    "set,get",
+    "-n",
+    "200000",
+    "-c",
+    "50",
+  ]);
+  const redisOps = Object.fromEntries(
+    [...rb.matchAll(/^(SET|GET): ([\d.]+) requests per second/gm)].map((m) => [
+      m[1]?.toLowerCase(),
+      Number(m[2]),
+    ]),
+  );
+  await run("redis-cli", ["-p", String(redisPort), "FLUSHALL"]);
+  say(`ceiling: redis-benchmark SET ${redisOps.set}/s, GET ${redisOps.get}/s`);
+
+  // 2. The mesh.
+  const sink = await startProcess("smtp-sink", [join(root, "bench", "smtp-sink.ts")], {});
+  const jwks = join(work, "jwks.json");
+  writeFileSync(jwks, JSON.stringify({ keys: [generateSigningJwk("bench")] }));
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const common = { EMAILAUTH_MODE: "production", GRPC_ALLOW_PLAINTEXT: "true", LOG_LEVEL: "info" };
+  const [persistence, mailer] = await Promise.all([
+    startProcess("persistence", ["persistence/src/main.ts"], {
+      ...common,
+      REDIS_URL: redisUrl,
+      PERSISTENCE_PORT: "0",
+      PERSISTENCE_OPS_PORT: "0",
+      PERSISTENCE_PEPPER: "bench-pepper-bench-pepper-bench-pepper-01",
+      PERSISTENCE_CODE_SECRETS: "bench-code-secret-bench-code-secret-0001",
+      LIMIT_APP_SENDS_PER_MINUTE: "1000000",
+      LIMIT_GLOBAL_SENDS_PER_MINUTE: "100000000",
+    }),
+    startProcess("mailer", ["mailer/src/main.ts"], {
+      ...common,
+      REDIS_URL: redisUrl,
+      MAILER_PORT: "0",
+      MAILER_HTTP_PORT: "0",
+      SMTP_URL: `smtp://127.0.0.1:${sink.ports.smtpPort}?ignoreTLS=true`,
+      MAILER_QUEUE_KEYS: "bench-queue-key-bench-queue-key-bench-0001",
+      MAILER_FROM: "Sign-in <no-reply@bench.example>",
+    }),
+  ]);
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  await startProcess("gateway", ["gateway/src/main.ts"], {
+    ...common,
+    GATEWAY_ALLOW_PLAINTEXT_HTTP: "true",
+    GATEWAY_PORT: String(gatewayPort),
+    PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
+    MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
+    JWT_ISSUER: gatewayUrl,
+    JWT_PRIVATE_JWKS_FILE: jwks,
+    APP_REQUESTS_PER_SECOND: "1000000",
+  });
+  const client = await createGrpcClient({
+    Client: PersistenceServiceClient,
+    addresses: [`127.0.0.1:${persistence.ports.grpcPort}`],
+    credentials: credentials.createInsecure(),
+  });
+  const admin = createUpstream(client, {
+    service: "persistence",
+    metrics: createMetrics({ service: "bench", defaultMetrics: false }),
+    deadlineMs: 5_000,
+  });
+  const { apiKey } = await admin.call("createClientApp", {
+    settings: {
+      displayName: "Bench",
+      senderAddress: "",
+      codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
+      codeLength: 6,
+      codeTtlSeconds: 600,
+      allowedOrigins: [],
+      sendsPerMinute: 1_000_000,
+    },
+  });
+  client.close();
+  const loginEnv = { BENCH_KEY: apiKey };
+
+  // The mail queue, to pause and resume delivery (what an operator's BullMQ tooling does).
+  const queueConnection = createRedisClient({
+    url: redisUrl,
+    logger: createLogger({ service: "bench", level: "silent" }),
+    name: "bench",
+    forQueue: true,
+  });
+  const mailQueue = new Queue("login-emails", { connection: queueConnection, prefix: "ea:{mail}" });
+  const sinkCount = async () => (await sinkStats(sink.ports.httpPort as number)).count;
+
+  // 3. StartLogin, delivery paused.
+  await mailQueue.pause();
+  await wrk(join(root, "bench", "wrk", "start-login.lua"), gatewayUrl, WARMUP, {
+    ...loginEnv,
+    BENCH_RUN: "warm",
+  });
+  const s0 = snapshot();
+  const startResult = await wrk(join(root, "bench", "wrk", "start-login.lua"), gatewayUrl, DURATION, {
+    ...loginEnv,
+    BENCH_RUN: "measured",
+  });
+  const s1 = snapshot();
+  say(
+    `StartLogin (delivery paused): ${rps(startResult)} req/s, p50 ${startResult.p50Ms} ms, p99 ${startResult.p99Ms} ms, errors ${startResult.errors}`,
+  );
+
+  // Each service's own metrics (latency per method and per upstream call) into the run's
+  // folder, to see where a request waits when no process is saturated.
+  const saveMetrics = async (phase: string) => {
+    const urls = {
+      persistence: `http://127.0.0.1:${persistence.ports.opsPort}/metrics`,
+      mailer: `http://127.0.0.1:${mailer.ports.httpPort}/metrics`,
+      gateway: `${gatewayUrl}/metrics`,
+    };
+    for (const [name, url] of Object.entries(urls)) {
+      writeFileSync(join(work, `metrics-${phase}-${name}.txt`), await (await fetch(url)).text());
+    }
+  };
+  const peakRss = () => Object.fromEntries(procs.map((p) => [p.name, peakRssMb(p.child.pid as number)]));
+  if (process.env.BENCH_ONLY === "start") {
+    // Profiling or sizing one phase.
+    say(`peak RSS (MB): ${JSON.stringify(peakRss())}`);
+    await saveMetrics("start");
+    await mailQueue.close();
+    queueConnection.disconnect();
+    return;
+  }
+
+  // 4. Mail: the backlog drains.
+  const backlog = await mailQueue.getWaitingCount();
+  const before = await sinkCount();
+  const m0 = snapshot();
+  await mailQueue.resume();
+  while ((await sinkCount()) - before < backlog) await sleep(50);
+  const m1 = snapshot();
+  const stats = await sinkStats(sink.ports.httpPort as number);
+  const drainSeconds = (m1.at - m0.at) / 1000;
+  const mailRate = round(backlog / drainSeconds);
+  say(`mail: ${backlog} queued emails delivered in ${round(drainSeconds, 1)} s: ${mailRate} emails/s`);
+
+  // 5. VerifyLogin, with the codes the sink received (each used once).
+  const codes = (await (await fetch(`http://127.0.0.1:${sink.ports.httpPort}/codes`)).json()) as [
+    string,
+    string,
+  ][];
+  const warmCount = Math.floor(codes.length / 5);
+  const lines = (list: [string, string][]) => `${list.map(([e, c]) => `${e} ${c}`).join("\n")}\n`;
+  const warmPairs = join(work, "pairs-warm.txt");
+  const pairsFile = join(work, "pairs.txt");
+  writeFileSync(warmPairs, lines(codes.slice(0, warmCount)));
+  writeFileSync(pairsFile, lines(codes.slice(warmCount)));
+  await wrk(join(root, "bench", "wrk", "verify-login.lua"), gatewayUrl, Math.min(WARMUP, 2), {
+    ...loginEnv,
+    BENCH_PAIRS: warmPairs,
+  });
+  const v0 = snapshot();
+  const verifyResult = await wrk(join(root, "bench", "wrk", "verify-login.lua"), gatewayUrl, DURATION, {
+    ...loginEnv,
+    BENCH_PAIRS: pairsFile,
+  });
+  const v1 = snapshot();
+  const verifyPairs = codes.length - warmCount;
+  say(
+    `VerifyLogin: ${rps(verifyResult)} req/s, p50 ${verifyResult.p50Ms} ms, p99 ${verifyResult.p99Ms} ms, errors ${verifyResult.errors} (${verifyPairs} codes available)`,
+  );
+
+  // 6. StartLogin with delivery running.
+  const sentBefore = await sinkCount();
+  const x0 = snapshot();
+  const mixedResult = await wrk(join(root, "bench", "wrk", "start-login.lua"), gatewayUrl, DURATION, {
+    ...loginEnv,
+    BENCH_RUN: "mixed",
+  });
+  const x1 = snapshot();
+  const sentDuringMixed = (await sinkCount()) - sentBefore;
+  say(
+    `StartLogin with delivery: ${rps(mixedResult)} req/s, p99 ${mixedResult.p99Ms} ms, errors ${mixedResult.errors}; ${round(sentDuringMixed / ((x1.at - x0.at) / 1000))} emails/s delivered meanwhile`,
+  );
+  await saveMetrics("all");
+  await mailQueue.close();
+  queueConnection.disconnect();
+
+  // 6. Figures.
+  const peak = peakRss();
+  const perRequestCpuUs = (a: Snapshot, b: Snapshot, requests: number) =>
+    Object.fromEntries(
+      Object.keys(b.procs).map((k) => [k, round((((b.procs[k] ?? 0) - (a.procs[k] ?? 0)) * 1e6) / requests)]),
+    );
+  const result = {
+    date: new Date().toISOString(),
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      memoryGiB: round(totalmem() / 2 ** 30),
+      node: process.version,
+    },
+    settings: {
+      connections: CONNECTIONS,
+      threads: THREADS,
+      durationSeconds: DURATION,
+      warmupSeconds: WARMUP,
+      nodeFlags: NODE_FLAGS,
+    },
+    ceilings: {
+      nodeHttpRps: rps(helloResult),
+      grpcHopCallsPerSecond: grpcFloor.callsPerSecond,
+      grpcHopClientCpuUsPerCall: grpcFloor.clientCpuUsPerCall,
+      redisSetPerSecond: redisOps.set,
+      redisGetPerSecond: redisOps.get,
+    },
+    startLogin: {
+      rps: rps(startResult),
+      ...startResult,
+      fractionOfNodeHttp: round(rps(startResult) / rps(helloResult), 3),
+      cpu: cpuBetween(s0, s1),
+      cpuUsPerRequest: perRequestCpuUs(s0, s1, startResult.requests),
+    },
+    mail: {
+      emails: backlog,
+      seconds: round(drainSeconds, 2),
+      emailsPerSecond: mailRate,
+      deliveredInAll: stats.count,
+      cpu: cpuBetween(m0, m1),
+      cpuUsPerEmail: perRequestCpuUs(m0, m1, backlog),
+    },
+    startLoginWithDelivery: {
+      rps: rps(mixedResult),
+      ...mixedResult,
+      emailsPerSecondMeanwhile: round(sentDuringMixed / ((x1.at - x0.at) / 1000)),
+      cpu: cpuBetween(x0, x1),
+    },
+    verifyLogin: {
+      rps: rps(verifyResult),
+      ...verifyResult,
+      codesAvailable: verifyPairs,
+      fractionOfNodeHttp: round(rps(verifyResult) / rps(helloResult), 3),
+      cpu: cpuBetween(v0, v1),
+      cpuUsPerRequest: perRequestCpuUs(v0, v1, verifyResult.requests),
+    },
+    peakRssMb: peak,
+    targets: {
+      startLoginRps: { target: 4000, reached: rps(startResult) >= 4000 },
+      verifyLoginRps: { target: 5000, reached: rps(verifyResult) >= 5000 },
+      p99Ms: { target: 50, reached: startResult.p99Ms <= 50 && verifyResult.p99Ms <= 50 },
+      zeroErrors: { reached: startResult.errors === 0 && verifyResult.errors === 0 },
+      emailsPerSecond: { target: 2500, reached: mailRate >= 2500 },
+      peakRssUnder150Mb: {
+        target: 150,
+        reached: ["gateway", "persistence", "mailer"].every((n) => (peak[n] ?? 0) < 150),
+      },
+    },
+    logs: relative(root, work),
+  };
+  function markdown(r: typeof result): string {
+    const ok = (b: boolean) => (b ? "met" : "**missed**");
+    const cores = (c: Record<string, number>) =>
+      Object.entries(c)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ");
+    return `# Benchmark result
+
+${r.date} · ${r.machine.cores} cores (${r.machine.cpu}) · Node ${r.machine.node} (\`${r.settings.nodeFlags}\`) · ${r.settings.connections} connections, ${r.settings.warmupSeconds} s warm-up + ${r.settings.durationSeconds} s runs (wrk)
+
+| | requests/s | p50 | p95 | p99 | errors | vs. bare node:http |
+|---|---|---|---|---|---|---|
+| StartLogin | ${r.startLogin.rps} | ${r.startLogin.p50Ms} ms | ${r.startLogin.p95Ms} ms | ${r.startLogin.p99Ms} ms | ${r.startLogin.errors} | ${r.startLogin.fractionOfNodeHttp} |
+| VerifyLogin | ${r.verifyLogin.rps} | ${r.verifyLogin.p50Ms} ms | ${r.verifyLogin.p95Ms} ms | ${r.verifyLogin.p99Ms} ms | ${r.verifyLogin.errors} | ${r.verifyLogin.fractionOfNodeHttp} |
+
+Ceilings measured in the same run: bare node:http ${r.ceilings.nodeHttpRps} requests/s; one grpc-js hop (health Check, 50 in flight) ${r.ceilings.grpcHopCallsPerSecond} calls/s at ${r.ceilings.grpcHopClientCpuUsPerCall} µs of client CPU per call; redis-benchmark SET ${r.ceilings.redisSetPerSecond}/s, GET ${r.ceilings.redisGetPerSecond}/s.
+
+StartLogin is measured with the queue's delivery paused (the durable queue write included); with delivery running at the same time it reached ${r.startLoginWithDelivery.rps} requests/s (p99 ${r.startLoginWithDelivery.p99Ms} ms, ${r.startLoginWithDelivery.errors} errors) while ${r.startLoginWithDelivery.emailsPerSecondMeanwhile} emails/s were delivered.
+
+Mail: a backlog of ${r.mail.emails} queued emails was delivered to the SMTP sink in ${r.mail.seconds} s: **${r.mail.emailsPerSecond} emails/s** end to end.
+
+CPU (cores busy) — StartLogin: ${cores(r.startLogin.cpu.coresUsed)} (machine ${r.startLogin.cpu.machineCoresUsed}); VerifyLogin: ${cores(r.verifyLogin.cpu.coresUsed)} (machine ${r.verifyLogin.cpu.machineCoresUsed}); mail: ${cores(r.mail.cpu.coresUsed)} (machine ${r.mail.cpu.machineCoresUsed}).
+
+CPU per request (µs) — StartLogin: ${cores(r.startLogin.cpuUsPerRequest)}; VerifyLogin: ${cores(r.verifyLogin.cpuUsPerRequest)}; per email delivered: ${cores(r.mail.cpuUsPerEmail)}.
+
+Peak RSS (MB): ${cores(r.peakRssMb)}.
+
+| target | |
+|---|---|
+| StartLogin ≥ 4,000 requests/s | ${ok(r.targets.startLoginRps.reached)} |
+| VerifyLogin ≥ 5,000 requests/s | ${ok(r.targets.verifyLoginRps.reached)} |
+| p99 ≤ 50 ms | ${ok(r.targets.p99Ms.reached)} |
+| zero errors | ${ok(r.targets.zeroErrors.reached)} |
+| ≥ 2,500 emails/s | ${ok(r.targets.emailsPerSecond.reached)} |
+| peak RSS < 150 MB per service | ${ok(r.targets.peakRssUnder150Mb.reached)} |
+`;
+  }
+  writeFileSync(join(out, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(out, "latest.md"), markdown(result));
+  copyFileSync(join(out, "latest.json"), join(work, "result.json"));
+  copyFileSync(join(out, "latest.md"), join(work, "result.md"));
+  say(`\nwritten: bench/results/latest.json, bench/results/latest.md (logs in ${work})`);
+}
+
+try {
+  await main();
+} finally {
+  // SIGTERM: the services stop gracefully (and write their CPU profiles when profiling).
+  await Promise.all(
+    procs.reverse().map(
+      (p) =>
+        new Promise<void>((resolve) => {
+          if (p.child.exitCode !== null) return resolve();
+          p.child.once("exit", () => resolve());
+          p.child.kill("SIGTERM");
+        }),
+    ),
+  );
+}
