@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogSink } from "../process/log-sink.ts";
 import { createLogger } from "./logger.ts";
-import { maskEmail, scrubText } from "./scrub.ts";
+import { CENSORED, maskEmail, scrubText } from "./scrub.ts";
 
 const apiKey = `eak_${"a".repeat(52)}`;
 const refreshToken = `ert_${"b".repeat(64)}`;
@@ -62,6 +62,17 @@ describe("logger", () => {
     expect(text).toContain("eak_[REDACTED]");
     expect(text).toContain("ert_[REDACTED]");
     expect(text).toContain("[JWT REDACTED]");
+  });
+
+  it("keeps an error's diagnostic code (ECONNREFUSED) but censors any other code on it", () => {
+    const sink = createLogSink();
+    const logger = createLogger({ service: "test", destination: sink.stream });
+    logger.warn({ err: Object.assign(new Error("connect failed"), { code: "ECONNREFUSED" }) }, "a");
+    logger.warn({ err: Object.assign(new Error("odd"), { code: "123456" }) }, "b");
+    const [first, second] = sink.lines();
+    expect(first?.err).toMatchObject({ code: "ECONNREFUSED", message: "connect failed" });
+    expect(second?.err).toMatchObject({ code: CENSORED });
+    expect(sink.text()).not.toContain("123456");
   });
 
   it("masks email addresses keeping only the first character and the domain", () => {

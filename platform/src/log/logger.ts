@@ -19,15 +19,27 @@ export interface LoggerDeps {
   destination?: DestinationStream;
 }
 
+// An error's `code` names what went wrong (ECONNREFUSED, ERR_STREAM_DESTROYED, nodemailer's
+// EAUTH) and operators need it: kept when it has that shape, censored otherwise like every
+// other `code` field (no code path puts a one-time code on an Error; a digit code would still
+// be censored if one did).
+const ERROR_CODE = /^(?:ERR_[A-Z0-9_]+|E[A-Z_]{3,20})$/;
+
+function serializeError(err: Error): unknown {
+  const serialized = stdSerializers.err(err);
+  const scrubbed = scrubValue(serialized) as Record<string, unknown>;
+  const code = (serialized as { code?: unknown }).code;
+  if (typeof code === "string" && ERROR_CODE.test(code)) scrubbed.code = code;
+  return scrubbed;
+}
+
 export function createLogger(deps: LoggerDeps): Logger {
   const options: LoggerOptions = {
     level: deps.level ?? "info",
     base: { service: deps.service },
     messageKey: "msg",
     timestamp: pino.stdTimeFunctions.isoTime,
-    serializers: {
-      err: (err: Error) => scrubValue(stdSerializers.err(err)),
-    },
+    serializers: { err: serializeError },
     formatters: {
       level: (label) => ({ level: label }),
       log: (object) => scrubValue(object) as Record<string, unknown>,

@@ -1,13 +1,15 @@
-// Pattern-based scrubbing of secrets and personal data in free text: the second net under the
-// logger's path-based redaction, for text we do not control (error messages of libraries,
-// stack traces). What it replaces:
+// Scrubbing of secrets and personal data, in one pass over everything the logger writes:
+// fields named in SECRET_FIELDS are censored at any depth, and every string is scrubbed of
+// what has a recognisable shape, including text we do not control (libraries' error messages,
+// stack traces):
 //   email addresses       -> first character + "***@" + domain   (j***@example.com)
 //   API keys (eak_...)    -> eak_[REDACTED]
 //   refresh tokens (ert_) -> ert_[REDACTED]
 //   JWTs                  -> [JWT REDACTED]
 //   "Bearer <anything>"   -> Bearer [REDACTED]
-// One-time codes are plain digits and cannot be told apart from other numbers: they are kept
-// out by structure (they never reach a log call; see REDACT_PATHS) and a test checks it.
+// One-time codes are plain digits and cannot be told apart from other numbers in text: they
+// are kept out by structure (they travel only in fields named `code`, which are censored) and
+// tests check it.
 
 const EMAIL = /([^\s@"'<>(),;:[\]\\]+)@([A-Za-z0-9.-]+\.[A-Za-z0-9-]{2,}|\[[^\]\s]+\])/g;
 const API_KEY = /\beak_[a-z2-7]{8,}/g;
