@@ -53,6 +53,9 @@ export interface BullmqQueueDeps {
 export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
   const { options } = deps;
   const queue = new Queue<JobData>(QUEUE_NAME, { connection: deps.connection, prefix: deps.prefix });
+  // Connection errors are logged (once, scrubbed) by the Redis client itself. Without a listener
+  // BullMQ would print each one raw to stderr, and its operations still reject for the callers.
+  queue.on("error", () => {});
   let worker: Worker<JobData> | undefined;
   const retentionSeconds = Math.ceil(options.retentionMs / 1000);
 
@@ -183,7 +186,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
           },
         },
       );
-      worker.on("error", () => {});
+      worker.on("error", () => {}); // as for the queue
     },
 
     async close() {
