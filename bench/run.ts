@@ -576,15 +576,20 @@ Peak RSS (MB): ${cores(r.peakRssMb)}.
 try {
   await main();
 } finally {
-  // SIGTERM: the services stop gracefully (and write their CPU profiles when profiling).
-  await Promise.all(
-    procs.reverse().map(
-      (p) =>
-        new Promise<void>((resolve) => {
-          if (p.child.exitCode !== null) return resolve();
-          p.child.once("exit", () => resolve());
-          p.child.kill("SIGTERM");
-        }),
-    ),
-  );
+  // SIGTERM: the services stop gracefully (and write their CPU profiles when profiling), then
+  // what they depend on, so that their graceful stop can still reach Redis.
+  const stop = (list: Proc[]) =>
+    Promise.all(
+      list.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            if (p.child.exitCode !== null) return resolve();
+            p.child.once("exit", () => resolve());
+            p.child.kill("SIGTERM");
+          }),
+      ),
+    );
+  const isService = (p: Proc) => ["gateway", "mailer", "persistence"].includes(p.name);
+  await stop(procs.filter(isService));
+  await stop(procs.filter((p) => !isService(p)));
 }
