@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { waitFor } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
+import { type Mesh, postJson, reasonOf, startMesh, whenInFlight } from "./helpers/mesh.ts";
 
 let mesh: Mesh;
 let app: { appId: string; apiKey: string };
@@ -73,7 +73,7 @@ describe("overload", () => {
         call("StartLogin", { email: uniqueEmail() }),
         call("StartLogin", { email: uniqueEmail() }),
       ];
-      await new Promise((r) => setTimeout(r, 200));
+      await whenInFlight(`${mesh.gatewayUrl}/metrics`, 2);
       const t0 = performance.now();
       const shed = await call("StartLogin", { email: uniqueEmail() });
       expect(performance.now() - t0).toBeLessThan(200);

@@ -6,11 +6,11 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
-import { type ServiceProcess, waitFor } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/platform/testing";
 import { MailerServiceClient } from "@emailauth/proto/mailer";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Mesh, postJson, startMesh } from "./helpers/mesh.ts";
+import { type Mesh, postJson, startMesh, whenInFlight } from "./helpers/mesh.ts";
 
 const run = promisify(execFile);
 let mesh: Mesh;
@@ -39,15 +39,6 @@ async function stallRedis(seconds: number): Promise<void> {
     String(seconds),
   ]);
   expect(stdout.trim()).toBe("OK");
-}
-
-async function inFlight(metricsUrl: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  return Number(/^emailauth_requests_in_flight\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
-async function whenInFlight(metricsUrl: string, n: number) {
-  await waitFor(`${n} requests in flight at ${metricsUrl}`, async () => (await inFlight(metricsUrl)) >= n);
 }
 
 async function sigterm(service: ServiceProcess) {

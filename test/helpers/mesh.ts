@@ -18,6 +18,7 @@ import {
   spawnService,
   startRedis,
   startSmtpSink,
+  waitFor,
 } from "@emailauth/platform/testing";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
@@ -232,4 +233,12 @@ export async function postJson(
 export function reasonOf(body: Record<string, unknown>): string | undefined {
   const details = body.details as { type: string; debug?: { reason?: string } }[] | undefined;
   return details?.find((d) => d.type === "emailauth.common.v1.ErrorDetail")?.debug?.reason;
+}
+
+/** Resolves when the service whose metrics are at `metricsUrl` has `n` requests in flight. */
+export async function whenInFlight(metricsUrl: string, n: number): Promise<void> {
+  await waitFor(`${n} requests in flight at ${metricsUrl}`, async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    return Number(/^emailauth_requests_in_flight\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0) >= n;
+  });
 }
