@@ -20,6 +20,8 @@ it("keeps every request succeeding when one of two persistence replicas is kille
     postJson(mesh.gatewayUrl, method, body, { authorization: `Bearer ${apiKey}` });
   const failures: string[] = [];
   let completed = 0;
+  // Kill once the load is well under way.
+  const underWay = Promise.withResolvers<void>();
   const check = (what: string, r: { status: number; body: Record<string, unknown> }) => {
     if (r.status !== 200) failures.push(`${what}: ${r.status} ${JSON.stringify(r.body)}`);
     return r.status === 200;
@@ -32,7 +34,7 @@ it("keeps every request succeeding when one of two persistence replicas is kille
     const verified = await call("VerifyLogin", { challengeId: started.body.challengeId, code });
     if (!check("VerifyLogin", verified)) return;
     const refreshed = await call("RefreshSession", { refreshToken: verified.body.refreshToken });
-    if (check("RefreshSession", refreshed)) completed++;
+    if (check("RefreshSession", refreshed) && ++completed === 30) underWay.resolve();
   };
   const total = 120;
   let started = 0;
@@ -43,11 +45,7 @@ it("keeps every request succeeding when one of two persistence replicas is kille
     }
   };
   const victim = mesh.persistence[0];
-  const killer = (async () => {
-    // Kill once the load is well under way.
-    while (completed < 30) await new Promise((r) => setTimeout(r, 5));
-    victim?.kill("SIGKILL");
-  })();
+  const killer = underWay.promise.then(() => victim?.kill("SIGKILL"));
   await Promise.all([...Array.from({ length: 6 }, worker), killer]);
   expect((await victim?.exited)?.signal).toBe("SIGKILL");
   expect(failures).toEqual([]);
