@@ -7,7 +7,6 @@
 // SMTP semantics), so it must be sent again by the next mailer process, which takes the dead
 // worker's jobs over when their locks expire.
 import { randomUUID } from "node:crypto";
-import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
 import type { SmtpReplyError } from "@emailauth/platform/smtp";
 import {
   type RedisProcess,
@@ -17,9 +16,9 @@ import {
   startSmtpSink,
   waitFor,
 } from "@emailauth/platform/testing";
-import { DeliveryState, MailerServiceClient } from "@emailauth/proto/mailer";
-import { credentials } from "@grpc/grpc-js";
+import { DeliveryState } from "@emailauth/proto/mailer";
 import { afterAll, expect, it } from "vitest";
+import { connectMailer, loginEmail } from "./mailer-api.ts";
 
 const N = 30;
 const ACCEPT_FIRST = 10;
@@ -34,17 +33,8 @@ afterAll(async () => {
 async function startMailer(env: Record<string, string>) {
   const p = await spawnService("mailer", { env });
   processes.push(p);
-  const client = await createGrpcClient({
-    Client: MailerServiceClient,
-    addresses: [`127.0.0.1:${p.ports.grpcPort}`],
-    credentials: credentials.createInsecure(),
-  });
-  const api = createUpstream(client, {
-    service: "mailer",
-    metrics: createMetrics({ service: "test", defaultMetrics: false }),
-    deadlineMs: 5_000,
-  });
-  return { process: p, client, api };
+  const { api, close } = await connectMailer(p.ports.grpcPort);
+  return { process: p, api, close };
 }
 
 it("delivers every queued email exactly once across a SIGKILL and a restart", async () => {
@@ -77,15 +67,10 @@ it("delivers every queued email exactly once across a SIGKILL and a restart", as
   );
   const messageIds = new Map<string, string>();
   for (const recipient of recipients) {
-    const { messageId } = await first.api.call("queueLoginCodeEmail", {
-      idempotencyKey: `chl_${randomUUID()}`,
-      recipient,
-      code: "555123",
-      locale: "en",
-      appName: "Shop",
-      expiresAt: new Date(Date.now() + 600_000),
-      senderAddress: "",
-    });
+    const { messageId } = await first.api.call(
+      "queueLoginCodeEmail",
+      loginEmail({ recipient, code: "555123" }),
+    );
     messageIds.set(recipient, messageId);
   }
 
@@ -100,7 +85,7 @@ it("delivers every queued email exactly once across a SIGKILL and a restart", as
       return status?.state === DeliveryState.DELIVERY_STATE_SENT;
     });
   }
-  first.client.close();
+  first.close();
   first.process.kill("SIGKILL");
   expect((await first.process.exited).signal).toBe("SIGKILL");
   for (const release of held.splice(0)) release({ code: 421, message: "Closing" });
@@ -116,7 +101,7 @@ it("delivers every queued email exactly once across a SIGKILL and a restart", as
     const { status } = await second.api.call("getDeliveryStatus", { messageId: messageIds.get(r) ?? "" });
     expect(status?.state).toBe(DeliveryState.DELIVERY_STATE_SENT);
   }
-  second.client.close();
+  second.close();
   await second.process.stop();
   await sink.close();
 });

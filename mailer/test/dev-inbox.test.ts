@@ -1,11 +1,9 @@
 // The first-run path of the mailer: no Redis, no SMTP relay. It runs with the in-process queue
 // and the development inbox, where the emails can be read in a browser or as JSON.
 import { randomUUID } from "node:crypto";
-import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
 import { type ServiceProcess, spawnService, waitFor } from "@emailauth/platform/testing";
-import { MailerServiceClient } from "@emailauth/proto/mailer";
-import { credentials } from "@grpc/grpc-js";
 import { afterAll, expect, it } from "vitest";
+import { connectMailer, loginEmail } from "./mailer-api.ts";
 
 let mailer: ServiceProcess | undefined;
 afterAll(async () => {
@@ -20,27 +18,10 @@ it("catches emails in the development inbox, readable as a page and as JSON", as
   expect(logs.some((l) => /NOT DURABLE/.test(String(l.msg)))).toBe(true);
   expect(logs.some((l) => /development inbox/.test(String(l.msg)))).toBe(true);
 
-  const client = await createGrpcClient({
-    Client: MailerServiceClient,
-    addresses: [`127.0.0.1:${mailer.ports.grpcPort}`],
-    credentials: credentials.createInsecure(),
-  });
-  const api = createUpstream(client, {
-    service: "mailer",
-    metrics: createMetrics({ service: "test", defaultMetrics: false }),
-    deadlineMs: 5_000,
-  });
+  const { api, close } = await connectMailer(mailer.ports.grpcPort);
   const recipient = `newcomer-${randomUUID().slice(0, 8)}@example.com`;
-  await api.call("queueLoginCodeEmail", {
-    idempotencyKey: `chl_${randomUUID()}`,
-    recipient,
-    code: "731904",
-    locale: "en",
-    appName: "Demo",
-    expiresAt: new Date(Date.now() + 600_000),
-    senderAddress: "",
-  });
-  client.close();
+  await api.call("queueLoginCodeEmail", loginEmail({ recipient, code: "731904", appName: "Demo" }));
+  close();
 
   const base = `http://127.0.0.1:${mailer.ports.httpPort}`;
   type Caught = { id: number; to: string[]; subject: string; text: string; html: string };

@@ -6,27 +6,20 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createGrpcClient,
-  createLogger,
-  createMetrics,
-  createUpstream,
-  serverCredentials,
-} from "@emailauth/platform";
+import { createLogger, createMetrics, serverCredentials } from "@emailauth/platform";
 import type { SmtpCatcher } from "@emailauth/platform/smtp";
 import { createLogSink, startSmtpSink } from "@emailauth/platform/testing";
-import { MailerServiceClient } from "@emailauth/proto/mailer";
-import { credentials } from "@grpc/grpc-js";
 import { dkimVerify } from "mailauth/lib/dkim/verify.js";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createMailerRuntime, type MailerRuntime } from "../src/runtime.ts";
+import { connectMailer, loginEmail, type MailerApi } from "./mailer-api.ts";
 
 const DOMAIN = "auth.example.com";
 const SELECTOR = "mail2026";
 
 let sink: SmtpCatcher;
 let runtime: MailerRuntime;
-let client: MailerServiceClient;
+let mailer: MailerApi;
 let dir: string;
 const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const published = `v=DKIM1; k=rsa; p=${publicKey.export({ type: "spki", format: "der" }).toString("base64")}`;
@@ -61,36 +54,19 @@ beforeAll(async () => {
     templatesDir: undefined,
   });
   const { grpcPort } = await runtime.server.listen({ host: "127.0.0.1", grpcPort: 0, httpPort: 0 });
-  client = await createGrpcClient({
-    Client: MailerServiceClient,
-    addresses: [`127.0.0.1:${grpcPort}`],
-    credentials: credentials.createInsecure(),
-  });
+  mailer = await connectMailer(grpcPort);
 });
 
 afterAll(async () => {
-  client?.close();
+  mailer?.close();
   await runtime?.close(1_000);
   await sink?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 it("signs every email with DKIM for the configured domain, verifiable by a receiver", async () => {
-  const api = createUpstream(client, {
-    service: "mailer",
-    metrics: createMetrics({ service: "test", defaultMetrics: false }),
-    deadlineMs: 5_000,
-  });
   const recipient = `dkim-${randomUUID().slice(0, 8)}@example.com`;
-  await api.call("queueLoginCodeEmail", {
-    idempotencyKey: `chl_${randomUUID()}`,
-    recipient,
-    code: "271828",
-    locale: "en",
-    appName: "Shop",
-    expiresAt: new Date(Date.now() + 600_000),
-    senderAddress: "",
-  });
+  await mailer.api.call("queueLoginCodeEmail", loginEmail({ recipient, code: "271828" }));
   const mail = await sink.waitForMessage((m) => m.to.includes(recipient));
 
   const verified = await dkimVerify(mail.raw, { resolver });

@@ -4,10 +4,8 @@
 import { randomUUID } from "node:crypto";
 import {
   type AppError,
-  createGrpcClient,
   createLogger,
   createMetrics,
-  createUpstream,
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
@@ -19,15 +17,19 @@ import {
   startSmtpSink,
   waitFor,
 } from "@emailauth/platform/testing";
-import { DeliveryState, MailerServiceClient } from "@emailauth/proto/mailer";
-import { credentials } from "@grpc/grpc-js";
+import {
+  DeliveryState,
+  type MailerServiceClient,
+  type QueueLoginCodeEmailRequest,
+} from "@emailauth/proto/mailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMailerRuntime, type MailerRuntime } from "../src/runtime.ts";
+import { connectMailer, loginEmail, type MailerApi } from "./mailer-api.ts";
 
 let redis: RedisProcess;
 let sink: SmtpCatcher;
 let runtime: MailerRuntime;
-let client: MailerServiceClient;
+let mailer: MailerApi;
 let api: Upstream<MailerServiceClient>;
 const logs = createLogSink();
 
@@ -53,38 +55,20 @@ beforeAll(async () => {
     templatesDir: undefined,
   });
   const { grpcPort } = await runtime.server.listen({ host: "127.0.0.1", grpcPort: 0, httpPort: 0 });
-  client = await createGrpcClient({
-    Client: MailerServiceClient,
-    addresses: [`127.0.0.1:${grpcPort}`],
-    credentials: credentials.createInsecure(),
-  });
-  api = createUpstream(client, {
-    service: "mailer",
-    metrics: createMetrics({ service: "test", defaultMetrics: false }),
-    deadlineMs: 5_000,
-  });
+  mailer = await connectMailer(grpcPort);
+  api = mailer.api;
 });
 
 afterAll(async () => {
-  client?.close();
+  mailer?.close();
   await runtime?.close(1_000);
   await Promise.all([sink?.close(), redis?.stop()]);
 });
 
-const inTenMinutes = () => new Date(Date.now() + 600_000);
 const recipientFor = (label: string) => `${label}-${randomUUID().slice(0, 8)}@example.com`;
 
-function queue(overrides: Partial<Parameters<typeof api.call<"queueLoginCodeEmail">>[1]> = {}) {
-  return api.call("queueLoginCodeEmail", {
-    idempotencyKey: `chl_${randomUUID()}`,
-    recipient: recipientFor("person"),
-    code: "482913",
-    locale: "en",
-    appName: "Shop",
-    expiresAt: inTenMinutes(),
-    senderAddress: "",
-    ...overrides,
-  });
+function queue(overrides: Partial<QueueLoginCodeEmailRequest> = {}) {
+  return api.call("queueLoginCodeEmail", loginEmail(overrides));
 }
 
 async function statusOf(messageId: string, state: DeliveryState) {
