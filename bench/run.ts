@@ -21,7 +21,7 @@
 //  7. CPU seconds per process and per request, and peak RSS, per phase. The services run with
 //     the Dockerfile's NODE_OPTIONS; their /metrics are saved in the run's folder.
 // Results: bench/results/latest.json and latest.md (and a time-stamped copy).
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
@@ -35,6 +35,7 @@ import {
 } from "@emailauth/platform";
 import { freePort } from "@emailauth/platform/process";
 import { createRedisClient } from "@emailauth/platform/redis";
+import { startRedis } from "@emailauth/platform/testing";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
@@ -58,8 +59,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // --- processes -----------------------------------------------------------------------------------
 interface Proc {
   name: string;
-  child: ChildProcess;
+  pid: number;
   ports: Record<string, number>;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
 }
 const procs: Proc[] = [];
 
@@ -114,44 +117,25 @@ async function startProcess(
     child.stderr?.on("data", (c: Buffer) => log.write(c));
     child.once("exit", (code) => reject(new Error(`${name} exited (${code}); see ${logFile}`)));
   });
-  const proc = { name, child, ports };
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const proc: Proc = {
+    name,
+    pid: child.pid as number,
+    ports,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
   procs.push(proc);
   return proc;
 }
 
-async function startRedis(): Promise<{ proc: Proc; port: number }> {
-  const port = await freePort();
-  const dir = join(work, "redis");
-  mkdirSync(dir, { recursive: true });
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      dir,
-      "--appendonly",
-      "yes",
-      "--appendfsync",
-      "everysec",
-      "--save",
-      "",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let text = "";
-    child.stdout?.on("data", (c: Buffer) => {
-      text += c;
-      if (text.includes("Ready to accept connections")) resolve();
-    });
-    child.once("exit", () => reject(new Error(`redis-server exited: ${text}`)));
-  });
-  const proc = { name: "redis", child, ports: { port } };
-  procs.push(proc);
-  return { proc, port };
+async function startRedisWithAof(): Promise<number> {
+  // Durable as in production: an append-only file, flushed every second.
+  const redis = await startRedis({ args: ["--appendonly", "yes", "--appendfsync", "everysec"] });
+  procs.push({ name: "redis", pid: redis.pid, ports: { port: redis.port }, stop: () => redis.stop() });
+  return redis.port;
 }
 
 function cpuSeconds(pid: number): number {
@@ -171,7 +155,7 @@ function snapshot() {
   return {
     at: performance.now(),
     machine: machineCpuSeconds(),
-    procs: Object.fromEntries(procs.map((p) => [p.name, cpuSeconds(p.child.pid as number)])),
+    procs: Object.fromEntries(procs.map((p) => [p.name, cpuSeconds(p.pid)])),
   };
 }
 type Snapshot = ReturnType<typeof snapshot>;
@@ -258,7 +242,7 @@ async function main() {
     `http://127.0.0.1:${hello.ports.httpPort}/`,
     DURATION,
   );
-  hello.child.kill();
+  await hello.stop();
   procs.splice(procs.indexOf(hello), 1);
   say(`ceiling: node:http ${rps(helloResult)} req/s`);
 
@@ -272,7 +256,7 @@ async function main() {
     `ceiling: one grpc-js hop ${grpcFloor.callsPerSecond} calls/s, ${grpcFloor.clientCpuUsPerCall} µs client CPU per call`,
   );
 
-  const { port: redisPort } = await startRedis();
+  const redisPort = await startRedisWithAof();
   const { stdout: rb } = await run("redis-benchmark", [
     "-p",
     String(redisPort),
@@ -394,7 +378,7 @@ async function main() {
       writeFileSync(join(work, `metrics-${phase}-${name}.txt`), await (await fetch(url)).text());
     }
   };
-  const peakRss = () => Object.fromEntries(procs.map((p) => [p.name, peakRssMb(p.child.pid as number)]));
+  const peakRss = () => Object.fromEntries(procs.map((p) => [p.name, peakRssMb(p.pid)]));
   if (process.env.BENCH_ONLY === "start") {
     // Profiling or sizing one phase.
     say(`peak RSS (MB): ${JSON.stringify(peakRss())}`);
@@ -578,17 +562,7 @@ try {
 } finally {
   // SIGTERM: the services stop gracefully (and write their CPU profiles when profiling), then
   // what they depend on, so that their graceful stop can still reach Redis.
-  const stop = (list: Proc[]) =>
-    Promise.all(
-      list.map(
-        (p) =>
-          new Promise<void>((resolve) => {
-            if (p.child.exitCode !== null) return resolve();
-            p.child.once("exit", () => resolve());
-            p.child.kill("SIGTERM");
-          }),
-      ),
-    );
+  const stop = (list: Proc[]) => Promise.all(list.map((p) => p.stop()));
   const isService = (p: Proc) => ["gateway", "mailer", "persistence"].includes(p.name);
   await stop(procs.filter(isService));
   await stop(procs.filter((p) => !isService(p)));

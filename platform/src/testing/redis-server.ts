@@ -14,6 +14,7 @@ const run = promisify(execFile);
 export interface RedisProcess {
   readonly url: string;
   readonly port: number;
+  readonly pid: number;
   /** How many keys the database holds (redis-cli DBSIZE). */
   dbsize(): Promise<number>;
   /** SIGKILL, as a crash would. */
@@ -73,6 +74,7 @@ async function startOne(extraArgs: string[], dir: string): Promise<RedisProcess>
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid as number,
     async dbsize() {
       const { stdout } = await run("redis-cli", ["-p", String(port), "DBSIZE"]);
       return Number(stdout.trim());
@@ -87,10 +89,13 @@ async function startOne(extraArgs: string[], dir: string): Promise<RedisProcess>
   };
 }
 
-/** A standalone redis-server on a free port. */
-export async function startRedis(): Promise<RedisProcess> {
+/**
+ * A standalone redis-server on a free port, without persistence unless `args` (more
+ * redis-server options, which override the defaults) ask for it.
+ */
+export async function startRedis(options: { args?: string[] } = {}): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), "emailauth-redis-"));
-  const redis = await startOne([], dir);
+  const redis = await startOne(options.args ?? [], dir);
   return {
     ...redis,
     async stop() {
