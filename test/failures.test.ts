@@ -64,6 +64,42 @@ describe("a service down", () => {
   });
 });
 
+describe("a client app that goes away", () => {
+  it("still gets the started login finished: the email goes out with a code that works", async () => {
+    const email = uniqueEmail();
+    const metrics = `${mesh.gatewayUrl}/metrics`;
+    const issued = async () =>
+      Number(
+        /^emailauth_upstream_duration_seconds_count\{[^}]*service="persistence"[^}]*method="issueLoginCode"[^}]*code="ok"[^}]*\} (\d+)/m.exec(
+          await (await fetch(metrics)).text(),
+        )?.[1] ?? 0,
+      );
+    const before = await issued();
+    // The mailer stalls, so the request is certainly between issuing the code and queueing the
+    // email when the client app disconnects.
+    mesh.mailer.kill("SIGSTOP");
+    try {
+      const client = new AbortController();
+      const request = fetch(`${mesh.gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${app.apiKey}` },
+        body: JSON.stringify({ email }),
+        signal: client.signal,
+      }).catch(() => undefined);
+      await waitFor("the code issued", async () => (await issued()) > before);
+      client.abort();
+      await request;
+      // A request to the gateway after the disconnect: it has seen the connection close.
+      await fetch(`${mesh.gatewayUrl}/healthz`);
+    } finally {
+      mesh.mailer.kill("SIGCONT");
+    }
+    const code = await mesh.codeFor(email);
+    const verified = await call("VerifyLogin", { email, code });
+    expect([verified.status, reasonOf(verified.body)]).toEqual([200, undefined]);
+  });
+});
+
 describe("overload", () => {
   it("sheds load with resource_exhausted instead of queueing without end", async () => {
     mesh.mailer.kill("SIGSTOP");

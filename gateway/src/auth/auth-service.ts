@@ -33,7 +33,7 @@ const DELIVERY_STATES: Record<number, DeliveryState> = {
   [UpstreamDelivery.DELIVERY_STATE_FAILED]: DeliveryState.FAILED,
 };
 
-/** The options every upstream call of a request carries: its id and its cancellation. */
+/** The options of a request's upstream calls: its id and its cancellation (startLogin excepted). */
 function callOptions(ctx: HandlerContext): CallOptionsLite {
   return { requestId: ctx.values.get(REQUEST_ID), signal: ctx.signal };
 }
@@ -51,7 +51,11 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
   return {
     async startLogin(req, ctx) {
       const app = clientAppOf(ctx);
-      const options = callOptions(ctx);
+      // Not cancelled when the client app goes away: a login once begun is finished (code issued
+      // and email queued) or undone, never left half done. Cancelling the mailer call after the
+      // mailer had queued the email would retire a code that is still sent to the person.
+      // Deadlines still bound every call.
+      const options: CallOptionsLite = { requestId: ctx.values.get(REQUEST_ID) };
       const email = emailOf(req.email);
       const issued = await persistence.call(
         "issueLoginCode",
@@ -82,11 +86,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         // No email will carry this code: retire it and give back its send limits, so the
         // person can try again at once instead of waiting out a cooldown for nothing.
         await persistence
-          .call(
-            "cancelLoginCode",
-            { clientAppId: app.id, challengeId: issued.challengeId },
-            { requestId: options.requestId },
-          )
+          .call("cancelLoginCode", { clientAppId: app.id, challengeId: issued.challengeId }, options)
           .catch((cancelErr: unknown) => {
             deps.logger.warn(
               { requestId: options.requestId, err: cancelErr },
