@@ -1,4 +1,11 @@
--- Shared by the benchmark's wrk scripts: one JSON line with the figures at the end.
+-- Shared by the benchmark's wrk scripts: each thread's number (1..threads) as `tid`, and one
+-- JSON line with the figures at the end.
+local threads = 0
+function number_threads(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
 function report(summary, latency, requests)
   local s = summary
   local errors = s.errors.connect + s.errors.read + s.errors.write + s.errors.timeout + s.errors.status

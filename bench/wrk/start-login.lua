@@ -4,11 +4,7 @@ package.path = package.path .. ";" .. os.getenv("BENCH_DIR") .. "/?.lua"
 require("common")
 local key = os.getenv("BENCH_KEY")
 local run = os.getenv("BENCH_RUN")
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+setup = number_threads
 local n = 0
 function request()
   n = n + 1

@@ -5,11 +5,7 @@
 package.path = package.path .. ";" .. os.getenv("BENCH_DIR") .. "/?.lua"
 require("common")
 local key = os.getenv("BENCH_KEY")
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+setup = number_threads
 local pairs_ = {}
 local i = 0
 function init(args)
