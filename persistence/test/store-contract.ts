@@ -109,13 +109,24 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
       return (await w.core.clientApps.create({ ...SETTINGS, ...settings })).app;
     }
 
-    async function login(w: World, appId: string, email: string) {
-      const issued = await w.core.login.issue({
-        clientAppId: appId,
-        email,
-        ipDigest: undefined,
+    /** Issues a code as a client app does by default: no end-user IP, no idempotency key. */
+    function issue(w: World, clientAppId: string, email: string) {
+      return w.core.login.issue({ clientAppId, email, ipDigest: undefined, idempotencyKey: "" });
+    }
+
+    /** Tries a code on a challenge: no user agent, no idempotency key. */
+    function consume(w: World, clientAppId: string, challengeId: string, code: string) {
+      return w.core.login.consume({
+        clientAppId,
+        target: { challengeId },
+        code,
+        userAgent: "",
         idempotencyKey: "",
       });
+    }
+
+    async function login(w: World, appId: string, email: string) {
+      const issued = await issue(w, appId, email);
       return w.core.login.consume({
         clientAppId: appId,
         target: { challengeId: issued.challengeId },
@@ -130,12 +141,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, email);
         expect(issued.code).toMatch(/^\d{6}$/);
         expect(issued.challengeId).toMatch(/^chl_[a-z2-7]{38}$/);
         expect(issued.expiresAt).toBe(w.clock.now() + 600_000);
@@ -169,7 +175,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
+        await issue(w, app.id, email);
         expect((await reasonOf(w.core.users.findByEmail(email))).reason).toBe("USER_NOT_FOUND");
       });
 
@@ -177,18 +183,8 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const older = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
-        const newer = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const older = await issue(w, app.id, email);
+        const newer = await issue(w, app.id, email);
         const byEmail = (code: string) =>
           w.core.login.consume({
             clientAppId: app.id,
@@ -208,21 +204,10 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w, { codeAlphabet: "alphanumeric", codeLength: 10 });
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, email);
         expect(issued.code).toMatch(/^[0-9A-HJKMNP-TV-Z]{10}$/);
         const typed = `${issued.code.slice(0, 5).toLowerCase()} - ${issued.code.slice(5)}`;
-        const done = await w.core.login.consume({
-          clientAppId: app.id,
-          target: { challengeId: issued.challengeId },
-          code: typed,
-          userAgent: "",
-          idempotencyKey: "",
-        });
+        const done = await consume(w, app.id, issued.challengeId, typed);
         expect(done.user.email).toBe(email);
       });
 
@@ -231,82 +216,34 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const other = await appIn(w);
         const email = uniqueEmail();
-        const consume = (challengeId: string, code: string, clientAppId = app.id) =>
-          reasonOf(
-            w.core.login.consume({
-              clientAppId,
-              target: { challengeId },
-              code,
-              userAgent: "",
-              idempotencyKey: "",
-            }),
-          );
+        const refusal = (challengeId: string, code: string, clientAppId = app.id) =>
+          reasonOf(consume(w, clientAppId, challengeId, code));
 
-        const a = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
-        expect((await consume(a.challengeId, wrongCode(a.code))).reason).toBe("CODE_INVALID"); // wrong
-        expect((await consume(a.challengeId, a.code, other.id)).reason).toBe("CODE_INVALID"); // another app
-        const used = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
-        expect((await consume(a.challengeId, a.code)).reason).toBe("CODE_INVALID"); // superseded
-        await w.core.login.consume({
-          clientAppId: app.id,
-          target: { challengeId: used.challengeId },
-          code: used.code,
-          userAgent: "",
-          idempotencyKey: "",
-        });
-        expect((await consume(used.challengeId, used.code)).reason).toBe("CODE_INVALID"); // used
-        const late = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const a = await issue(w, app.id, email);
+        expect((await refusal(a.challengeId, wrongCode(a.code))).reason).toBe("CODE_INVALID"); // wrong
+        expect((await refusal(a.challengeId, a.code, other.id)).reason).toBe("CODE_INVALID"); // another app
+        const used = await issue(w, app.id, email);
+        expect((await refusal(a.challengeId, a.code)).reason).toBe("CODE_INVALID"); // superseded
+        await consume(w, app.id, used.challengeId, used.code);
+        expect((await refusal(used.challengeId, used.code)).reason).toBe("CODE_INVALID"); // used
+        const late = await issue(w, app.id, email);
         w.clock.advance(600_000);
-        expect((await consume(late.challengeId, late.code)).reason).toBe("CODE_INVALID"); // expired
+        expect((await refusal(late.challengeId, late.code)).reason).toBe("CODE_INVALID"); // expired
         expect((await w.core.login.getChallenge(late.challengeId)).state).toBe("expired");
         const unknown = `chl_${late.challengeId.slice(4, 16)}${"a".repeat(26)}`;
-        expect((await consume(unknown, late.code)).reason).toBe("CODE_INVALID"); // unknown
+        expect((await refusal(unknown, late.code)).reason).toBe("CODE_INVALID"); // unknown
         expect((await w.core.login.getChallenge(a.challengeId)).state).toBe("superseded");
       });
 
       it("kills a code after 5 wrong guesses: then even the right code fails", async () => {
         const w = world();
         const app = await appIn(w);
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, uniqueEmail());
         for (let i = 0; i < 5; i++) {
-          const r = await reasonOf(
-            w.core.login.consume({
-              clientAppId: app.id,
-              target: { challengeId: issued.challengeId },
-              code: wrongCode(issued.code),
-              userAgent: "",
-              idempotencyKey: "",
-            }),
-          );
+          const r = await reasonOf(consume(w, app.id, issued.challengeId, wrongCode(issued.code)));
           expect(r.reason).toBe("CODE_INVALID");
         }
-        const right = w.core.login.consume({
-          clientAppId: app.id,
-          target: { challengeId: issued.challengeId },
-          code: issued.code,
-          userAgent: "",
-          idempotencyKey: "",
-        });
+        const right = consume(w, app.id, issued.challengeId, issued.code);
         expect((await reasonOf(right)).reason).toBe("CODE_INVALID");
         expect(await w.core.login.getChallenge(issued.challengeId)).toMatchObject({
           state: "exhausted",
@@ -317,22 +254,9 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
       it("opens exactly one session for 50 concurrent uses of the right code", async () => {
         const w = world();
         const app = await appIn(w);
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, uniqueEmail());
         const results = await Promise.allSettled(
-          Array.from({ length: 50 }, () =>
-            w.core.login.consume({
-              clientAppId: app.id,
-              target: { challengeId: issued.challengeId },
-              code: issued.code,
-              userAgent: "",
-              idempotencyKey: "",
-            }),
-          ),
+          Array.from({ length: 50 }, () => consume(w, app.id, issued.challengeId, issued.code)),
         );
         const ok = results.filter((r) => r.status === "fulfilled");
         expect(ok).toHaveLength(1);
@@ -346,23 +270,10 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, email);
         const bad = wrongCode(issued.code);
         const results = await Promise.allSettled(
-          Array.from({ length: 50 }, () =>
-            w.core.login.consume({
-              clientAppId: app.id,
-              target: { challengeId: issued.challengeId },
-              code: bad,
-              userAgent: "",
-              idempotencyKey: "",
-            }),
-          ),
+          Array.from({ length: 50 }, () => consume(w, app.id, issued.challengeId, bad)),
         );
         expect(results.every((r) => r.status === "rejected")).toBe(true);
         expect(await w.core.login.getChallenge(issued.challengeId)).toMatchObject({
@@ -372,46 +283,23 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         // Only those 5 count against the email: 94 more failures (99 in all) leave it open...
         const failTimes = async (times: number) => {
           for (let done = 0; done < times; ) {
-            const next = await w.core.login.issue({
-              clientAppId: app.id,
-              email,
-              ipDigest: undefined,
-              idempotencyKey: "",
-            });
+            const next = await issue(w, app.id, email);
             for (let i = 0; i < 5 && done < times; i++, done++) {
-              await reasonOf(
-                w.core.login.consume({
-                  clientAppId: app.id,
-                  target: { challengeId: next.challengeId },
-                  code: wrongCode(next.code),
-                  userAgent: "",
-                  idempotencyKey: "",
-                }),
-              );
+              await reasonOf(consume(w, app.id, next.challengeId, wrongCode(next.code)));
             }
           }
         };
         await failTimes(94);
         await failTimes(1);
         // ...and the 100th locks it.
-        expect(
-          (
-            await reasonOf(
-              w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-            )
-          ).reason,
-        ).toBe("EMAIL_LOCKED");
+        expect((await reasonOf(issue(w, app.id, email))).reason).toBe("EMAIL_LOCKED");
       });
 
       it("keeps one live code when codes for one email are issued concurrently", async () => {
         const w = world();
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await Promise.all(
-          Array.from({ length: 20 }, () =>
-            w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-          ),
-        );
+        const issued = await Promise.all(Array.from({ length: 20 }, () => issue(w, app.id, email)));
         const states = await Promise.all(issued.map((i) => w.core.login.getChallenge(i.challengeId)));
         expect(states.filter((s) => s.state === "pending")).toHaveLength(1);
         expect(states.filter((s) => s.state === "superseded")).toHaveLength(19);
@@ -432,27 +320,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const email = uniqueEmail();
         for (let code = 0; code < 20; code++) {
           // A new code does not reset the budget.
-          const issued = await w.core.login.issue({
-            clientAppId: app.id,
-            email,
-            ipDigest: undefined,
-            idempotencyKey: "",
-          });
+          const issued = await issue(w, app.id, email);
           for (let i = 0; i < 5; i++) {
-            await reasonOf(
-              w.core.login.consume({
-                clientAppId: app.id,
-                target: { challengeId: issued.challengeId },
-                code: wrongCode(issued.code),
-                userAgent: "",
-                idempotencyKey: "",
-              }),
-            );
+            await reasonOf(consume(w, app.id, issued.challengeId, wrongCode(issued.code)));
           }
         }
-        const locked = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-        );
+        const locked = await reasonOf(issue(w, app.id, email));
         expect(locked.reason).toBe("EMAIL_LOCKED");
         expect(locked.retryAt?.getTime()).toBeGreaterThan(w.clock.now() + DAY - HOUR);
         expect(locked.retryAt?.getTime()).toBeLessThanOrEqual(w.clock.now() + DAY);
@@ -468,12 +341,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect(byEmail.reason).toBe("CODE_INVALID");
 
         w.clock.advance(DAY);
-        const after = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const after = await issue(w, app.id, email);
         expect(
           (
             await w.core.login.consume({
@@ -492,22 +360,9 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const email = uniqueEmail();
         const guessWrong = async (times: number) => {
-          const issued = await w.core.login.issue({
-            clientAppId: app.id,
-            email,
-            ipDigest: undefined,
-            idempotencyKey: "",
-          });
+          const issued = await issue(w, app.id, email);
           for (let i = 0; i < times; i++) {
-            await reasonOf(
-              w.core.login.consume({
-                clientAppId: app.id,
-                target: { challengeId: issued.challengeId },
-                code: wrongCode(issued.code),
-                userAgent: "",
-                idempotencyKey: "",
-              }),
-            );
+            await reasonOf(consume(w, app.id, issued.challengeId, wrongCode(issued.code)));
           }
         };
         await guessWrong(4);
@@ -546,36 +401,21 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w);
         const email = uniqueEmail();
-        const first = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const first = await issue(w, app.id, email);
         expect(first.resendAvailableAt).toBeGreaterThan(Date.now() + MINUTE - 2_000);
-        const refused = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-        );
+        const refused = await reasonOf(issue(w, app.id, email));
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + MINUTE - 2_000);
         // Another email is not affected.
-        await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        await issue(w, app.id, uniqueEmail());
       });
 
       it("caps sends per email per hour", async () => {
         const w = world({ limits: { emailPerHour: 3 } });
         const app = await appIn(w);
         const email = uniqueEmail();
-        for (let i = 0; i < 3; i++)
-          await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
-        const refused = await reasonOf(
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-        );
+        for (let i = 0; i < 3; i++) await issue(w, app.id, email);
+        const refused = await reasonOf(issue(w, app.id, email));
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now() + HOUR - MINUTE);
       });
@@ -593,42 +433,19 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             )
           ).reason,
         ).toBe("RATE_LIMITED");
-        await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        await issue(w, app.id, uniqueEmail());
       });
 
       it("caps sends per client app, and a refused send costs the other limits nothing", async () => {
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w, { sendsPerMinute: 2 });
         const email = uniqueEmail();
-        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
+        await issue(w, app.id, email);
         // Refused by the email cooldown: the app's point it took is given back...
-        expect(
-          (
-            await reasonOf(
-              w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" }),
-            )
-          ).reason,
-        ).toBe("RATE_LIMITED");
+        expect((await reasonOf(issue(w, app.id, email))).reason).toBe("RATE_LIMITED");
         // ...so the app still has its second send.
-        await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
-        const refused = await reasonOf(
-          w.core.login.issue({
-            clientAppId: app.id,
-            email: uniqueEmail(),
-            ipDigest: undefined,
-            idempotencyKey: "",
-          }),
-        );
+        await issue(w, app.id, uniqueEmail());
+        const refused = await reasonOf(issue(w, app.id, uniqueEmail()));
         expect(refused.reason).toBe("RATE_LIMITED");
         expect(refused.retryAt?.getTime()).toBeLessThanOrEqual(Date.now() + MINUTE + 1_000);
       });
@@ -647,24 +464,14 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const states = await w.core.login.getChallenge(first.challengeId);
         expect(states.state).toBe("pending");
         // Without the key it is a new request, and the cooldown applies.
-        const other = w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const other = issue(w, app.id, email);
         expect((await reasonOf(other)).reason).toBe("RATE_LIMITED");
       });
 
       it("answers a login retried with the same key with the same session, not CODE_INVALID", async () => {
         const w = world();
         const app = await appIn(w);
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email: uniqueEmail(),
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, uniqueEmail());
         const call = (idempotencyKey: string) =>
           w.core.login.consume({
             clientAppId: app.id,
@@ -726,12 +533,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { emailCooldownMs: MINUTE } });
         const app = await appIn(w);
         const email = uniqueEmail();
-        const issued = await w.core.login.issue({
-          clientAppId: app.id,
-          email,
-          ipDigest: undefined,
-          idempotencyKey: "",
-        });
+        const issued = await issue(w, app.id, email);
         expect(await w.core.login.cancel({ clientAppId: app.id, challengeId: issued.challengeId })).toBe(
           true,
         );
@@ -739,16 +541,10 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           false,
         );
         expect((await w.core.login.getChallenge(issued.challengeId)).state).toBe("canceled");
-        const consume = w.core.login.consume({
-          clientAppId: app.id,
-          target: { challengeId: issued.challengeId },
-          code: issued.code,
-          userAgent: "",
-          idempotencyKey: "",
-        });
-        expect((await reasonOf(consume)).reason).toBe("CODE_INVALID");
+        const attempt = consume(w, app.id, issued.challengeId, issued.code);
+        expect((await reasonOf(attempt)).reason).toBe("CODE_INVALID");
         // No cooldown to wait out: the canceled code's send was given back.
-        await w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" });
+        await issue(w, app.id, email);
       });
     });
 
@@ -992,18 +788,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const session = await login(w, app.id, uniqueEmail());
         expect((await w.core.clientApps.setDisabled(app.id, true)).disabled).toBe(true);
         expect((await reasonOf(w.core.clientApps.authenticate(apiKey))).reason).toBe("CLIENT_APP_DISABLED");
-        expect(
-          (
-            await reasonOf(
-              w.core.login.issue({
-                clientAppId: app.id,
-                email: uniqueEmail(),
-                ipDigest: undefined,
-                idempotencyKey: "",
-              }),
-            )
-          ).reason,
-        ).toBe("CLIENT_APP_DISABLED");
+        expect((await reasonOf(issue(w, app.id, uniqueEmail()))).reason).toBe("CLIENT_APP_DISABLED");
         expect(
           (
             await reasonOf(
