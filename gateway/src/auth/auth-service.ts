@@ -48,6 +48,23 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
   const clock = deps.clock ?? Date.now;
   const { persistence, mailer, keys } = deps;
 
+  /** What a client app gets for an open session: a new access token and the refresh token. */
+  async function sessionTokens(
+    appId: string,
+    userId: string,
+    session: { id: string; idleExpiresAt?: Date | undefined },
+    refreshToken: string,
+  ) {
+    const access = await keys.sign({ sub: userId, aud: appId, sid: session.id }, clock());
+    return {
+      sessionId: session.id,
+      accessToken: access.token,
+      accessTokenExpiresAt: timestampFromDate(new Date(access.expiresAt)),
+      refreshToken,
+      refreshTokenExpiresAt: ts(session.idleExpiresAt),
+    };
+  }
+
   return {
     async startLogin(req, ctx) {
       const app = clientAppOf(ctx);
@@ -122,15 +139,10 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       const user = done.user;
       const session = done.session;
       if (!user || !session) throw appError("INTERNAL");
-      const access = await keys.sign({ sub: user.id, aud: app.id, sid: session.id }, clock());
       return {
         user: { id: user.id, email: user.email, createdAt: ts(user.createdAt) },
         newUser: done.newUser,
-        sessionId: session.id,
-        accessToken: access.token,
-        accessTokenExpiresAt: timestampFromDate(new Date(access.expiresAt)),
-        refreshToken: done.refreshToken,
-        refreshTokenExpiresAt: ts(session.idleExpiresAt),
+        ...(await sessionTokens(app.id, user.id, session, done.refreshToken)),
       };
     },
 
@@ -147,14 +159,9 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
       );
       const session = refreshed.session;
       if (!session) throw appError("INTERNAL");
-      const access = await keys.sign({ sub: session.userId, aud: app.id, sid: session.id }, clock());
       return {
         userId: session.userId,
-        sessionId: session.id,
-        accessToken: access.token,
-        accessTokenExpiresAt: timestampFromDate(new Date(access.expiresAt)),
-        refreshToken: refreshed.refreshToken,
-        refreshTokenExpiresAt: ts(session.idleExpiresAt),
+        ...(await sessionTokens(app.id, session.userId, session, refreshed.refreshToken)),
       };
     },
 
