@@ -3,10 +3,12 @@
 import { createSealer } from "@emailauth/platform";
 import { type ClientApps, createClientApps } from "./client-apps/client-apps.ts";
 import { createCodeMac, createPeppered, type Peppered } from "./crypto/secrets.ts";
+import type { GuessBudget } from "./login/guess-budget.ts";
+import { createIdempotent } from "./login/idempotency.ts";
 import { createLoginCodes, type LoginCodes, type SessionLifetimes } from "./login/login-codes.ts";
 import type { SendLimits } from "./login/send-limits.ts";
 import { createSessions, type Sessions } from "./sessions/sessions.ts";
-import type { LoginRules, Store } from "./store/store.ts";
+import type { EmailSendLimits, LoginRules, Store } from "./store/store.ts";
 import { createUsers, type Users } from "./users/users.ts";
 
 export interface PersistenceCore {
@@ -20,7 +22,11 @@ export interface PersistenceCore {
 
 export interface PersistenceCoreDeps {
   store: Store;
+  /** Send limits across people (per IP, app, global). */
   limits: SendLimits;
+  /** Send limits of one email, applied by the store's issue step. */
+  emailLimits: EmailSendLimits;
+  budget: GuessBudget;
   pepper: string;
   codeSecrets: readonly string[];
   clock: () => number;
@@ -35,6 +41,7 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
   const clientApps = createClientApps({ store, clock, cacheTtlMs: deps.clientAppCacheTtlMs });
   // Keys of answers kept for idempotent retries: the code secrets (rotating), another purpose.
   const sealer = createSealer(deps.codeSecrets, "idempotent-replay");
+  const idempotent = createIdempotent({ store, pepper: deps.pepper });
   return {
     store,
     peppered,
@@ -43,6 +50,9 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
       store,
       clientApps,
       limits: deps.limits,
+      emailLimits: deps.emailLimits,
+      budget: deps.budget,
+      idempotent,
       peppered,
       codeMac: createCodeMac(deps.codeSecrets),
       clock,
@@ -50,7 +60,14 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
       sessions: deps.sessionLifetimes,
       sealer,
     }),
-    sessions: createSessions({ store, clientApps, clock, lifetimes: deps.sessionLifetimes, sealer }),
-    users: createUsers({ store, peppered, limits: deps.limits }),
+    sessions: createSessions({
+      store,
+      clientApps,
+      clock,
+      lifetimes: deps.sessionLifetimes,
+      sealer,
+      idempotent,
+    }),
+    users: createUsers({ store, peppered }),
   };
 }

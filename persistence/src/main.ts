@@ -12,6 +12,8 @@ import {
 import { withRedisUnavailable } from "@emailauth/platform/redis";
 import { persistenceConfig } from "./config.ts";
 import { createPersistenceCore } from "./core.ts";
+import { createGuessBudget } from "./login/guess-budget.ts";
+import { createGuessBudgetEvents } from "./login/guess-budget-events.ts";
 import { createSendLimits } from "./login/send-limits.ts";
 import { createPersistenceServer } from "./server.ts";
 import { openStore } from "./store/open-store.ts";
@@ -32,8 +34,6 @@ await runService({
       createSendLimits({
         backend: limitsBackend,
         config: {
-          emailCooldownMs: config.LIMIT_EMAIL_COOLDOWN,
-          emailPerHour: config.LIMIT_EMAIL_SENDS_PER_HOUR,
           ipPerHour: config.LIMIT_IP_SENDS_PER_HOUR,
           appPerMinute: config.LIMIT_APP_SENDS_PER_MINUTE,
           globalPerMinute: config.LIMIT_GLOBAL_SENDS_PER_MINUTE,
@@ -41,9 +41,25 @@ await runService({
       }),
       "STORE_UNAVAILABLE",
     );
+    const budget = withRedisUnavailable(
+      createGuessBudget({
+        backend: limitsBackend,
+        config: {
+          appPerHour: config.GUESS_BUDGET_APP_PER_HOUR,
+          globalPerHour: config.GUESS_BUDGET_GLOBAL_PER_HOUR,
+        },
+        events: createGuessBudgetEvents({ logger, metrics }),
+      }),
+      "STORE_UNAVAILABLE",
+    );
     const core = createPersistenceCore({
       store,
       limits,
+      emailLimits: {
+        cooldownMs: config.LIMIT_EMAIL_COOLDOWN,
+        perHour: config.LIMIT_EMAIL_SENDS_PER_HOUR,
+      },
+      budget,
       pepper: config.PERSISTENCE_PEPPER,
       codeSecrets: config.PERSISTENCE_CODE_SECRETS,
       clock: Date.now,

@@ -17,6 +17,9 @@ import { PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+/** No idempotency key (every field of the request spelled out, as ts-proto wants). */
+const NO_KEY = { idempotencyKey: "", requestFingerprint: Buffer.alloc(0), idempotencyKeyGenerated: false };
+
 const run = promisify(execFile);
 const cli = join(import.meta.dirname, "..", "..", "node_modules", ".bin", "emailauth-admin");
 
@@ -105,14 +108,14 @@ describe("emailauth-admin", () => {
       clientAppId: clientApp.id,
       email,
       endUserIp: "",
-      idempotencyKey: "",
+      ...NO_KEY,
     });
     const done = await api.call("consumeLoginCode", {
       clientAppId: clientApp.id,
       challengeId: issued.challengeId,
       code: issued.code,
       userAgent: "",
-      idempotencyKey: "",
+      ...NO_KEY,
     });
     client.close();
     const user = done.user?.id ?? "";

@@ -18,9 +18,13 @@ import { ChallengeState, CodeAlphabet, PersistenceServiceClient } from "@emailau
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPersistenceCore } from "../src/core.ts";
+import { createGuessBudget } from "../src/login/guess-budget.ts";
 import { createSendLimits } from "../src/login/send-limits.ts";
 import { createPersistenceServer } from "../src/server.ts";
 import { openStore } from "../src/store/open-store.ts";
+
+/** No idempotency key (every field of the request spelled out, as ts-proto wants). */
+const NO_KEY = { idempotencyKey: "", requestFingerprint: Buffer.alloc(0), idempotencyKeyGenerated: false };
 
 const SETTINGS = {
   displayName: "Shop",
@@ -46,13 +50,12 @@ beforeAll(async () => {
     store: opened.store,
     limits: createSendLimits({
       backend: opened.limitsBackend,
-      config: {
-        emailCooldownMs: 60_000,
-        emailPerHour: 5,
-        ipPerHour: 30,
-        appPerMinute: 600,
-        globalPerMinute: 6000,
-      },
+      config: { ipPerHour: 30, appPerMinute: 600, globalPerMinute: 6000 },
+    }),
+    emailLimits: { cooldownMs: 60_000, perHour: 5 },
+    budget: createGuessBudget({
+      backend: opened.limitsBackend,
+      config: { appPerHour: 200, globalPerHour: 400 },
     }),
     pepper: "grpc-test-pepper-grpc-test-pepper-grpc",
     codeSecrets: ["grpc-test-code-secret-grpc-test-code-secret"],
@@ -154,7 +157,7 @@ describe("PersistenceService over gRPC", () => {
       clientAppId,
       email,
       endUserIp: "203.0.113.9",
-      idempotencyKey: "",
+      ...NO_KEY,
     });
     expect(issued.email).toBe(email.trim().toLowerCase());
     expect(issued.code).toMatch(/^\d{6}$/);
@@ -163,7 +166,7 @@ describe("PersistenceService over gRPC", () => {
       ChallengeState.CHALLENGE_STATE_PENDING,
     );
     expect(
-      await failure(api.call("issueLoginCode", { clientAppId, email, endUserIp: "", idempotencyKey: "" })),
+      await failure(api.call("issueLoginCode", { clientAppId, email, endUserIp: "", ...NO_KEY })),
     ).toMatchObject({
       code: status.RESOURCE_EXHAUSTED,
       reason: "RATE_LIMITED",
@@ -172,7 +175,7 @@ describe("PersistenceService over gRPC", () => {
     const wrong = issued.code === "000000" ? "111111" : "000000";
     expect(
       await failure(
-        api.call("consumeLoginCode", { clientAppId, email, code: wrong, userAgent: "", idempotencyKey: "" }),
+        api.call("consumeLoginCode", { clientAppId, email, code: wrong, userAgent: "", ...NO_KEY }),
       ),
     ).toEqual({
       code: status.UNAUTHENTICATED,
@@ -183,7 +186,7 @@ describe("PersistenceService over gRPC", () => {
       email,
       code: issued.code,
       userAgent: "Firefox",
-      idempotencyKey: "",
+      ...NO_KEY,
     });
     expect(done.newUser).toBe(true);
     const userId = done.user?.id ?? "";
@@ -202,13 +205,11 @@ describe("PersistenceService over gRPC", () => {
     const refreshed = await api.call("refreshSession", {
       clientAppId,
       refreshToken: done.refreshToken,
-      idempotencyKey: "",
+      ...NO_KEY,
     });
     expect(refreshed.session?.id).toBe(sessionId);
     expect(
-      await failure(
-        api.call("refreshSession", { clientAppId, refreshToken: done.refreshToken, idempotencyKey: "" }),
-      ),
+      await failure(api.call("refreshSession", { clientAppId, refreshToken: done.refreshToken, ...NO_KEY })),
     ).toEqual({
       code: status.UNAUTHENTICATED,
       reason: "REFRESH_TOKEN_REUSED",
@@ -235,14 +236,14 @@ describe("PersistenceService over gRPC", () => {
         clientAppId,
         email,
         endUserIp: "",
-        idempotencyKey: "",
+        ...NO_KEY,
       });
       return api.call("consumeLoginCode", {
         clientAppId,
         challengeId: issued.challengeId,
         code: issued.code,
         userAgent: "",
-        idempotencyKey: "",
+        ...NO_KEY,
       });
     };
     const a = await loginOnce(`a-${randomUUID()}@example.com`);
@@ -262,26 +263,26 @@ describe("PersistenceService over gRPC", () => {
         clientAppId: "app_x",
         email: "a@b.co",
         endUserIp: "",
-        idempotencyKey: "",
+        ...NO_KEY,
       }),
       api.call("issueLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         email: "a@b.co",
         endUserIp: "999.1.1.1",
-        idempotencyKey: "",
+        ...NO_KEY,
       }),
       api.call("consumeLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         code: "123456",
         userAgent: "",
-        idempotencyKey: "",
+        ...NO_KEY,
       }),
       api.call("consumeLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         challengeId: "chl_short",
         code: "123456",
         userAgent: "",
-        idempotencyKey: "",
+        ...NO_KEY,
       }),
       api.call("getUser", { userId: "../../etc/passwd" }),
       api.call("rotateClientAppKey", { clientAppId: `app_${"a".repeat(16)}`, graceSeconds: 10_000_000 }),
@@ -295,7 +296,7 @@ describe("PersistenceService over gRPC", () => {
           clientAppId: `app_${"a".repeat(16)}`,
           email: "a@b\r\nBcc: x@y.z",
           endUserIp: "",
-          idempotencyKey: "",
+          ...NO_KEY,
         }),
       ),
     ).toEqual({ code: status.INVALID_ARGUMENT, reason: "EMAIL_INVALID" });
@@ -308,10 +309,51 @@ describe("PersistenceService over gRPC", () => {
           clientAppId: `app_${"a".repeat(16)}`,
           email: "a@b.co",
           endUserIp: "",
-          idempotencyKey: "",
+          ...NO_KEY,
         }),
       ),
     ).toEqual({ code: status.NOT_FOUND, reason: "CLIENT_APP_NOT_FOUND" });
+  });
+
+  it("binds an idempotency key to its request: the same request is answered, another refused", async () => {
+    const { clientApp } = await api.call("createClientApp", { settings: SETTINGS });
+    const clientAppId = clientApp?.id ?? "";
+    const keyed = {
+      idempotencyKey: `key-${randomUUID()}`,
+      requestFingerprint: Buffer.from("fingerprint of the public request"),
+      idempotencyKeyGenerated: false,
+    };
+    const email = `k-${randomUUID()}@example.com`;
+    const first = await api.call("issueLoginCode", { clientAppId, email, endUserIp: "", ...keyed });
+    const again = await api.call("issueLoginCode", { clientAppId, email, endUserIp: "", ...keyed });
+    expect(again.challengeId).toBe(first.challengeId);
+    const other = api.call("issueLoginCode", {
+      clientAppId,
+      email: `other-${email}`,
+      endUserIp: "",
+      ...keyed,
+    });
+    expect(await failure(other)).toEqual({
+      code: status.FAILED_PRECONDITION,
+      reason: "IDEMPOTENCY_KEY_REUSED",
+    });
+    const tooLong = api.call("issueLoginCode", {
+      clientAppId,
+      email,
+      endUserIp: "",
+      ...keyed,
+      requestFingerprint: Buffer.alloc(65),
+    });
+    expect(await failure(tooLong)).toEqual({ code: status.INVALID_ARGUMENT, reason: "INVALID_ARGUMENT" });
+  });
+
+  it("answers anything that is not an API key with API_KEY_INVALID, however long", async () => {
+    for (const apiKey of ["", "eak_short", `eak_${"a".repeat(150)}`, "x".repeat(1000)]) {
+      expect(await failure(api.call("authenticateClientApp", { apiKey }))).toEqual({
+        code: status.UNAUTHENTICATED,
+        reason: "API_KEY_INVALID",
+      });
+    }
   });
 
   it("never logs a code, a token, a key or an email address", () => {

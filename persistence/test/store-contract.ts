@@ -10,7 +10,9 @@ import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
 import { newChallengeId } from "../src/crypto/ids.ts";
 import { generateCode } from "../src/login/codes.ts";
-import { createSendLimits, type LimitsBackend, type SendLimitsConfig } from "../src/login/send-limits.ts";
+import { createGuessBudget, type GuessBudgetConfig } from "../src/login/guess-budget.ts";
+import type { IdempotencyRequest } from "../src/login/idempotency.ts";
+import { createSendLimits, type LimitsBackend } from "../src/login/send-limits.ts";
 import type { LoginRules, Store } from "../src/store/store.ts";
 
 export interface DriverHarness {
@@ -33,14 +35,31 @@ const RULES: LoginRules = {
   challengeRetentionMs: HOUR,
 };
 
-// Generous limits, so that only the tests about limits meet them.
-const OPEN_LIMITS: SendLimitsConfig = {
+interface Limits {
+  emailCooldownMs: number;
+  emailPerHour: number;
+  ipPerHour: number;
+  appPerMinute: number;
+  globalPerMinute: number;
+}
+
+// Generous limits and budgets, so that only the tests about them meet them.
+const OPEN_LIMITS: Limits = {
   emailCooldownMs: 0,
   emailPerHour: 1_000_000,
   ipPerHour: 1_000_000,
   appPerMinute: 1_000_000,
   globalPerMinute: 100_000_000,
 };
+const OPEN_BUDGET: GuessBudgetConfig = { appPerHour: 1_000_000, globalPerHour: 10_000_000 };
+
+const NO_KEY: IdempotencyRequest = { key: "", requestFingerprint: new Uint8Array(), generated: false };
+/** A client app's Idempotency-Key (checked app-wide), with the gateway's fingerprint. */
+const keyed = (key: string, requestFingerprint = new Uint8Array()): IdempotencyRequest => ({
+  key,
+  requestFingerprint,
+  generated: false,
+});
 
 const SETTINGS: ClientAppSettingsInput = {
   displayName: "Example",
@@ -86,14 +105,32 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
       clock: TestClock;
     }
 
-    function world(options: { limits?: Partial<SendLimitsConfig>; rules?: Partial<LoginRules> } = {}): World {
+    /** The limits backend, with counters of its own when a test needs them untouched by others. */
+    function backendFor(isolated: boolean): LimitsBackend {
+      const b = harness.limitsBackend;
+      return isolated && b.kind === "redis" ? { ...b, prefix: `${b.prefix}t-${randomUUID()}:` } : b;
+    }
+
+    function world(
+      options: {
+        limits?: Partial<Limits>;
+        rules?: Partial<LoginRules>;
+        budget?: Partial<GuessBudgetConfig>;
+        store?: (s: Store) => Store;
+      } = {},
+    ): World {
       const clock = createTestClock();
-      const store = harness.makeStore(clock.now);
+      const base = harness.makeStore(clock.now);
+      const store = options.store ? options.store(base) : base;
+      const limits = { ...OPEN_LIMITS, ...options.limits };
       const core = createPersistenceCore({
         store,
-        limits: createSendLimits({
-          backend: harness.limitsBackend,
-          config: { ...OPEN_LIMITS, ...options.limits },
+        limits: createSendLimits({ backend: harness.limitsBackend, config: limits }),
+        emailLimits: { cooldownMs: limits.emailCooldownMs, perHour: limits.emailPerHour },
+        budget: createGuessBudget({
+          backend: backendFor(options.budget !== undefined),
+          config: { ...OPEN_BUDGET, ...options.budget },
+          clock: clock.now,
         }),
         pepper: "contract-test-pepper-contract-test-pepper",
         codeSecrets: ["contract-test-code-secret-0123456789abcdef"],
@@ -111,7 +148,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
 
     /** Issues a code as a client app does by default: no end-user IP, no idempotency key. */
     function issue(w: World, clientAppId: string, email: string) {
-      return w.core.login.issue({ clientAppId, email, ipDigest: undefined, idempotencyKey: "" });
+      return w.core.login.issue({ clientAppId, email, ipDigest: undefined, idempotency: NO_KEY });
     }
 
     /** Tries a code on a challenge: no user agent, no idempotency key. */
@@ -121,7 +158,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         target: { challengeId },
         code,
         userAgent: "",
-        idempotencyKey: "",
+        idempotency: NO_KEY,
       });
     }
 
@@ -132,7 +169,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         target: { challengeId: issued.challengeId },
         code: issued.code,
         userAgent: "test-agent/1.0",
-        idempotencyKey: "",
+        idempotency: NO_KEY,
       });
     }
 
@@ -151,7 +188,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { challengeId: issued.challengeId },
           code: issued.code,
           userAgent: "test-agent/1.0",
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
         expect(first.newUser).toBe(true);
         expect(first.user).toMatchObject({ email, createdAt: w.clock.now() });
@@ -191,7 +228,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             target: { email },
             code,
             userAgent: "",
-            idempotencyKey: "",
+            idempotency: NO_KEY,
           });
         if (older.code !== newer.code)
           expect((await reasonOf(byEmail(older.code))).reason).toBe("CODE_INVALID");
@@ -309,7 +346,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           target: { email },
           code: live?.code ?? "",
           userAgent: "",
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
         expect(done.user.email).toBe(email);
       });
@@ -335,7 +372,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             target: { email },
             code: "000000",
             userAgent: "",
-            idempotencyKey: "",
+            idempotency: NO_KEY,
           }),
         );
         expect(byEmail.reason).toBe("CODE_INVALID");
@@ -349,7 +386,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               target: { email },
               code: after.code,
               userAgent: "",
-              idempotencyKey: "",
+              idempotency: NO_KEY,
             })
           ).user.email,
         ).toBe(email);
@@ -386,6 +423,8 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           now,
           expiresAt: now + 300,
           rules: { ...RULES, challengeRetentionMs: 200 },
+          emailLimits: { cooldownMs: 0, perHour: 100 },
+          guessWeight: 1_000_000,
         });
         expect(await store.getChallenge({ challengeId, now: Date.now() })).toBeDefined();
         await waitFor("the challenge to expire", async () => {
@@ -424,12 +463,27 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const w = world({ limits: { ipPerHour: 2 } });
         const app = await appIn(w);
         const ipDigest = `ip${randomUUID()}`;
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" });
-        await w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" });
+        await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest,
+          idempotency: NO_KEY,
+        });
+        await w.core.login.issue({
+          clientAppId: app.id,
+          email: uniqueEmail(),
+          ipDigest,
+          idempotency: NO_KEY,
+        });
         expect(
           (
             await reasonOf(
-              w.core.login.issue({ clientAppId: app.id, email: uniqueEmail(), ipDigest, idempotencyKey: "" }),
+              w.core.login.issue({
+                clientAppId: app.id,
+                email: uniqueEmail(),
+                ipDigest,
+                idempotency: NO_KEY,
+              }),
             )
           ).reason,
         ).toBe("RATE_LIMITED");
@@ -457,7 +511,12 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const app = await appIn(w);
         const email = uniqueEmail();
         const call = () =>
-          w.core.login.issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "r:req-1" });
+          w.core.login.issue({
+            clientAppId: app.id,
+            email,
+            ipDigest: undefined,
+            idempotency: keyed("req-1"),
+          });
         const first = await call();
         const again = await call();
         expect(again).toEqual(first);
@@ -468,69 +527,279 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect((await reasonOf(other)).reason).toBe("RATE_LIMITED");
       });
 
+      it("refuses a key used again with another request, for any email of the app, and answers nothing", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const email = uniqueEmail();
+        const issue1 = (to: string, clientAppId = app.id, ipDigest?: string) =>
+          w.core.login.issue({ clientAppId, email: to, ipDigest, idempotency: keyed("same-key") });
+        await issue1(email);
+        expect((await reasonOf(issue1(uniqueEmail()))).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        expect((await reasonOf(issue1(email, app.id, "ip-digest"))).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        // The caller's fingerprint of its request counts too (e.g. another language).
+        const withFingerprint = w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotency: keyed("same-key", new Uint8Array([1])),
+        });
+        expect((await reasonOf(withFingerprint)).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        // Scoped to the app: another app's key of the same name is its own.
+        await issue1(email, other.id);
+      });
+
       it("answers a login retried with the same key with the same session, not CODE_INVALID", async () => {
         const w = world();
         const app = await appIn(w);
         const issued = await issue(w, app.id, uniqueEmail());
-        const call = (idempotencyKey: string) =>
+        const call = (key: string) =>
           w.core.login.consume({
             clientAppId: app.id,
             target: { challengeId: issued.challengeId },
             code: issued.code,
             userAgent: "ua",
-            idempotencyKey,
+            idempotency: keyed(key),
           });
-        const first = await call("r:req-2");
-        const again = await call("r:req-2");
+        const first = await call("req-2");
+        const again = await call("req-2");
         expect(again.refreshToken).toBe(first.refreshToken);
         expect(again.session.id).toBe(first.session.id);
         expect(again.user).toMatchObject({ id: first.user.id, email: first.user.email });
         expect(again.newUser).toBe(true);
-        expect((await reasonOf(call("r:req-3"))).reason).toBe("CODE_INVALID");
+        expect((await reasonOf(call("req-3"))).reason).toBe("CODE_INVALID");
         expect(await w.core.sessions.listForUser({ userId: first.user.id, clientAppId: "" })).toHaveLength(1);
+      });
+
+      it("never answers a login's key replayed with a wrong code, by email, or with a made-up challenge", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await issue(w, app.id, email);
+        const consumeWith = (target: { challengeId: string } | { email: string }, code: string) =>
+          w.core.login.consume({ clientAppId: app.id, target, code, userAgent: "", idempotency: keyed("k") });
+        const done = await consumeWith({ challengeId: issued.challengeId }, issued.code);
+        const sameTag = `chl_${issued.challengeId.slice(4, 16)}${"a".repeat(26)}`;
+        for (const attempt of [
+          consumeWith({ challengeId: issued.challengeId }, wrongCode(issued.code)),
+          consumeWith({ email }, issued.code),
+          consumeWith({ challengeId: sameTag }, issued.code),
+        ]) {
+          expect((await reasonOf(attempt)).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        }
+        // The same refusal inside the person's slot alone, for keys the caller made itself.
+        const generated = { key: "g-1", requestFingerprint: new Uint8Array(), generated: true };
+        const first = await w.core.login.issue({
+          clientAppId: app.id,
+          email,
+          ipDigest: undefined,
+          idempotency: NO_KEY,
+        });
+        await w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: first.challengeId },
+          code: first.code,
+          userAgent: "",
+          idempotency: generated,
+        });
+        const replayedWrong = w.core.login.consume({
+          clientAppId: app.id,
+          target: { challengeId: `chl_${first.challengeId.slice(4, 16)}${"b".repeat(26)}` },
+          code: first.code,
+          userAgent: "",
+          idempotency: generated,
+        });
+        expect((await reasonOf(replayedWrong)).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        expect(done.refreshToken).toMatch(/^ert_/);
+      });
+
+      it("answers a login's replay only while its session stands: not after a revoke or a refresh", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const loginWith = async (key: string) => {
+          const issued = await issue(w, app.id, uniqueEmail());
+          const call = () =>
+            w.core.login.consume({
+              clientAppId: app.id,
+              target: { challengeId: issued.challengeId },
+              code: issued.code,
+              userAgent: "",
+              idempotency: keyed(key),
+            });
+          return { first: await call(), call };
+        };
+        const revoked = await loginWith("revoked");
+        await w.core.sessions.revoke({ sessionId: revoked.first.session.id }, app.id);
+        expect((await reasonOf(revoked.call())).reason).toBe("SESSION_INVALID");
+
+        const refreshed = await loginWith("refreshed");
+        await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: refreshed.first.refreshToken,
+          idempotency: NO_KEY,
+        });
+        // Its refresh token was rotated: handing it out again would revoke the session on use.
+        expect((await reasonOf(refreshed.call())).reason).toBe("SESSION_INVALID");
+      });
+
+      it("records a wrong guess with its key: a retry of it is not a second guess", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const issued = await issue(w, app.id, uniqueEmail());
+        const bad = wrongCode(issued.code);
+        for (let i = 0; i < 10; i++) {
+          const retry = w.core.login.consume({
+            clientAppId: app.id,
+            target: { challengeId: issued.challengeId },
+            code: bad,
+            userAgent: "",
+            idempotency: keyed("typo-1"),
+          });
+          expect((await reasonOf(retry)).reason).toBe("CODE_INVALID");
+        }
+        expect((await w.core.login.getChallenge(issued.challengeId)).failedAttempts).toBe(1);
+        await consume(w, app.id, issued.challengeId, issued.code);
+      });
+
+      it("gives every one of 20 concurrent identical logins the same session", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const issued = await issue(w, app.id, uniqueEmail());
+        const results = await Promise.all(
+          Array.from({ length: 20 }, () =>
+            w.core.login.consume({
+              clientAppId: app.id,
+              target: { challengeId: issued.challengeId },
+              code: issued.code,
+              userAgent: "",
+              idempotency: keyed("together"),
+            }),
+          ),
+        );
+        expect(new Set(results.map((r) => r.refreshToken)).size).toBe(1);
+        expect(new Set(results.map((r) => r.session.id)).size).toBe(1);
       });
 
       it("answers a refresh retried with the same key with the same new token, without calling it reuse", async () => {
         const w = world();
         const app = await appIn(w);
         const first = await login(w, app.id, uniqueEmail());
-        const call = (idempotencyKey: string) =>
-          w.core.sessions.refresh({ clientAppId: app.id, refreshToken: first.refreshToken, idempotencyKey });
-        const r1 = await call("r:req-4");
-        const retried = await call("r:req-4");
+        const call = (key: string) =>
+          w.core.sessions.refresh({
+            clientAppId: app.id,
+            refreshToken: first.refreshToken,
+            idempotency: keyed(key),
+          });
+        const r1 = await call("req-4");
+        const retried = await call("req-4");
         expect(retried.refreshToken).toBe(r1.refreshToken);
         expect(retried.session.id).toBe(first.session.id);
-        // The new token works; the old one, sent as a new request, is reuse.
+        // 20 more at once: the same answer, no reuse detected.
+        const together = await Promise.all(Array.from({ length: 20 }, () => call("req-4")));
+        expect(new Set(together.map((r) => r.refreshToken))).toEqual(new Set([r1.refreshToken]));
+        // A made-up token of the same person's slot with the key: refused, not answered.
+        const madeUp = `ert_${first.refreshToken.slice(4, 16)}${"b".repeat(52)}`;
+        const forged = w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: madeUp,
+          idempotency: keyed("req-4"),
+        });
+        expect((await reasonOf(forged)).reason).toBe("IDEMPOTENCY_KEY_REUSED");
+        // The new token works (then the retry's answer no longer stands); the old one, sent as
+        // a new request, is reuse.
         await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: r1.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
-        expect((await reasonOf(call("r:req-5"))).reason).toBe("REFRESH_TOKEN_REUSED");
+        expect((await reasonOf(call("req-4"))).reason).toBe("SESSION_INVALID");
+        expect((await reasonOf(call("req-5"))).reason).toBe("REFRESH_TOKEN_REUSED");
+      });
+
+      it("answers a refresh's replay only while its session stands", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const first = await login(w, app.id, uniqueEmail());
+        const call = () =>
+          w.core.sessions.refresh({
+            clientAppId: app.id,
+            refreshToken: first.refreshToken,
+            idempotency: keyed("r"),
+          });
+        await call();
+        await w.core.sessions.revoke({ sessionId: first.session.id }, app.id);
+        expect((await reasonOf(call())).reason).toBe("SESSION_INVALID");
       });
 
       it("keeps the answers of different operations apart under one key", async () => {
         const w = world();
         const app = await appIn(w);
-        const key = "c:same-key";
         const issued = await w.core.login.issue({
           clientAppId: app.id,
           email: uniqueEmail(),
           ipDigest: undefined,
-          idempotencyKey: key,
+          idempotency: keyed("same-key"),
         });
         const done = await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: issued.challengeId },
           code: issued.code,
           userAgent: "",
-          idempotencyKey: key,
+          idempotency: keyed("same-key"),
         });
         expect(done.refreshToken).toMatch(/^ert_/);
       });
 
-      it("cancels an unsent code and gives back its send limits", async () => {
+      it("finishes an issue retried after the first try died before its step: no cooldown met", async () => {
+        let failNext = true;
+        const w = world({
+          limits: { emailCooldownMs: MINUTE },
+          // The first try reaches the store and dies there (a replica killed mid-call).
+          store: (store) => ({
+            ...store,
+            kind: store.kind,
+            issueChallenge: (p) => {
+              if (!failNext) return store.issueChallenge(p);
+              failNext = false;
+              return Promise.reject(new Error("replica died"));
+            },
+          }),
+        });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const call = () =>
+          w.core.login.issue({
+            clientAppId: app.id,
+            email,
+            ipDigest: undefined,
+            idempotency: keyed("retry-me"),
+          });
+        await expect(call()).rejects.toThrow("replica died");
+        const issued = await call();
+        expect((await w.core.login.getChallenge(issued.challengeId)).state).toBe("pending");
+      });
+
+      it("issues a new code for a retry of a code that was canceled (its email never went out)", async () => {
         const w = world({ limits: { emailCooldownMs: MINUTE } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const call = () =>
+          w.core.login.issue({
+            clientAppId: app.id,
+            email,
+            ipDigest: undefined,
+            idempotency: keyed("unsent"),
+          });
+        const first = await call();
+        await w.core.login.cancel({ clientAppId: app.id, challengeId: first.challengeId });
+        const retried = await call();
+        expect(retried.challengeId).not.toBe(first.challengeId);
+        expect((await w.core.login.getChallenge(retried.challengeId)).state).toBe("pending");
+        expect(await call()).toEqual(retried);
+      });
+
+      it("cancels an unsent code and gives back its send limits", async () => {
+        const w = world({ limits: { emailCooldownMs: MINUTE, emailPerHour: 1 } });
         const app = await appIn(w);
         const email = uniqueEmail();
         const issued = await issue(w, app.id, email);
@@ -543,8 +812,82 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect((await w.core.login.getChallenge(issued.challengeId)).state).toBe("canceled");
         const attempt = consume(w, app.id, issued.challengeId, issued.code);
         expect((await reasonOf(attempt)).reason).toBe("CODE_INVALID");
-        // No cooldown to wait out: the canceled code's send was given back.
+        // No cooldown to wait out, and the hour's one send is still there.
         await issue(w, app.id, email);
+      });
+    });
+
+    describe("guess budgets", () => {
+      /** Weak (6-digit) codes for fresh emails, issued before any guessing. */
+      const weakCodes = (w: World, appId: string, n: number) =>
+        Promise.all(Array.from({ length: n }, () => issue(w, appId, uniqueEmail())));
+      const guessWrongOnce = (w: World, appId: string, issued: { challengeId: string; code: string }) =>
+        reasonOf(consume(w, appId, issued.challengeId, wrongCode(issued.code)));
+
+      it("hardens new codes from a quarter of an app's budget, and stops checking weak ones from half", async () => {
+        // 8 six-digit guesses an hour: hardened from 2, weak codes refused past 4.
+        const w = world({ budget: { appPerHour: 8 } });
+        const app = await appIn(w);
+        const [pending, ...targets] = await weakCodes(w, app.id, 5);
+        for (const t of targets.slice(0, 2)) await guessWrongOnce(w, app.id, t);
+        w.clock.advance(2_000); // past the replica's one-second cache of the budget's state
+        const hardened = await issue(w, app.id, uniqueEmail());
+        expect(hardened.code).toMatch(/^\d{10}$/);
+        for (const t of targets.slice(2, 4)) await guessWrongOnce(w, app.id, t);
+        // Half spent: a 6-digit code is not even checked (no attempt counted)...
+        const refused = await reasonOf(consume(w, app.id, pending?.challengeId ?? "", pending?.code ?? ""));
+        expect(refused.reason).toBe("RATE_LIMITED");
+        expect(refused.retryAt?.getTime()).toBeGreaterThan(Date.now());
+        expect((await w.core.login.getChallenge(pending?.challengeId ?? "")).failedAttempts).toBe(0);
+        // ...while a hardened code still logs its person in.
+        const done = await consume(w, app.id, hardened.challengeId, hardened.code);
+        expect(done.refreshToken).toMatch(/^ert_/);
+      });
+
+      it("is per app, and the global budget bounds all apps together", async () => {
+        const w = world({ budget: { appPerHour: 4, globalPerHour: 6 } });
+        const [a, b, c] = [await appIn(w), await appIn(w), await appIn(w)];
+        const ofA = await weakCodes(w, a.id, 2);
+        const [b1, b2] = await weakCodes(w, b.id, 2);
+        const [c1] = await weakCodes(w, c.id, 1);
+        for (const t of ofA) await guessWrongOnce(w, a.id, t); // a: half of its budget
+        // b is not held back by a's spending...
+        expect((await consume(w, b.id, b1?.challengeId ?? "", b1?.code ?? "")).refreshToken).toMatch(/^ert_/);
+        await guessWrongOnce(w, b.id, b2 as { challengeId: string; code: string }); // all: 3 of 6
+        // ...but all apps together are: c, which guessed nothing, is past half of the global.
+        const refused = await reasonOf(consume(w, c.id, c1?.challengeId ?? "", c1?.code ?? ""));
+        expect(refused.reason).toBe("RATE_LIMITED");
+      });
+
+      it("gives a code's wrong guesses back when its person types it right (people mistype)", async () => {
+        const w = world({ budget: { appPerHour: 4 } });
+        const app = await appIn(w);
+        for (const issued of await weakCodes(w, app.id, 5)) {
+          await guessWrongOnce(w, app.id, issued);
+          await consume(w, app.id, issued.challengeId, issued.code);
+        }
+        // Five typos, each followed by the right code: nothing is left spent, so new codes are
+        // not hardened and a weak code is still checked.
+        w.clock.advance(2_000);
+        const next = await issue(w, app.id, uniqueEmail());
+        expect(next.code).toMatch(/^\d{6}$/);
+        expect((await consume(w, app.id, next.challengeId, next.code)).refreshToken).toMatch(/^ert_/);
+      });
+
+      it("takes nothing for codes that cannot be guessed: unknown, used, or another app's", async () => {
+        const w = world({ budget: { appPerHour: 2 } });
+        const app = await appIn(w);
+        const other = await appIn(w);
+        const used = await issue(w, app.id, uniqueEmail());
+        await consume(w, app.id, used.challengeId, used.code);
+        const foreign = await issue(w, other.id, uniqueEmail());
+        for (let i = 0; i < 20; i++) {
+          await reasonOf(consume(w, app.id, `chl_${"c".repeat(38)}`, "123456"));
+          await reasonOf(consume(w, app.id, used.challengeId, used.code));
+          await reasonOf(consume(w, app.id, foreign.challengeId, foreign.code));
+        }
+        const fresh = await issue(w, app.id, uniqueEmail());
+        expect((await consume(w, app.id, fresh.challengeId, fresh.code)).refreshToken).toMatch(/^ert_/);
       });
     });
 
@@ -557,7 +900,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const r1 = await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: first.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
         expect(r1.refreshToken).not.toBe(first.refreshToken);
         expect(r1.session).toMatchObject({ id: first.session.id, refreshedAt: w.clock.now() });
@@ -565,7 +908,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const r2 = await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: r1.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
         expect(r2.session.id).toBe(first.session.id);
       });
@@ -577,13 +920,13 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const r1 = await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: first.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
         const reuse = await reasonOf(
           w.core.sessions.refresh({
             clientAppId: app.id,
             refreshToken: first.refreshToken,
-            idempotencyKey: "",
+            idempotency: NO_KEY,
           }),
         );
         expect(reuse.reason).toBe("REFRESH_TOKEN_REUSED");
@@ -594,7 +937,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               w.core.sessions.refresh({
                 clientAppId: app.id,
                 refreshToken: r1.refreshToken,
-                idempotencyKey: "",
+                idempotency: NO_KEY,
               }),
             )
           ).reason,
@@ -613,7 +956,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               w.core.sessions.refresh({
                 clientAppId: other.id,
                 refreshToken: first.refreshToken,
-                idempotencyKey: "",
+                idempotency: NO_KEY,
               }),
             )
           ).reason,
@@ -621,7 +964,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: first.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
       });
 
@@ -634,7 +977,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         for (let i = 0; i < 4; i++) {
           w.clock.advance(20 * DAY);
           token = (
-            await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotencyKey: "" })
+            await w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotency: NO_KEY })
           ).refreshToken;
         }
         expect(
@@ -643,7 +986,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               w.core.sessions.refresh({
                 clientAppId: app.id,
                 refreshToken: idle.refreshToken,
-                idempotencyKey: "",
+                idempotency: NO_KEY,
               }),
             )
           ).reason,
@@ -652,7 +995,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         expect(
           (
             await reasonOf(
-              w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotencyKey: "" }),
+              w.core.sessions.refresh({ clientAppId: app.id, refreshToken: token, idempotency: NO_KEY }),
             )
           ).reason,
         ).toBe("SESSION_INVALID");
@@ -675,7 +1018,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               w.core.sessions.refresh({
                 clientAppId: app.id,
                 refreshToken: b.refreshToken,
-                idempotencyKey: "",
+                idempotency: NO_KEY,
               }),
             )
           ).reason,
@@ -714,23 +1057,23 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           clientAppId: app.id,
           email,
           ipDigest: undefined,
-          idempotencyKey: "k1",
+          idempotency: keyed("k1"),
         });
         const first = await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: issued.challengeId },
           code: issued.code,
           userAgent: "",
-          idempotencyKey: "k2",
+          idempotency: keyed("k2"),
         });
         await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: first.refreshToken,
-          idempotencyKey: "k3",
+          idempotency: keyed("k3"),
         });
         if (harness.keys) expect((await harness.keys()).some((k) => k.includes(":iq:"))).toBe(true);
         const pending = await w.core.login
-          .issue({ clientAppId: app.id, email, ipDigest: undefined, idempotencyKey: "" })
+          .issue({ clientAppId: app.id, email, ipDigest: undefined, idempotency: NO_KEY })
           .catch(() => undefined);
         expect(pending).toBeUndefined(); // the cooldown of that email is on record too
         const person = w.core.peppered.person(email);
@@ -795,7 +1138,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
               w.core.sessions.refresh({
                 clientAppId: app.id,
                 refreshToken: session.refreshToken,
-                idempotencyKey: "",
+                idempotency: NO_KEY,
               }),
             )
           ).reason,
@@ -804,7 +1147,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         await w.core.sessions.refresh({
           clientAppId: app.id,
           refreshToken: session.refreshToken,
-          idempotencyKey: "",
+          idempotency: NO_KEY,
         });
       });
 

@@ -61,7 +61,8 @@ export {
 export { loadOrExit, type Running, runService } from "./lifecycle.ts";
 export { createLogger, type Logger } from "./log/logger.ts";
 export { CENSORED, maskEmail, SECRET_FIELDS, scrubText, scrubValue } from "./log/scrub.ts";
-export { codeName, createMetrics, type Metrics } from "./metrics/metrics.ts";
+export { Counter, codeName, createMetrics, Gauge, Histogram, type Metrics } from "./metrics/metrics.ts";
+export { addressLimitKey } from "./net/address-key.ts";
 export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
 export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";
 export { type Check, createReadiness, type Readiness, type ReadinessState } from "./ops/readiness.ts";

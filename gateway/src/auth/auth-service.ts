@@ -3,12 +3,20 @@
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AppError, appError, type CallOptionsLite, type Logger, normalizeEmail } from "@emailauth/platform";
-import { type AuthService, DeliveryState, LoginState } from "@emailauth/proto/auth";
+import {
+  type AuthService,
+  DeliveryState,
+  LoginState,
+  RefreshSessionRequestSchema,
+  StartLoginRequestSchema,
+  VerifyLoginRequestSchema,
+} from "@emailauth/proto/auth";
 import { DeliveryState as UpstreamDelivery } from "@emailauth/proto/mailer";
 import { ChallengeState } from "@emailauth/proto/persistence";
-import { clientAppOf, IDEMPOTENCY_KEY, REQUEST_ID } from "../edge/context.ts";
+import { clientAppOf, REQUEST_ID } from "../edge/context.ts";
 import type { KeySet } from "../tokens/key-set.ts";
 import type { MailerUpstream, PersistenceUpstream } from "../upstreams.ts";
+import { idempotencyOf } from "./idempotency.ts";
 
 export interface AuthServiceDeps {
   persistence: PersistenceUpstream;
@@ -80,7 +88,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
           clientAppId: app.id,
           email,
           endUserIp: req.endUserIp,
-          idempotencyKey: ctx.values.get(IDEMPOTENCY_KEY),
+          ...idempotencyOf(ctx, StartLoginRequestSchema, req),
         },
         options,
       );
@@ -132,7 +140,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
           ...target,
           code: req.code,
           userAgent: req.userAgent,
-          idempotencyKey: ctx.values.get(IDEMPOTENCY_KEY),
+          ...idempotencyOf(ctx, VerifyLoginRequestSchema, req),
         },
         callOptions(ctx),
       );
@@ -153,7 +161,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         {
           clientAppId: app.id,
           refreshToken: req.refreshToken,
-          idempotencyKey: ctx.values.get(IDEMPOTENCY_KEY),
+          ...idempotencyOf(ctx, RefreshSessionRequestSchema, req),
         },
         callOptions(ctx),
       );

@@ -1,8 +1,12 @@
 // Issuing and checking one-time login codes: the security defaults of the design, in order.
-//   issue:   app enabled -> send limits -> a fresh code, stored as HMAC(secret, challenge ‖ code),
-//            bound to its challenge and app, retiring the previous code of (email, app)
-//   consume: app enabled -> find the challenge -> one atomic step in the store (count the
-//            attempt, compare, consume or count the failure, create the user, open a session)
+//   issue:   app enabled -> idempotency key claimed -> limits across people (IP, app, global)
+//            -> one atomic step in the store (a retry's recorded answer, the email's lock and
+//            send limits, a fresh code stored as HMAC(secret, challenge ‖ code) bound to its
+//            challenge and app, retiring the previous code of (email, app), the answer recorded)
+//   consume: app enabled -> idempotency key claimed -> the code found -> its guess taken from
+//            the guess budgets -> one atomic step in the store (a retry's recorded answer, count
+//            the attempt, compare, consume or count the failure, create the user, open a
+//            session) -> the guess settled with the budgets
 // Nothing here depends on whether the email belongs to a known user: issuing never looks.
 import { appError, type Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
@@ -16,8 +20,18 @@ import {
   tagOf,
 } from "../crypto/ids.ts";
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
-import type { ChallengeRecord, LoginRules, SessionRecord, Store, UserRecord } from "../store/store.ts";
+import type {
+  ChallengeRecord,
+  EmailSendLimits,
+  LoginRules,
+  SessionRecord,
+  Store,
+  UserRecord,
+} from "../store/store.ts";
 import { generateCode, normalizeTypedCode } from "./codes.ts";
+import type { GuessBudget } from "./guess-budget.ts";
+import { guessWeight, hardenedLength } from "./guess-weight.ts";
+import type { IdempotencyRequest, Idempotent } from "./idempotency.ts";
 import type { SendLimits } from "./send-limits.ts";
 
 export interface SessionLifetimes {
@@ -40,22 +54,19 @@ export interface LoggedIn {
   refreshToken: string;
 }
 
-/** How long the answer of an idempotent call is kept for retries. */
-export const REPLAY_TTL_MS = 10 * 60_000;
-
 export interface LoginCodes {
   issue(p: {
     clientAppId: string;
     email: string;
     ipDigest: string | undefined;
-    idempotencyKey: string;
+    idempotency: IdempotencyRequest;
   }): Promise<IssuedCode>;
   consume(p: {
     clientAppId: string;
     target: { challengeId: string } | { email: string };
     code: string;
     userAgent: string;
-    idempotencyKey: string;
+    idempotency: IdempotencyRequest;
   }): Promise<LoggedIn>;
   cancel(p: { clientAppId: string; challengeId: string }): Promise<boolean>;
   getChallenge(challengeId: string): Promise<ChallengeRecord>;
@@ -65,6 +76,9 @@ export interface LoginCodesDeps {
   store: Store;
   clientApps: ClientApps;
   limits: SendLimits;
+  emailLimits: EmailSendLimits;
+  budget: GuessBudget;
+  idempotent: Idempotent;
   peppered: Peppered;
   codeMac: CodeMac;
   clock: () => number;
@@ -74,40 +88,37 @@ export interface LoginCodesDeps {
   sealer: Sealer;
 }
 
+/** The answer recorded for a retried issue (sealed: it holds the code). */
+type RecordedIssue = Omit<IssuedCode, "resendAvailableAt">;
+
 export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
   const { store, clock, rules } = deps;
   const invalid = () => appError("CODE_INVALID");
 
   return {
-    async issue({ clientAppId, email, ipDigest, idempotencyKey }) {
+    async issue({ clientAppId, email, ipDigest, idempotency }) {
       const app = await deps.clientApps.getActive(clientAppId);
+      const idem = await deps.idempotent.bind("issue", clientAppId, [email, ipDigest ?? ""], idempotency);
       const person = deps.peppered.person(email);
-      // Answers are kept per operation: one key reused for another call must not cross over.
-      const replayKey = idempotencyKey && `issue:${idempotencyKey}`;
-      if (replayKey) {
-        const prior = await store.replayed({ tag: person.tag, clientAppId, key: replayKey });
-        if (prior) return JSON.parse(deps.sealer.open(prior)) as IssuedCode;
-      }
-      const taken = await deps.limits.take({
-        emailDigest: person.digest,
-        ipDigest,
-        clientAppId,
-        appPerMinute: app.settings.sendsPerMinute,
-      });
-      if (!taken.ok) throw appError("RATE_LIMITED", { retryAt: new Date(taken.retryAt) });
+      const { codeAlphabet } = app.settings;
+      // While guessing is under pressure, codes are issued at their longest (guess-budget.ts).
+      const length = (await deps.budget.underPressure(clientAppId))
+        ? hardenedLength(codeAlphabet)
+        : app.settings.codeLength;
+      const spanning = { ipDigest, clientAppId, appPerMinute: app.settings.sendsPerMinute };
+      const taken = await deps.limits.take(spanning);
 
       const now = clock();
-      const code = generateCode(app.settings.codeAlphabet, app.settings.codeLength);
+      const code = generateCode(codeAlphabet, length);
       const challengeId = newChallengeId(person.tag);
-      const expiresAt = now + app.settings.codeTtlSeconds * 1000;
-      const kid = deps.codeMac.currentKid;
-      const answer: IssuedCode = {
+      const answer: RecordedIssue = {
         challengeId,
         code,
-        expiresAt,
-        resendAvailableAt: taken.resendAvailableAt,
+        expiresAt: now + app.settings.codeTtlSeconds * 1000,
         email,
       };
+      const kid = deps.codeMac.currentKid;
+      // On a failure to reach the store, the limits taken stay taken: the step may have run.
       const result = await store.issueChallenge({
         tag: person.tag,
         digest: person.digest,
@@ -117,41 +128,54 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
         kid,
         mac: deps.codeMac.macs(challengeId, code)[kid] as string,
         now,
-        expiresAt,
+        expiresAt: answer.expiresAt,
         rules,
-        ...(replayKey && {
-          replay: { key: replayKey, ttlMs: REPLAY_TTL_MS, value: deps.sealer.seal(JSON.stringify(answer)) },
+        emailLimits: deps.emailLimits,
+        guessWeight: guessWeight(codeAlphabet, length),
+        ...(!taken.ok && { refusedUntil: taken.retryAt }),
+        ...(idem && {
+          idempotency: { ...idem, sealedAnswer: deps.sealer.seal(JSON.stringify(answer)) },
         }),
       });
-      if (!result.ok) throw appError("EMAIL_LOCKED", { retryAt: new Date(result.retryAt) });
-      return answer;
+      if (result.ok && !("replay" in result))
+        return { ...answer, resendAvailableAt: result.resendAvailableAt };
+      // No code was sent by this call: what it took from the limits goes back.
+      if (taken.ok) await deps.limits.refund(spanning);
+      if (result.ok) {
+        const recorded = JSON.parse(deps.sealer.open(result.replay.sealedAnswer)) as RecordedIssue;
+        return { ...recorded, resendAvailableAt: result.replay.resendAvailableAt };
+      }
+      if (result.reason === "IDEMPOTENCY_KEY_REUSED") throw appError(result.reason);
+      throw appError(result.reason, { retryAt: new Date(result.retryAt) });
     },
 
-    async consume({ clientAppId, target, code, userAgent, idempotencyKey }) {
+    async consume({ clientAppId, target, code, userAgent, idempotency }) {
       const app = await deps.clientApps.getActive(clientAppId);
-      const replayKey = idempotencyKey && `consume:${idempotencyKey}`;
-      if (replayKey) {
-        const tag =
-          "challengeId" in target ? tagOf(target.challengeId) : deps.peppered.person(target.email).tag;
-        const prior = await store.replayed({ tag, clientAppId, key: replayKey });
-        if (prior) return loggedInFrom(prior, clientAppId, userAgent, deps.sealer);
-      }
-      let challengeId: string | undefined;
-      if ("challengeId" in target) {
-        if (!ID_PATTERNS.challenge.test(target.challengeId)) throw invalid();
-        challengeId = target.challengeId;
-      } else {
-        const person = deps.peppered.person(target.email);
-        challengeId = await store.liveChallengeId({ tag: person.tag, digest: person.digest, clientAppId });
-        if (!challengeId) throw invalid();
-      }
-      const tag = tagOf(challengeId);
-      const typed = normalizeTypedCode(code, app.settings.codeAlphabet);
+      const byId = "challengeId" in target;
+      if (byId && !ID_PATTERNS.challenge.test(target.challengeId)) throw invalid();
+      const idem = await deps.idempotent.bind(
+        "consume",
+        clientAppId,
+        [byId ? `challenge:${target.challengeId}` : `email:${target.email}`, code, userAgent],
+        idempotency,
+      );
+      const person = byId ? undefined : deps.peppered.person(target.email);
+      const tag = byId ? tagOf(target.challengeId) : (person?.tag as string);
+      const found = await store.findChallenge(
+        byId ? target : { tag, digest: person?.digest as string, clientAppId },
+      );
+      // Nothing to check and nothing to replay.
+      if (!found && !idem) throw invalid();
+      const reservation = found ? await deps.budget.reserve(clientAppId, found.guessWeight) : undefined;
+      const challengeId = found?.challengeId;
       const refreshToken = newRefreshToken(tag);
       const result = await store.consumeChallenge({
+        tag,
         challengeId,
         clientAppId,
-        macs: deps.codeMac.macs(challengeId, typed),
+        macs: challengeId
+          ? deps.codeMac.macs(challengeId, normalizeTypedCode(code, app.settings.codeAlphabet))
+          : {},
         now: clock(),
         rules,
         newUserId: newUserId(tag),
@@ -162,16 +186,22 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
           maxTtlMs: deps.sessions.maxMs,
           userAgent,
         },
-        ...(replayKey && {
-          replay: { key: replayKey, ttlMs: REPLAY_TTL_MS, sealedToken: deps.sealer.seal(refreshToken) },
-        }),
+        ...(reservation && !reservation.ok && { refusedUntil: reservation.retryAt }),
+        ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(refreshToken) } }),
       });
-      if (!result.ok) {
-        if (result.reason === "EMAIL_LOCKED")
-          throw appError("EMAIL_LOCKED", { retryAt: new Date(result.retryAt) });
-        throw invalid();
+      if (reservation?.ok) await reservation.settle("guess" in result ? result.guess : undefined);
+      if (result.ok) {
+        return {
+          user: result.user,
+          newUser: result.newUser,
+          session: result.session,
+          refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : refreshToken,
+        };
       }
-      return { user: result.user, newUser: result.newUser, session: result.session, refreshToken };
+      if (result.reason === "EMAIL_LOCKED" || result.reason === "RATE_LIMITED")
+        throw appError(result.reason, { retryAt: new Date(result.retryAt) });
+      if (result.reason === "CODE_INVALID") throw invalid();
+      throw appError(result.reason);
     },
 
     async cancel({ clientAppId, challengeId }) {
@@ -180,7 +210,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       if (!digest) return false;
       const app = await deps.clientApps.getActive(clientAppId).catch(() => undefined);
       await deps.limits.refund({
-        emailDigest: digest,
+        ipDigest: undefined,
         clientAppId,
         appPerMinute: app?.settings.sendsPerMinute ?? 0,
       });
@@ -194,26 +224,5 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       if (!found) throw appError("CHALLENGE_NOT_FOUND");
       return found;
     },
-  };
-}
-
-/** Rebuilds a login's answer from what the consume step recorded for its idempotency key. */
-function loggedInFrom(recorded: string, clientAppId: string, userAgent: string, sealer: Sealer): LoggedIn {
-  const r = JSON.parse(recorded) as Record<string, string>;
-  const now = Number(r.now);
-  return {
-    user: { id: r.uid ?? "", email: r.em ?? "", createdAt: Number(r.uca), lastLoginAt: now },
-    newUser: r.new === "1",
-    session: {
-      id: r.sid ?? "",
-      userId: r.uid ?? "",
-      clientAppId,
-      createdAt: now,
-      refreshedAt: now,
-      idleExpiresAt: Number(r.ie),
-      expiresAt: Number(r.exp),
-      userAgent,
-    },
-    refreshToken: sealer.open(r.rt ?? ""),
   };
 }

@@ -1,6 +1,6 @@
 // The PersistenceService RPCs: validate the request, call the domain, map records to
 // messages. Errors are AppErrors from the catalog; the gRPC layer puts them on the wire.
-import { type AsyncHandlers, appError } from "@emailauth/platform";
+import { type AsyncHandlers, addressLimitKey, appError } from "@emailauth/platform";
 import {
   ChallengeState,
   type ChallengeState as ChallengeStateValue,
@@ -15,9 +15,8 @@ import { z } from "zod";
 import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
 import type { PersistenceCore } from "../core.ts";
 import type { Peppered } from "../crypto/secrets.ts";
-import { ipLimitKey } from "../login/ip.ts";
 import type { ChallengeRecord, ClientAppRecord, SessionRecord, UserRecord } from "../store/store.ts";
-import { emailOf, fields, parse } from "./requests.ts";
+import { emailOf, fields, idempotencyOf, parse } from "./requests.ts";
 
 const date = (ms: number) => new Date(ms);
 
@@ -94,7 +93,7 @@ function settingsInput(settings: ClientAppSettings | undefined): ClientAppSettin
 }
 
 function ipDigestOf(peppered: Peppered, ip: string): string | undefined {
-  const key = ipLimitKey(ip);
+  const key = addressLimitKey(ip);
   return key ? peppered.ipDigest(key) : undefined;
 }
 
@@ -106,6 +105,8 @@ const requests = {
     email: fields.email,
     endUserIp: fields.endUserIp,
     idempotencyKey: fields.idempotencyKey,
+    requestFingerprint: fields.requestFingerprint,
+    idempotencyKeyGenerated: fields.idempotencyKeyGenerated,
   }),
   consumeLoginCode: z.object({
     clientAppId: fields.clientAppId,
@@ -114,6 +115,8 @@ const requests = {
     code: fields.code,
     userAgent: fields.userAgent,
     idempotencyKey: fields.idempotencyKey,
+    requestFingerprint: fields.requestFingerprint,
+    idempotencyKeyGenerated: fields.idempotencyKeyGenerated,
   }),
   cancelLoginCode: z.object({ clientAppId: fields.clientAppId, challengeId: fields.challengeId }),
   getChallenge: z.object({ challengeId: fields.challengeId }),
@@ -121,6 +124,8 @@ const requests = {
     clientAppId: fields.clientAppId,
     refreshToken: fields.refreshToken,
     idempotencyKey: fields.idempotencyKey,
+    requestFingerprint: fields.requestFingerprint,
+    idempotencyKeyGenerated: fields.idempotencyKeyGenerated,
   }),
   getSession: z.object({ sessionId: fields.sessionId }),
   listUserSessions: z.object({ userId: fields.userId, clientAppId: fields.optionalClientAppId }),
@@ -154,7 +159,7 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
         clientAppId: r.clientAppId,
         email: emailOf(r.email),
         ipDigest: ipDigestOf(core.peppered, r.endUserIp),
-        idempotencyKey: r.idempotencyKey,
+        idempotency: idempotencyOf(r),
       });
       return {
         challengeId: issued.challengeId,
@@ -176,7 +181,7 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
         target,
         code: r.code,
         userAgent: r.userAgent,
-        idempotencyKey: r.idempotencyKey,
+        idempotency: idempotencyOf(r),
       });
       return {
         user: toUser(done.user),
@@ -206,7 +211,11 @@ export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<
 
     async refreshSession(req) {
       const r = parse(requests.refreshSession, req);
-      const refreshed = await core.sessions.refresh(r);
+      const refreshed = await core.sessions.refresh({
+        clientAppId: r.clientAppId,
+        refreshToken: r.refreshToken,
+        idempotency: idempotencyOf(r),
+      });
       return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
     },
 

@@ -19,7 +19,9 @@ export const fields = {
   refreshToken: z
     .string()
     .regex(ID_PATTERNS.refreshToken, "expected a refresh token (ert_ and 64 characters)"),
-  apiKey: z.string().max(128),
+  // Any string a caller sends is answered API_KEY_INVALID if it is not a key (client-apps.ts),
+  // not INVALID_ARGUMENT: the gateway forwards what client apps present.
+  apiKey: z.string().max(1024),
   email: z.string().min(1).max(320),
   endUserIp: z.union([z.literal(""), z.ipv4(), z.ipv6()]),
   code: z
@@ -32,7 +34,22 @@ export const fields = {
     z.literal(""),
     z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
   ]),
+  requestFingerprint: z.instanceof(Uint8Array).refine((b) => b.length <= 64, "at most 64 bytes"),
+  idempotencyKeyGenerated: z.boolean(),
 };
+
+/** The idempotency fields every retryable request has, as the domain takes them. */
+export function idempotencyOf(r: {
+  idempotencyKey: string;
+  requestFingerprint: Uint8Array;
+  idempotencyKeyGenerated: boolean;
+}) {
+  return {
+    key: r.idempotencyKey,
+    requestFingerprint: r.requestFingerprint,
+    generated: r.idempotencyKeyGenerated,
+  };
+}
 
 /** Parses a request with a zod schema, or throws INVALID_ARGUMENT naming the first bad field. */
 export function parse<T>(schema: z.ZodType<T>, request: unknown): T {

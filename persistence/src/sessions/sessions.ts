@@ -4,14 +4,15 @@
 import { appError, type Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
-import { REPLAY_TTL_MS, type SessionLifetimes } from "../login/login-codes.ts";
+import type { IdempotencyRequest, Idempotent } from "../login/idempotency.ts";
+import type { SessionLifetimes } from "../login/login-codes.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
 
 export interface Sessions {
   refresh(p: {
     clientAppId: string;
     refreshToken: string;
-    idempotencyKey: string;
+    idempotency: IdempotencyRequest;
   }): Promise<{ session: SessionRecord; refreshToken: string }>;
   get(sessionId: string): Promise<SessionRecord>;
   listForUser(p: { userId: string; clientAppId: string }): Promise<SessionRecord[]>;
@@ -25,54 +26,36 @@ export function createSessions(deps: {
   clock: () => number;
   lifetimes: SessionLifetimes;
   sealer: Sealer;
+  idempotent: Idempotent;
 }): Sessions {
   const { store, clock } = deps;
   const scope = (clientAppId: string) => (clientAppId ? { clientAppId } : {});
 
   return {
-    async refresh({ clientAppId, refreshToken, idempotencyKey }) {
+    async refresh({ clientAppId, refreshToken, idempotency }) {
       if (!ID_PATTERNS.refreshToken.test(refreshToken)) throw appError("SESSION_INVALID");
       try {
         await deps.clientApps.getActive(clientAppId);
       } catch {
         throw appError("SESSION_INVALID");
       }
-      const tag = tagOf(refreshToken);
-      const replayKey = idempotencyKey && `refresh:${idempotencyKey}`;
-      if (replayKey) {
-        // A retry of a refresh that happened: its new token, not a reuse of the old one.
-        const prior = await store.replayed({ tag, clientAppId, key: replayKey });
-        if (prior) {
-          const r = JSON.parse(prior) as Record<string, string>;
-          return {
-            refreshToken: deps.sealer.open(r.rt ?? ""),
-            session: {
-              id: r.sid ?? "",
-              userId: r.uid ?? "",
-              clientAppId,
-              createdAt: Number(r.ca),
-              refreshedAt: Number(r.now),
-              idleExpiresAt: Number(r.ie),
-              expiresAt: Number(r.exp),
-              userAgent: r.ua ?? "",
-            },
-          };
-        }
-      }
-      const next = newRefreshToken(tag);
+      const idem = await deps.idempotent.bind("refresh", clientAppId, [refreshToken], idempotency);
+      const next = newRefreshToken(tagOf(refreshToken));
       const result = await store.refreshSession({
         tokenHash: sha256(refreshToken),
-        tag,
+        tag: tagOf(refreshToken),
         newTokenHash: sha256(next),
         clientAppId,
         now: clock(),
         idleTtlMs: deps.lifetimes.idleMs,
-        ...(replayKey && {
-          replay: { key: replayKey, ttlMs: REPLAY_TTL_MS, sealedToken: deps.sealer.seal(next) },
-        }),
+        ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(next) } }),
       });
       if (!result.ok) throw appError(result.reason);
-      return { session: result.session, refreshToken: next };
+      // A retry of a refresh that happened gets its new token, not a reuse of the old one.
+      return {
+        session: result.session,
+        refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : next,
+      };
     },
 
     async get(sessionId) {

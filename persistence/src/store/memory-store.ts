@@ -6,6 +6,7 @@
 import { tagOf } from "../crypto/ids.ts";
 import type {
   ChallengeRecord,
+  ChallengeRef,
   ClientAppRecord,
   ConsumeParams,
   ConsumeResult,
@@ -29,7 +30,23 @@ interface Challenge {
   attempts: number;
   state: "p" | "c" | "s" | "x" | "n";
   purgeAt: number;
+  guessWeight: number;
 }
+
+/** What an idempotent call recorded (see the Lua scripts: the same fields). */
+type Recorded =
+  | { op: "issue"; challengeId: string; sealedAnswer: string; resendAvailableAt: number }
+  | {
+      op: "consume";
+      ok: true;
+      user: UserRecord;
+      newUser: boolean;
+      session: SessionRecord;
+      sealedToken: string;
+      tokenHash: string;
+    }
+  | { op: "consume"; ok: false }
+  | { op: "refresh"; session: SessionRecord; sealedToken: string; tokenHash: string };
 
 interface Session {
   userId: string;
@@ -64,11 +81,57 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
   const tokens = new Map<string, { sessionId: string; old: boolean; expiresAt: number }>();
   const apps = new Map<string, { record: ClientAppRecord; keyHash: string }>();
   const appKeys = new Map<string, { appId: string; expiresAt: number }>();
-  // Answers of idempotent calls, by "<tag>:<app>:<key>", and the email digest they belong to.
-  const replays = new Map<string, { value: string; expiresAt: number; digest: string }>();
-  const replayKey = (tag: string, app: string, key: string) => `${tag}:${app}:${key}`;
+  // Answers of idempotent calls, by "<tag>:<app>:<key>", with their request's fingerprint and
+  // the email digest they belong to (for erasure).
+  const records = new Map<
+    string,
+    { fingerprint: string; recorded: Recorded; expiresAt: number; digest: string }
+  >();
+  const recordKey = (tag: string, app: string, key: string) => `${tag}:${app}:${key}`;
+  // Client-given idempotency keys, app-wide: "<app>\0<key>" -> fingerprint.
+  const claims = new Map<string, { fingerprint: string; expiresAt: number }>();
+  // Per-email send limits: the cooldown's end, and the hourly count with its window's end.
+  const cooldowns = new Map<string, number>();
+  const hourly = new Map<string, { sent: number; windowEnd: number }>();
 
   const liveKey = (tag: string, app: string, digest: string) => `${tag}:${app}:${digest}`;
+
+  /** The record of an idempotent call, if kept; "different" if it names another request. */
+  const recordOf = (tag: string, app: string, key: string, fingerprint: string, now: number) => {
+    const r = records.get(recordKey(tag, app, key));
+    if (!r || r.expiresAt <= now) return undefined;
+    return r.fingerprint === fingerprint ? r.recorded : "different";
+  };
+  const record = (
+    tag: string,
+    app: string,
+    digest: string,
+    now: number,
+    idem: { key: string; fingerprint: string; ttlMs: number } | undefined,
+    recorded: Recorded,
+  ) => {
+    if (!idem) return;
+    records.set(recordKey(tag, app, idem.key), {
+      fingerprint: idem.fingerprint,
+      recorded,
+      expiresAt: now + idem.ttlMs,
+      digest,
+    });
+  };
+  /** See session_stands in lib.lua. */
+  const sessionStands = (sessionId: string, tokenHash: string, now: number) => {
+    const s = sessions.get(sessionId);
+    const t = tokens.get(tokenHash);
+    return (
+      s !== undefined &&
+      s.idleExpiresAt > now &&
+      s.expiresAt > now &&
+      t !== undefined &&
+      !t.old &&
+      t.sessionId === sessionId &&
+      t.expiresAt > now
+    );
+  };
 
   const failuresOf = (tag: string, digest: string, now: number) => {
     const f = failures.get(personKey(tag, digest));
@@ -125,7 +188,10 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
     for (const [id, s] of sessions) if (s.idleExpiresAt <= now || s.expiresAt <= now) revoke(id);
     for (const [h, t] of tokens) if (t.expiresAt <= now) tokens.delete(h);
     for (const [h, k] of appKeys) if (k.expiresAt <= now) appKeys.delete(h);
-    for (const [k, r] of replays) if (r.expiresAt <= now) replays.delete(k);
+    for (const [k, r] of records) if (r.expiresAt <= now) records.delete(k);
+    for (const [k, c] of claims) if (c.expiresAt <= now) claims.delete(k);
+    for (const [k, until] of cooldowns) if (until <= now) cooldowns.delete(k);
+    for (const [k, h] of hourly) if (h.windowEnd <= now) hourly.delete(k);
   };
   const sweeper = setInterval(sweep, 60_000);
   sweeper.unref();
@@ -133,10 +199,46 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
   return {
     kind: "memory",
 
+    async claimIdempotencyKey(p) {
+      const k = `${p.clientAppId}\0${p.key}`;
+      const now = clock();
+      const claim = claims.get(k);
+      if (!claim || claim.expiresAt <= now) {
+        claims.set(k, { fingerprint: p.fingerprint, expiresAt: now + p.ttlMs });
+        return "new";
+      }
+      return claim.fingerprint === p.fingerprint ? "same" : "different";
+    },
+
     async issueChallenge(p: IssueParams): Promise<IssueResult> {
+      const idem = p.idempotency;
+      if (idem) {
+        const prior = recordOf(p.tag, p.clientAppId, idem.key, idem.fingerprint, p.now);
+        if (prior === "different") return { ok: false, reason: "IDEMPOTENCY_KEY_REUSED" };
+        if (prior?.op === "issue") {
+          // A code canceled because its email could not be queued no longer stands.
+          if (challenges.get(prior.challengeId)?.state !== "n") {
+            return {
+              ok: true,
+              replay: { sealedAnswer: prior.sealedAnswer, resendAvailableAt: prior.resendAvailableAt },
+            };
+          }
+          records.delete(recordKey(p.tag, p.clientAppId, idem.key));
+        }
+      }
       const f = failuresOf(p.tag, p.digest, p.now);
       if (f && f.count >= p.rules.maxFailures)
         return { ok: false, reason: "EMAIL_LOCKED", retryAt: f.resetAt };
+
+      const pk = personKey(p.tag, p.digest);
+      let retry = p.refusedUntil ?? 0;
+      const coolUntil = cooldowns.get(pk) ?? 0;
+      if (coolUntil > p.now) retry = Math.max(retry, coolUntil);
+      let window = hourly.get(pk);
+      if (!window || window.windowEnd <= p.now) window = { sent: 0, windowEnd: p.now + 3_600_000 };
+      if (window.sent >= p.emailLimits.perHour) retry = Math.max(retry, window.windowEnd);
+      if (retry > 0) return { ok: false, reason: "RATE_LIMITED", retryAt: retry };
+
       const lk = liveKey(p.tag, p.clientAppId, p.digest);
       const old = live.get(lk);
       const oldId = old && old.expiresAt > p.now ? old.challengeId : undefined;
@@ -156,27 +258,62 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
         attempts: 0,
         state: "p",
         purgeAt: p.expiresAt + p.rules.challengeRetentionMs,
+        guessWeight: p.guessWeight,
       });
       live.set(lk, { challengeId: p.challengeId, expiresAt: p.expiresAt });
-      if (p.replay) {
-        replays.set(replayKey(p.tag, p.clientAppId, p.replay.key), {
-          value: p.replay.value,
-          expiresAt: p.now + p.replay.ttlMs,
-          digest: p.digest,
-        });
+
+      let resendAvailableAt = p.now;
+      if (p.emailLimits.cooldownMs > 0) {
+        resendAvailableAt = p.now + p.emailLimits.cooldownMs;
+        cooldowns.set(pk, resendAvailableAt);
       }
-      return { ok: true, supersededChallengeId: oldId };
+      hourly.set(pk, { sent: window.sent + 1, windowEnd: window.windowEnd });
+      if (window.sent + 1 >= p.emailLimits.perHour)
+        resendAvailableAt = Math.max(resendAvailableAt, window.windowEnd);
+      record(p.tag, p.clientAppId, p.digest, p.now, idem, {
+        op: "issue",
+        challengeId: p.challengeId,
+        sealedAnswer: idem?.sealedAnswer ?? "",
+        resendAvailableAt,
+      });
+      return { ok: true, supersededChallengeId: oldId, resendAvailableAt };
     },
 
-    async liveChallengeId(p) {
-      const l = live.get(liveKey(p.tag, p.clientAppId, p.digest));
-      return l && l.expiresAt > clock() ? l.challengeId : undefined;
+    async findChallenge(p): Promise<ChallengeRef | undefined> {
+      let challengeId: string | undefined;
+      if ("challengeId" in p) challengeId = p.challengeId;
+      else {
+        const l = live.get(liveKey(p.tag, p.clientAppId, p.digest));
+        challengeId = l && l.expiresAt > clock() ? l.challengeId : undefined;
+      }
+      const c = challengeId ? challenges.get(challengeId) : undefined;
+      return challengeId && c ? { challengeId, guessWeight: c.guessWeight } : undefined;
     },
 
     async consumeChallenge(p: ConsumeParams): Promise<ConsumeResult> {
-      const c = challenges.get(p.challengeId);
-      if (!c || c.purgeAt <= p.now || c.app !== p.clientAppId) return { ok: false, reason: "CODE_INVALID" };
-      const tag = tagOf(p.challengeId);
+      const idem = p.idempotency;
+      if (idem) {
+        const prior = recordOf(p.tag, p.clientAppId, idem.key, idem.fingerprint, p.now);
+        if (prior === "different") return { ok: false, reason: "IDEMPOTENCY_KEY_REUSED" };
+        if (prior?.op === "consume") {
+          if (!prior.ok) return { ok: false, reason: "CODE_INVALID" };
+          if (!sessionStands(prior.session.id, prior.tokenHash, p.now))
+            return { ok: false, reason: "SESSION_INVALID" };
+          return {
+            ok: true,
+            user: { ...prior.user },
+            newUser: prior.newUser,
+            session: { ...prior.session },
+            sealedToken: prior.sealedToken,
+          };
+        }
+      }
+      if (p.refusedUntil) return { ok: false, reason: "RATE_LIMITED", retryAt: p.refusedUntil };
+      const c = p.challengeId ? challenges.get(p.challengeId) : undefined;
+      if (!p.challengeId || !c || c.purgeAt <= p.now || c.app !== p.clientAppId)
+        return { ok: false, reason: "CODE_INVALID" };
+      const challengeId = p.challengeId;
+      const tag = tagOf(challengeId);
       const pk = personKey(tag, c.digest);
       const f = failuresOf(tag, c.digest, p.now);
       if (f && f.count >= p.rules.maxFailures)
@@ -188,13 +325,18 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
         c.state = state;
         c.mac = undefined;
         const lk = liveKey(tag, c.app, c.digest);
-        if (live.get(lk)?.challengeId === p.challengeId) live.delete(lk);
+        if (live.get(lk)?.challengeId === challengeId) live.delete(lk);
       };
       if (p.macs[c.kid] !== c.mac) {
         if (f) f.count += 1;
         else failures.set(pk, { count: 1, resetAt: p.now + p.rules.failureWindowMs });
         if (c.attempts >= p.rules.maxAttempts) close("x");
-        return { ok: false, reason: "CODE_INVALID" };
+        record(tag, p.clientAppId, c.digest, p.now, idem, { op: "consume", ok: false });
+        return {
+          ok: false,
+          reason: "CODE_INVALID",
+          guess: { succeeded: false, weight: c.guessWeight, priorFailures: 0 },
+        };
       }
       close("c");
       failures.delete(pk);
@@ -236,25 +378,19 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const set = userSessions.get(userId) ?? new Set<string>();
       set.add(p.session.id);
       userSessions.set(userId, set);
-      if (p.replay) {
-        const outcome = {
-          uid: userId,
-          em: user.email,
-          uca: String(user.createdAt),
-          new: newUser ? "1" : "0",
-          sid: p.session.id,
-          now: String(p.now),
-          ie: String(session.idleExpiresAt),
-          exp: String(session.expiresAt),
-          rt: p.replay.sealedToken,
-        };
-        replays.set(replayKey(tag, p.clientAppId, p.replay.key), {
-          value: JSON.stringify(outcome),
-          expiresAt: p.now + p.replay.ttlMs,
-          digest: c.digest,
-        });
-      }
-      return { ok: true, newUser, user: toUser(user), session: toSession(p.session.id, session) };
+      const result = { newUser, user: toUser(user), session: toSession(p.session.id, session) };
+      record(tag, p.clientAppId, c.digest, p.now, idem, {
+        op: "consume",
+        ok: true,
+        ...structuredClone(result),
+        sealedToken: idem?.sealedToken ?? "",
+        tokenHash: p.session.refreshTokenHash,
+      });
+      return {
+        ok: true,
+        ...result,
+        guess: { succeeded: true, weight: c.guessWeight, priorFailures: c.attempts - 1 },
+      };
     },
 
     async getChallenge(p): Promise<ChallengeRecord | undefined> {
@@ -277,17 +413,27 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       if (!c || c.app !== p.clientAppId || c.state !== "p") return undefined;
       c.state = "n";
       c.mac = undefined;
-      const lk = liveKey(tagOf(p.challengeId), c.app, c.digest);
+      const tag = tagOf(p.challengeId);
+      const lk = liveKey(tag, c.app, c.digest);
       if (live.get(lk)?.challengeId === p.challengeId) live.delete(lk);
+      const pk = personKey(tag, c.digest);
+      cooldowns.delete(pk);
+      const window = hourly.get(pk);
+      if (window && window.sent > 0) window.sent -= 1;
       return c.digest;
     },
 
-    async replayed(p) {
-      const r = replays.get(replayKey(p.tag, p.clientAppId, p.key));
-      return r && r.expiresAt > clock() ? r.value : undefined;
-    },
-
     async refreshSession(p: RefreshParams): Promise<RefreshResult> {
+      const idem = p.idempotency;
+      if (idem) {
+        const prior = recordOf(p.tag, p.clientAppId, idem.key, idem.fingerprint, p.now);
+        if (prior === "different") return { ok: false, reason: "IDEMPOTENCY_KEY_REUSED" };
+        if (prior?.op === "refresh") {
+          if (!sessionStands(prior.session.id, prior.tokenHash, p.now))
+            return { ok: false, reason: "SESSION_INVALID" };
+          return { ok: true, session: { ...prior.session }, sealedToken: prior.sealedToken };
+        }
+      }
       const t = tokens.get(p.tokenHash);
       if (!t || t.expiresAt <= p.now) return { ok: false, reason: "SESSION_INVALID" };
       const s = sessions.get(t.sessionId);
@@ -303,24 +449,14 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       s.idleExpiresAt = Math.min(p.now + p.idleTtlMs, s.expiresAt);
       s.tokens.add(p.newTokenHash);
       tokens.set(p.newTokenHash, { sessionId: t.sessionId, old: false, expiresAt: s.idleExpiresAt });
-      if (p.replay) {
-        const outcome = {
-          sid: t.sessionId,
-          uid: s.userId,
-          ca: String(s.createdAt),
-          ie: String(s.idleExpiresAt),
-          exp: String(s.expiresAt),
-          ua: s.userAgent,
-          now: String(p.now),
-          rt: p.replay.sealedToken,
-        };
-        replays.set(replayKey(p.tag, p.clientAppId, p.replay.key), {
-          value: JSON.stringify(outcome),
-          expiresAt: p.now + p.replay.ttlMs,
-          digest: users.get(s.userId)?.digest ?? "",
-        });
-      }
-      return { ok: true, session: toSession(t.sessionId, s) };
+      const session = toSession(t.sessionId, s);
+      record(p.tag, p.clientAppId, users.get(s.userId)?.digest ?? "", p.now, idem, {
+        op: "refresh",
+        session: { ...session },
+        sealedToken: idem?.sealedToken ?? "",
+        tokenHash: p.newTokenHash,
+      });
+      return { ok: true, session };
     },
 
     async getSession(p) {
@@ -380,7 +516,9 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const pk = personKey(tag, u.digest);
       if (emailIndex.get(pk) === userId) emailIndex.delete(pk);
       failures.delete(pk);
-      for (const [k, r] of replays) if (r.digest === u.digest && k.startsWith(`${tag}:`)) replays.delete(k);
+      cooldowns.delete(pk);
+      hourly.delete(pk);
+      for (const [k, r] of records) if (r.digest === u.digest && k.startsWith(`${tag}:`)) records.delete(k);
       users.delete(userId);
       return { deleted: true, digest: u.digest };
     },

@@ -1,13 +1,16 @@
 // The Redis driver of the store: standalone, Sentinel or Cluster (whatever client it is given).
 // Every operation that must be atomic is one Lua script (see scripts/ and keys.ts); reads are
 // plain commands. No KEYS, no SCAN on the hot path; every expiring datum has a TTL.
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
+import { MAX_GUESS_WEIGHT } from "../login/guess-weight.ts";
 import { appsPrefix, personPrefix } from "./keys.ts";
 import type {
   ChallengeRecord,
+  ChallengeRef,
   ChallengeState,
   ClientAppRecord,
   ClientAppSettingsRecord,
@@ -36,6 +39,7 @@ const SCRIPTS = {
   rotateClientAppKey: 1,
   deleteClientApp: 2,
   cancelChallenge: 1,
+  findLiveChallenge: 1,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -97,6 +101,12 @@ function appFrom(h: Record<string, string>): ClientAppRecord | undefined {
   };
 }
 
+/** A stored guess weight; a challenge recorded without one counts as the weakest code. */
+function weightOf(raw: string): number {
+  const w = Number(raw);
+  return raw !== "" && Number.isFinite(w) && w > 0 ? w : MAX_GUESS_WEIGHT;
+}
+
 export interface RedisStoreOptions {
   client: RedisClient;
   /** Prefix of every key, e.g. "ea:". */
@@ -133,6 +143,14 @@ export function createRedisStore(options: RedisStoreOptions): Store {
   return {
     kind: "redis",
 
+    async claimIdempotencyKey(p) {
+      // One key per (app, key) for the whole app, in any slot: a key name of fixed length.
+      const name = createHash("sha256").update(`${p.clientAppId}\0${p.key}`).digest("base64url");
+      const previous = await client.set(`${prefix}ik:${name}`, p.fingerprint, "PX", p.ttlMs, "NX", "GET");
+      if (previous === null) return "new";
+      return previous === p.fingerprint ? "same" : "different";
+    },
+
     async issueChallenge(p: IssueParams): Promise<IssueResult> {
       const pp = personPrefix(prefix, p.tag);
       const r = (await run(
@@ -150,25 +168,45 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.expiresAt,
           p.rules.challengeRetentionMs,
           p.rules.maxFailures,
-          p.replay?.key ?? "",
-          p.replay?.value ?? "",
-          p.replay?.ttlMs ?? 0,
+          p.emailLimits.cooldownMs,
+          p.emailLimits.perHour,
+          p.guessWeight,
+          p.refusedUntil ?? 0,
+          p.idempotency?.key ?? "",
+          p.idempotency?.fingerprint ?? "",
+          p.idempotency?.sealedAnswer ?? "",
+          p.idempotency?.ttlMs ?? 0,
         ],
       )) as string[];
-      if (r[0] === "EMAIL_LOCKED") return { ok: false, reason: "EMAIL_LOCKED", retryAt: Number(r[1]) };
-      return { ok: true, supersededChallengeId: r[1] || undefined };
+      switch (r[0]) {
+        case "OK":
+          return { ok: true, supersededChallengeId: r[1] || undefined, resendAvailableAt: Number(r[2]) };
+        case "REPLAY":
+          return { ok: true, replay: { sealedAnswer: r[1] ?? "", resendAvailableAt: Number(r[2]) } };
+        case "EMAIL_LOCKED":
+        case "RATE_LIMITED":
+          return { ok: false, reason: r[0], retryAt: Number(r[1]) };
+        default:
+          return { ok: false, reason: "IDEMPOTENCY_KEY_REUSED" };
+      }
     },
 
-    async liveChallengeId(p) {
-      const id = await client.get(`${personPrefix(prefix, p.tag)}l:${p.clientAppId}:${p.digest}`);
-      return id ?? undefined;
+    async findChallenge(p): Promise<ChallengeRef | undefined> {
+      if ("challengeId" in p) {
+        const w = await client.hget(`${P(p.challengeId)}c:${p.challengeId}`, "w");
+        return w === null ? undefined : { challengeId: p.challengeId, guessWeight: weightOf(w) };
+      }
+      const pp = personPrefix(prefix, p.tag);
+      const found = await run("findLiveChallenge", [`${pp}l:${p.clientAppId}:${p.digest}`], [pp]);
+      if (!Array.isArray(found)) return undefined;
+      return { challengeId: String(found[0]), guessWeight: weightOf(String(found[1])) };
     },
 
     async consumeChallenge(p: ConsumeParams): Promise<ConsumeResult> {
-      const pp = P(p.challengeId);
+      const pp = personPrefix(prefix, p.tag);
       const r = (await run(
         "consumeChallenge",
-        [`${pp}c:${p.challengeId}`],
+        [`${pp}c:${p.challengeId ?? ""}`],
         [
           pp,
           p.clientAppId,
@@ -183,30 +221,54 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.session.idleTtlMs,
           p.session.maxTtlMs,
           p.session.userAgent,
-          p.challengeId,
-          p.replay?.key ?? "",
-          p.replay?.sealedToken ?? "",
-          p.replay?.ttlMs ?? 0,
+          p.challengeId ?? "",
+          p.idempotency?.key ?? "",
+          p.idempotency?.fingerprint ?? "",
+          p.idempotency?.sealedToken ?? "",
+          p.idempotency?.ttlMs ?? 0,
+          p.refusedUntil ?? 0,
         ],
       )) as string[];
-      if (r[0] === "EMAIL_LOCKED") return { ok: false, reason: "EMAIL_LOCKED", retryAt: Number(r[1]) };
-      if (r[0] !== "OK") return { ok: false, reason: "CODE_INVALID" };
-      const [, uid = "", email = "", created, isNew, sid = "", idle, exp] = r;
-      return {
-        ok: true,
+      const [status, uid = "", email = "", created, isNew, sid = "", idle, exp] = r;
+      const loggedIn = (at: number) => ({
         newUser: isNew === "1",
-        user: { id: uid, email, createdAt: Number(created), lastLoginAt: p.now },
+        user: { id: uid, email, createdAt: Number(created), lastLoginAt: at },
         session: {
           id: sid,
           userId: uid,
           clientAppId: p.clientAppId,
-          createdAt: p.now,
-          refreshedAt: p.now,
+          createdAt: at,
+          refreshedAt: at,
           idleExpiresAt: Number(idle),
           expiresAt: Number(exp),
           userAgent: p.session.userAgent,
         },
-      };
+      });
+      switch (status) {
+        case "OK":
+          return {
+            ok: true,
+            ...loggedIn(p.now),
+            guess: { succeeded: true, weight: weightOf(r[8] ?? ""), priorFailures: Number(r[9]) },
+          };
+        case "REPLAY":
+          return { ok: true, ...loggedIn(Number(r[9])), sealedToken: r[8] ?? "" };
+        case "CODE_INVALID":
+          return r.length > 1
+            ? {
+                ok: false,
+                reason: "CODE_INVALID",
+                guess: { succeeded: false, weight: weightOf(r[1] ?? ""), priorFailures: 0 },
+              }
+            : { ok: false, reason: "CODE_INVALID" };
+        case "EMAIL_LOCKED":
+        case "RATE_LIMITED":
+          return { ok: false, reason: status, retryAt: Number(r[1]) };
+        case "SESSION_INVALID":
+          return { ok: false, reason: "SESSION_INVALID" };
+        default:
+          return { ok: false, reason: "IDEMPOTENCY_KEY_REUSED" };
+      }
     },
 
     async getChallenge(p): Promise<ChallengeRecord | undefined> {
@@ -239,10 +301,6 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       return typeof d === "string" ? d : undefined;
     },
 
-    async replayed(p) {
-      return (await client.get(`${personPrefix(prefix, p.tag)}iq:${p.clientAppId}:${p.key}`)) ?? undefined;
-    },
-
     async refreshSession(p: RefreshParams): Promise<RefreshResult> {
       const pp = personPrefix(prefix, p.tag);
       const r = (await run(
@@ -254,14 +312,22 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.clientAppId,
           p.now,
           p.idleTtlMs,
-          p.replay?.key ?? "",
-          p.replay?.sealedToken ?? "",
-          p.replay?.ttlMs ?? 0,
+          p.idempotency?.key ?? "",
+          p.idempotency?.fingerprint ?? "",
+          p.idempotency?.sealedToken ?? "",
+          p.idempotency?.ttlMs ?? 0,
         ],
       )) as string[];
-      if (r[0] === "REFRESH_TOKEN_REUSED") return { ok: false, reason: "REFRESH_TOKEN_REUSED" };
-      if (r[0] !== "OK") return { ok: false, reason: "SESSION_INVALID" };
-      const [, sid = "", uid = "", created, idle, exp, ua = ""] = r;
+      const [status, sid = "", uid = "", created, idle, exp, ua = ""] = r;
+      if (status !== "OK" && status !== "REPLAY") {
+        return {
+          ok: false,
+          reason:
+            status === "REFRESH_TOKEN_REUSED" || status === "IDEMPOTENCY_KEY_REUSED"
+              ? status
+              : "SESSION_INVALID",
+        };
+      }
       return {
         ok: true,
         session: {
@@ -269,11 +335,12 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           userId: uid,
           clientAppId: p.clientAppId,
           createdAt: Number(created),
-          refreshedAt: p.now,
+          refreshedAt: status === "REPLAY" ? Number(r[8]) : p.now,
           idleExpiresAt: Number(idle),
           expiresAt: Number(exp),
           userAgent: ua,
         },
+        ...(status === "REPLAY" && { sealedToken: r[7] ?? "" }),
       };
     },
 

@@ -70,12 +70,24 @@ export interface LoginRules {
 }
 
 /**
- * The answer of an idempotent call, recorded with the operation itself (atomically) so that a
- * retry with the same key gets it back. Secrets in it are sealed by the caller.
+ * An idempotent call's key and the fingerprint of the request it names. The driver keeps the
+ * record in the person's slot, checks it, does the work and records the answer in one atomic
+ * step: a retry gets the first answer, a concurrent duplicate waits its turn, and a key used
+ * with another request (another fingerprint) is refused.
  */
-export interface ReplayRecord {
+export interface Idempotency {
+  /** "<operation>:<key>" (the driver scopes it to the client app). */
   key: string;
+  /** HMAC of the whole request (see login/idempotency.ts). */
+  fingerprint: string;
   ttlMs: number;
+}
+
+/** The limits on sending codes to one email, applied in the issue step itself. */
+export interface EmailSendLimits {
+  /** 0: no cooldown. */
+  cooldownMs: number;
+  perHour: number;
 }
 
 export interface IssueParams {
@@ -89,13 +101,24 @@ export interface IssueParams {
   now: number;
   expiresAt: number;
   rules: LoginRules;
+  emailLimits: EmailSendLimits;
+  /** What one failed guess at this code weighs in the guess budgets (see guess-budget.ts). */
+  guessWeight: number;
+  /**
+   * Set when a limit outside the person (per IP, app, global) refused the send: only a replay
+   * may answer; otherwise RATE_LIMITED until then (or later, if an email limit says so).
+   */
+  refusedUntil?: number;
   /** With an idempotency key: the whole answer, sealed, to record. */
-  replay?: ReplayRecord & { value: string };
+  idempotency?: Idempotency & { sealedAnswer: string };
 }
 
 export type IssueResult =
-  | { ok: true; supersededChallengeId: string | undefined }
-  | { ok: false; reason: "EMAIL_LOCKED"; retryAt: number };
+  | { ok: true; resendAvailableAt: number; supersededChallengeId: string | undefined }
+  /** The recorded answer of an earlier call with the same key and request. */
+  | { ok: true; replay: { sealedAnswer: string; resendAvailableAt: number } }
+  | { ok: false; reason: "EMAIL_LOCKED" | "RATE_LIMITED"; retryAt: number }
+  | { ok: false; reason: "IDEMPOTENCY_KEY_REUSED" };
 
 export interface NewSession {
   id: string;
@@ -105,8 +128,17 @@ export interface NewSession {
   userAgent: string;
 }
 
-export interface ConsumeParams {
+/** A code to check, found before the atomic step (its guess weight decides the budget). */
+export interface ChallengeRef {
   challengeId: string;
+  guessWeight: number;
+}
+
+export interface ConsumeParams {
+  /** The person's slot: the challenge's tag, or the tag of the email it was looked up by. */
+  tag: string;
+  /** Undefined when no code was found (looked up by email): only a replay can answer. */
+  challengeId: string | undefined;
   clientAppId: string;
   /** MAC of the typed code under each configured key, by key id. */
   macs: Record<string, string>;
@@ -115,14 +147,35 @@ export interface ConsumeParams {
   /** Used if this login creates the user. */
   newUserId: string;
   session: NewSession;
+  /** Set when a guess budget is spent: only a replay may answer; otherwise RATE_LIMITED. */
+  refusedUntil?: number;
   /** With an idempotency key: the refresh token, sealed, recorded with the outcome. */
-  replay?: ReplayRecord & { sealedToken: string };
+  idempotency?: Idempotency & { sealedToken: string };
+}
+
+/** What became of the guess, for the guess budgets: absent when no attempt was counted. */
+export interface GuessOutcome {
+  succeeded: boolean;
+  weight: number;
+  /** Wrong guesses this code had before (given back to the budgets once it is used). */
+  priorFailures: number;
 }
 
 export type ConsumeResult =
-  | { ok: true; user: UserRecord; newUser: boolean; session: SessionRecord }
-  | { ok: false; reason: "CODE_INVALID" }
-  | { ok: false; reason: "EMAIL_LOCKED"; retryAt: number };
+  | {
+      ok: true;
+      user: UserRecord;
+      newUser: boolean;
+      session: SessionRecord;
+      guess?: GuessOutcome;
+      /** A replay: the recorded refresh token, sealed (the answer still stands). */
+      sealedToken?: string;
+    }
+  | { ok: false; reason: "CODE_INVALID"; guess?: GuessOutcome }
+  | { ok: false; reason: "EMAIL_LOCKED" | "RATE_LIMITED"; retryAt: number }
+  /** A replay whose session was revoked, expired or refreshed since. */
+  | { ok: false; reason: "SESSION_INVALID" }
+  | { ok: false; reason: "IDEMPOTENCY_KEY_REUSED" };
 
 export interface RefreshParams {
   tokenHash: string;
@@ -133,28 +186,39 @@ export interface RefreshParams {
   now: number;
   idleTtlMs: number;
   /** With an idempotency key: the new refresh token, sealed, recorded with the outcome. */
-  replay?: ReplayRecord & { sealedToken: string };
+  idempotency?: Idempotency & { sealedToken: string };
 }
 
 export type RefreshResult =
-  | { ok: true; session: SessionRecord }
-  | { ok: false; reason: "SESSION_INVALID" | "REFRESH_TOKEN_REUSED" };
+  | { ok: true; session: SessionRecord; sealedToken?: string }
+  | { ok: false; reason: "SESSION_INVALID" | "REFRESH_TOKEN_REUSED" | "IDEMPOTENCY_KEY_REUSED" };
 
 export interface Store {
   readonly kind: "memory" | "redis";
 
+  /**
+   * Binds a client-given idempotency key to a request for the whole app (the atomic steps
+   * bind it within one person's slot): "new" the first time, "same" for the same fingerprint,
+   * "different" when the key already names another request.
+   */
+  claimIdempotencyKey(p: {
+    clientAppId: string;
+    key: string;
+    fingerprint: string;
+    ttlMs: number;
+  }): Promise<"new" | "same" | "different">;
   issueChallenge(p: IssueParams): Promise<IssueResult>;
-  /** The pending challenge of (email, app), if any. */
-  liveChallengeId(p: { tag: string; digest: string; clientAppId: string }): Promise<string | undefined>;
+  /** A challenge to check: by id (if it exists) or the pending one of (email, app). */
+  findChallenge(
+    p: { challengeId: string } | { tag: string; digest: string; clientAppId: string },
+  ): Promise<ChallengeRef | undefined>;
   consumeChallenge(p: ConsumeParams): Promise<ConsumeResult>;
   getChallenge(p: { challengeId: string; now: number }): Promise<ChallengeRecord | undefined>;
-  /** Retires a pending challenge; returns the email digest when it did. */
-  cancelChallenge(p: { challengeId: string; clientAppId: string }): Promise<string | undefined>;
   /**
-   * What an idempotent call recorded under this key (raw: the issue answer sealed, or the
-   * consume/refresh outcome as JSON with the token sealed), if it is still kept.
+   * Retires a pending challenge and gives back the per-email send limits it took; returns the
+   * email digest when it did.
    */
-  replayed(p: { tag: string; clientAppId: string; key: string }): Promise<string | undefined>;
+  cancelChallenge(p: { challengeId: string; clientAppId: string }): Promise<string | undefined>;
 
   refreshSession(p: RefreshParams): Promise<RefreshResult>;
   getSession(p: { sessionId: string; now: number }): Promise<SessionRecord | undefined>;

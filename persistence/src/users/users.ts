@@ -1,10 +1,9 @@
 // Users: found by id or by (normalised) email, and erased on request — the user record, the
-// email index, sessions and tokens, codes, counters and send limits: nothing about the person
+// email index, sessions and tokens, codes, counters and the email's send limits: nothing about the person
 // stays behind.
 import { appError } from "@emailauth/platform";
 import { ID_PATTERNS } from "../crypto/ids.ts";
 import type { Peppered } from "../crypto/secrets.ts";
-import type { SendLimits } from "../login/send-limits.ts";
 import type { Store, UserRecord } from "../store/store.ts";
 
 export interface Users {
@@ -13,7 +12,7 @@ export interface Users {
   delete(userId: string): Promise<boolean>;
 }
 
-export function createUsers(deps: { store: Store; peppered: Peppered; limits: SendLimits }): Users {
+export function createUsers(deps: { store: Store; peppered: Peppered }): Users {
   const { store } = deps;
   return {
     async get(userId) {
@@ -29,9 +28,8 @@ export function createUsers(deps: { store: Store; peppered: Peppered; limits: Se
     },
     async delete(userId) {
       if (!ID_PATTERNS.user.test(userId)) return false;
-      const { deleted, digest } = await store.deleteUser(userId);
-      if (digest) await deps.limits.forgetEmail(digest);
-      return deleted;
+      // The email's send limits live in the person's slot: erased with the rest.
+      return (await store.deleteUser(userId)).deleted;
     },
   };
 }

@@ -1,6 +1,7 @@
 // Typed environment variables. Each helper returns a `Var`: how to parse the raw string, what
 // is allowed (in words, for error messages and the README's configuration reference), and the
 // defaults. One definition serves validation, typing and documentation, so they cannot drift.
+import { isIP } from "node:net";
 import { z } from "zod";
 import { parseRedisUrl } from "../redis/redis-url.ts";
 
@@ -166,6 +167,29 @@ export function list(opts: Common & { itemPattern: RegExp; itemText: string; max
         .max(opts.max ?? 64),
     );
   return make(opts, allowed, fromZod(schema, allowed));
+}
+
+/** IP addresses or CIDR ranges, comma-separated (e.g. trusted proxies). */
+export function ipRangeList(opts: Common): Var<string[]> {
+  const allowed = "comma-separated IP addresses or CIDR ranges (10.0.0.0/8, fd00::/8)";
+  return make(opts, allowed, (raw) => {
+    const items = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
+    for (const item of items) {
+      const [address = "", bits, extra] = item.split("/");
+      const version = isIP(address);
+      const max = version === 6 ? 128 : 32;
+      const ok =
+        version !== 0 &&
+        extra === undefined &&
+        (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+      if (!ok) throw new Error(`expected ${allowed}`);
+    }
+    if (items.length > 64) throw new Error(`expected ${allowed} (at most 64)`);
+    return items;
+  });
 }
 
 const durationUnits: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -34,6 +34,14 @@ export const catalog = {
   // Input
   INVALID_ARGUMENT: { code: Code.InvalidArgument, message: "The request is not valid." },
   EMAIL_INVALID: { code: Code.InvalidArgument, message: "The email address is not valid." },
+  REQUEST_TOO_LARGE: {
+    code: Code.ResourceExhausted,
+    message: "The request is larger than the gateway accepts.",
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    code: Code.FailedPrecondition,
+    message: "This Idempotency-Key was already used with a different request.",
+  },
   CLIENT_APP_SETTINGS_INVALID: {
     code: Code.InvalidArgument,
     message: "The client app settings are not valid.",

@@ -1,4 +1,5 @@
--- Retires a pending challenge that could not be sent.
+-- Retires a pending challenge that could not be sent, and gives back the email's send limits
+-- it took (the cooldown, and its place in the hourly count).
 -- KEYS[1] challenge key
 -- ARGV: 1 P, 2 app id, 3 challenge id
 -- Returns the email digest if the challenge was pending (and is now canceled), else false.
@@ -6,10 +7,16 @@ local r = redis.call("HMGET", KEYS[1], "app", "d", "st")
 if not r[1] or r[1] ~= ARGV[2] or r[3] ~= "p" then
   return false
 end
+local P, d = ARGV[1], r[2]
 redis.call("HSET", KEYS[1], "st", "n")
 redis.call("HDEL", KEYS[1], "mac")
-local live = ARGV[1] .. "l:" .. ARGV[2] .. ":" .. r[2]
+local live = P .. "l:" .. ARGV[2] .. ":" .. d
 if redis.call("GET", live) == ARGV[3] then
   redis.call("DEL", live)
 end
-return r[2]
+redis.call("DEL", P .. "sc:" .. d)
+local hk = P .. "sh:" .. d
+if tonumber(redis.call("HGET", hk, "n") or "0") > 0 then
+  redis.call("HINCRBY", hk, "n", -1)
+end
+return d

@@ -35,6 +35,16 @@ local function revoke_session(P, sid)
   return 1
 end
 
+-- Whether a session is live and `token_hash` is its current refresh token (not rotated since):
+-- what an idempotent answer that handed out that token needs to still stand.
+local function session_stands(P, sid, token_hash, now)
+  local s = redis.call("HMGET", P .. "s:" .. sid, "ie", "exp")
+  if not s[1] or tonumber(s[1]) <= now or tonumber(s[2]) <= now then
+    return false
+  end
+  return redis.call("GET", P .. "rt:" .. token_hash) == sid
+end
+
 -- The failure counter of an email: a hash {n = failures, r = when the window resets}. The key
 -- also expires at r, so it cleans itself up; comparing r with `now` keeps the rule exact.
 -- Returns the reset time if the email is locked (n >= max), else nil.

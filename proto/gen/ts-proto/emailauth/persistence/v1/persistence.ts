@@ -171,9 +171,20 @@ export interface IssueLoginCodeRequest {
   endUserIp: string;
   /**
    * Optional: names this request, 1 to 128 characters of [A-Za-z0-9_.:-]. A repeated call with
-   * the same key returns the first call's answer (the same challenge and code).
+   * the same key and request returns the first call's answer (the same challenge and code).
    */
   idempotencyKey: string;
+  /**
+   * Optional, with idempotency_key: a digest (at most 64 bytes) of the caller's own whole
+   * request, so that the key is bound to fields persistence does not see.
+   */
+  requestFingerprint: Buffer;
+  /**
+   * True when the caller generated idempotency_key itself, unique by construction (e.g. for
+   * its own retries to another replica). A key given by a caller's client may be reused by
+   * mistake: it is then checked across all of the app's emails, not only this one's.
+   */
+  idempotencyKeyGenerated: boolean;
 }
 
 export interface IssueLoginCodeResponse {
@@ -210,9 +221,14 @@ export interface ConsumeLoginCodeRequest {
   userAgent: string;
   /**
    * Optional: names this request (see IssueLoginCodeRequest.idempotency_key). A repeated call
-   * returns the first call's session and refresh token.
+   * returns the first call's session and refresh token while the session is live and that
+   * refresh token is still its current one; SESSION_INVALID after that.
    */
   idempotencyKey: string;
+  /** See IssueLoginCodeRequest.request_fingerprint. */
+  requestFingerprint: Buffer;
+  /** See IssueLoginCodeRequest.idempotency_key_generated. */
+  idempotencyKeyGenerated: boolean;
 }
 
 export interface CancelLoginCodeRequest {
@@ -260,9 +276,14 @@ export interface RefreshSessionRequest {
   refreshToken: string;
   /**
    * Optional: names this request (see IssueLoginCodeRequest.idempotency_key). A repeated call
-   * returns the first call's new refresh token instead of seeing the old one reused.
+   * returns the first call's new refresh token instead of seeing the old one reused, while
+   * the session is live and that token is still its current one; SESSION_INVALID after that.
    */
   idempotencyKey: string;
+  /** See IssueLoginCodeRequest.request_fingerprint. */
+  requestFingerprint: Buffer;
+  /** See IssueLoginCodeRequest.idempotency_key_generated. */
+  idempotencyKeyGenerated: boolean;
 }
 
 export interface RefreshSessionResponse {
@@ -862,7 +883,14 @@ export const ClientApp: MessageFns<ClientApp> = {
 };
 
 function createBaseIssueLoginCodeRequest(): IssueLoginCodeRequest {
-  return { clientAppId: "", email: "", endUserIp: "", idempotencyKey: "" };
+  return {
+    clientAppId: "",
+    email: "",
+    endUserIp: "",
+    idempotencyKey: "",
+    requestFingerprint: Buffer.alloc(0),
+    idempotencyKeyGenerated: false,
+  };
 }
 
 export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
@@ -878,6 +906,12 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(34).string(message.idempotencyKey);
+    }
+    if (message.requestFingerprint.length !== 0) {
+      writer.uint32(42).bytes(message.requestFingerprint);
+    }
+    if (message.idempotencyKeyGenerated !== false) {
+      writer.uint32(48).bool(message.idempotencyKeyGenerated);
     }
     return writer;
   },
@@ -925,6 +959,22 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
             }
 
             message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.requestFingerprint = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.idempotencyKeyGenerated = reader.bool();
             continue;
           }
         }
@@ -1031,7 +1081,16 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
 };
 
 function createBaseConsumeLoginCodeRequest(): ConsumeLoginCodeRequest {
-  return { clientAppId: "", challengeId: undefined, email: undefined, code: "", userAgent: "", idempotencyKey: "" };
+  return {
+    clientAppId: "",
+    challengeId: undefined,
+    email: undefined,
+    code: "",
+    userAgent: "",
+    idempotencyKey: "",
+    requestFingerprint: Buffer.alloc(0),
+    idempotencyKeyGenerated: false,
+  };
 }
 
 export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
@@ -1053,6 +1112,12 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(50).string(message.idempotencyKey);
+    }
+    if (message.requestFingerprint.length !== 0) {
+      writer.uint32(58).bytes(message.requestFingerprint);
+    }
+    if (message.idempotencyKeyGenerated !== false) {
+      writer.uint32(64).bool(message.idempotencyKeyGenerated);
     }
     return writer;
   },
@@ -1116,6 +1181,22 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
             }
 
             message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.requestFingerprint = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.idempotencyKeyGenerated = reader.bool();
             continue;
           }
         }
@@ -1461,7 +1542,13 @@ export const GetChallengeResponse: MessageFns<GetChallengeResponse> = {
 };
 
 function createBaseRefreshSessionRequest(): RefreshSessionRequest {
-  return { clientAppId: "", refreshToken: "", idempotencyKey: "" };
+  return {
+    clientAppId: "",
+    refreshToken: "",
+    idempotencyKey: "",
+    requestFingerprint: Buffer.alloc(0),
+    idempotencyKeyGenerated: false,
+  };
 }
 
 export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
@@ -1474,6 +1561,12 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
     }
     if (message.idempotencyKey !== "") {
       writer.uint32(26).string(message.idempotencyKey);
+    }
+    if (message.requestFingerprint.length !== 0) {
+      writer.uint32(34).bytes(message.requestFingerprint);
+    }
+    if (message.idempotencyKeyGenerated !== false) {
+      writer.uint32(40).bool(message.idempotencyKeyGenerated);
     }
     return writer;
   },
@@ -1513,6 +1606,22 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
             }
 
             message.idempotencyKey = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.requestFingerprint = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.idempotencyKeyGenerated = reader.bool();
             continue;
           }
         }
@@ -3183,10 +3292,19 @@ export const DeleteClientAppResponse: MessageFns<DeleteClientAppResponse> = {
  *   API key        eak_<random 52>           (secret; stored only as SHA-256)
  *
  * Retries: reads are safe to repeat. IssueLoginCode, ConsumeLoginCode and RefreshSession take
- * an optional idempotency key: a repeated call with the same key (and client app) within 10
- * minutes answers what the first call answered instead of acting again, so a call whose answer
- * was lost (a replica died, the network dropped) can be sent again safely. The revoke and
- * cancel calls are idempotent by nature.
+ * an optional idempotency key, so that a call whose answer was lost (a replica died, the
+ * network dropped) can be sent again safely. A key is scoped to (client app, method) and bound
+ * to a fingerprint of the whole request: the credential it presents (email, challenge id,
+ * code, refresh token) and every other field, plus request_fingerprint for what the caller
+ * saw and persistence does not (e.g. the email's language). Checking the key, doing the work
+ * and recording the answer are one atomic step in the store, so a retry sent while the first
+ * call is still running waits its turn and gets the same answer. Within 10 minutes:
+ *   - the same key with the same request gets the first call's answer, while what it answered
+ *     still stands (a code that was not canceled; a session that is still live, whose refresh
+ *     token was not rotated since); otherwise the error the request would get now;
+ *   - the same key with any other request is refused with IDEMPOTENCY_KEY_REUSED, and never
+ *     answered with another request's answer.
+ * The revoke and cancel calls are idempotent by nature.
  *
  * Errors carry an `emailauth.common.v1.ErrorDetail` with a stable reason. Every RPC may also
  * fail with INVALID_ARGUMENT (reason INVALID_ARGUMENT, a field out of bounds), UNAVAILABLE
@@ -3198,10 +3316,12 @@ export const PersistenceServiceService = {
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
    * app, global), then creates a one-time code for (client app, email) and retires any code
    * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account.
+   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
+   * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
    * INVALID_ARGUMENT EMAIL_INVALID; RESOURCE_EXHAUSTED RATE_LIMITED or EMAIL_LOCKED (both
-   * with retry_at).
+   * with retry_at); FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   issueLoginCode: {
     path: "/emailauth.persistence.v1.PersistenceService/IssueLoginCode" as const,
@@ -3217,9 +3337,13 @@ export const PersistenceServiceService = {
   /**
    * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
    * code on success (or kill it once its attempts run out), create the user on the first
-   * successful login, and open a session.
+   * successful login, and open a session. Failed guesses are also budgeted per client app and
+   * for the whole service, weighted by how guessable each code is, so that guessing spread
+   * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED with retry_at.
+   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
+   * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   consumeLoginCode: {
     path: "/emailauth.persistence.v1.PersistenceService/ConsumeLoginCode" as const,
@@ -3267,7 +3391,8 @@ export const PersistenceServiceService = {
    * is returned. Presenting a token that was already rotated is treated as theft: the whole
    * session is revoked.
    * Errors: UNAUTHENTICATED SESSION_INVALID (unknown, expired or revoked session, or a token
-   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked).
+   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked);
+   * FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   refreshSession: {
     path: "/emailauth.persistence.v1.PersistenceService/RefreshSession" as const,
@@ -3519,18 +3644,24 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
    * app, global), then creates a one-time code for (client app, email) and retires any code
    * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account.
+   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
+   * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
    * INVALID_ARGUMENT EMAIL_INVALID; RESOURCE_EXHAUSTED RATE_LIMITED or EMAIL_LOCKED (both
-   * with retry_at).
+   * with retry_at); FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   issueLoginCode: handleUnaryCall<IssueLoginCodeRequest, IssueLoginCodeResponse>;
   /**
    * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
    * code on success (or kill it once its attempts run out), create the user on the first
-   * successful login, and open a session.
+   * successful login, and open a session. Failed guesses are also budgeted per client app and
+   * for the whole service, weighted by how guessable each code is, so that guessing spread
+   * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED with retry_at.
+   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
+   * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   consumeLoginCode: handleUnaryCall<ConsumeLoginCodeRequest, ConsumeLoginCodeResponse>;
   /**
@@ -3549,7 +3680,8 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
    * is returned. Presenting a token that was already rotated is treated as theft: the whole
    * session is revoked.
    * Errors: UNAUTHENTICATED SESSION_INVALID (unknown, expired or revoked session, or a token
-   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked).
+   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked);
+   * FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   refreshSession: handleUnaryCall<RefreshSessionRequest, RefreshSessionResponse>;
   /**
@@ -3639,10 +3771,12 @@ export interface PersistenceServiceClient extends Client {
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
    * app, global), then creates a one-time code for (client app, email) and retires any code
    * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account.
+   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
+   * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
    * INVALID_ARGUMENT EMAIL_INVALID; RESOURCE_EXHAUSTED RATE_LIMITED or EMAIL_LOCKED (both
-   * with retry_at).
+   * with retry_at); FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   issueLoginCode(
     request: IssueLoginCodeRequest,
@@ -3662,9 +3796,13 @@ export interface PersistenceServiceClient extends Client {
   /**
    * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
    * code on success (or kill it once its attempts run out), create the user on the first
-   * successful login, and open a session.
+   * successful login, and open a session. Failed guesses are also budgeted per client app and
+   * for the whole service, weighted by how guessable each code is, so that guessing spread
+   * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED with retry_at.
+   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
+   * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   consumeLoginCode(
     request: ConsumeLoginCodeRequest,
@@ -3725,7 +3863,8 @@ export interface PersistenceServiceClient extends Client {
    * is returned. Presenting a token that was already rotated is treated as theft: the whole
    * session is revoked.
    * Errors: UNAUTHENTICATED SESSION_INVALID (unknown, expired or revoked session, or a token
-   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked).
+   * of another client app); UNAUTHENTICATED REFRESH_TOKEN_REUSED (the session is now revoked);
+   * FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
   refreshSession(
     request: RefreshSessionRequest,
