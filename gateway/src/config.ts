@@ -92,6 +92,19 @@ export const gatewayConfig = defineConfig({
       description:
         "How long a replica remembers what an API key resolves to; a revoked or disabled key stops working within this.",
     }),
+    API_KEY_FAILURES_PER_MINUTE: vars.int({
+      default: "20",
+      min: 1,
+      max: 100_000,
+      description:
+        "Unknown or malformed API keys one source address (an IPv6 /64 counts as one) may present per minute; past that, its requests are refused (resource_exhausted, RATE_LIMITED) without a lookup until the minute ends.",
+    }),
+    TRUSTED_PROXIES: vars.optional(
+      vars.ipRangeList({
+        description:
+          "Proxies in front of the gateway (addresses or CIDR ranges) whose X-Forwarded-For is believed: the client's address is then the nearest one in it that is not a trusted proxy. Unset: the peer's address, and X-Forwarded-For is ignored.",
+      }),
+    ),
     APP_REQUESTS_PER_SECOND: vars.int({
       default: "200",
       min: 1,

@@ -47,6 +47,7 @@ await runService({
       authenticator: createClientAppAuthenticator({
         persistence: upstreams.persistence,
         ttlMs: config.API_KEY_CACHE_TTL,
+        failuresPerMinute: config.API_KEY_FAILURES_PER_MINUTE,
       }),
       keys,
       checks: upstreams.checks,
@@ -54,6 +55,7 @@ await runService({
       requestTimeoutMs: config.REQUEST_TIMEOUT,
       maxInFlight: config.MAX_IN_FLIGHT,
       appRequestsPerSecond: config.APP_REQUESTS_PER_SECOND,
+      trustedProxies: config.TRUSTED_PROXIES ?? [],
       ...(config.GATEWAY_TLS_CERT_FILE &&
         config.GATEWAY_TLS_KEY_FILE && {
           tls: { certFile: config.GATEWAY_TLS_CERT_FILE, keyFile: config.GATEWAY_TLS_KEY_FILE },

@@ -5,8 +5,8 @@
 //   /grpc.reflection.v1.ServerReflection/*  reflection, for buf curl / grpcurl
 //   /.well-known/jwks.json                  the public keys of access tokens
 //   /healthz /readyz /metrics               operations
-import type { ServiceImpl } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { randomUUID } from "node:crypto";
+import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import {
   type Check,
@@ -22,9 +22,13 @@ import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
 import { ServerReflection } from "@emailauth/proto/reflection";
 import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
+import { CLIENT_ADDRESS, REQUEST_ID } from "./edge/context.ts";
 import { handlePreflight } from "./edge/cors.ts";
-import { createEdgeInterceptor, createGuardInterceptor } from "./edge/interceptors.ts";
+import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
+import { type Admission, createRpcEdge } from "./edge/rpc-edge.ts";
+import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
+import { createRpcHandler } from "./http/rpc-handler.ts";
 import { createHealthService } from "./ops/health-service.ts";
 import { createReflectionService } from "./ops/reflection-service.ts";
 import type { KeySet } from "./tokens/key-set.ts";
@@ -42,6 +46,8 @@ export interface GatewayServerDeps {
   requestTimeoutMs: number;
   maxInFlight: number;
   appRequestsPerSecond: number;
+  /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs). */
+  trustedProxies?: readonly string[];
   readinessIntervalMs?: number;
 }
 
@@ -50,6 +56,9 @@ export interface GatewayServer {
   listen(host: string, port: number): Promise<number>;
   stop(graceMs: number): Promise<void>;
 }
+
+/** A caller's own request id is kept if it is a plain token; otherwise one is made. */
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const readiness = createReadiness({
@@ -71,7 +80,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     return true;
   };
   const routes = [jwks, createOpsRoutes({ metrics: deps.metrics, readiness })];
-  const connect = connectNodeAdapter({
+  const admission: Admission = { inFlight: 0 };
+  const clientAddressOf = createClientAddressOf(deps.trustedProxies ?? []);
+  const rpc = createRpcHandler({
     routes(router) {
       router.service(AuthService, deps.auth);
       router.service(Health, createHealthService({ readiness, services: [AuthService.typeName] }));
@@ -82,17 +93,30 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         }),
       );
     },
-    interceptors: [
-      createEdgeInterceptor({ logger: deps.logger, metrics: deps.metrics }),
-      createGuardInterceptor({
-        authenticator: deps.authenticator,
-        maxInFlight: deps.maxInFlight,
-        appRequestsPerSecond: deps.appRequestsPerSecond,
-      }),
-      createValidateInterceptor(),
-    ],
+    wrap: createRpcEdge({ logger: deps.logger, metrics: deps.metrics, admission }),
+    contextValues(req) {
+      const given = req.headers["x-request-id"];
+      const values = createContextValues();
+      values.set(
+        REQUEST_ID,
+        typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID(),
+      );
+      values.set(CLIENT_ADDRESS, clientAddressOf(req.socket?.remoteAddress, req.headers["x-forwarded-for"]));
+      return values;
+    },
+    requestGate: createRequestGate({
+      authenticator: deps.authenticator,
+      admission,
+      maxInFlight: deps.maxInFlight,
+      appRequestsPerSecond: deps.appRequestsPerSecond,
+      logger: deps.logger,
+    }),
+    interceptors: [createErrorInterceptor({ logger: deps.logger }), createValidateInterceptor()],
     readMaxBytes: deps.maxRequestBytes,
     writeMaxBytes: 1024 * 1024,
+    // Answers are small: compressing them costs more than it saves, and an uncompressed error
+    // is one the edge can read (rpc-edge.ts).
+    compressMinBytes: 1024 * 1024,
     maxTimeoutMs: 60_000,
     shutdownSignal: shutdown.signal,
     fallback(req, res) {
@@ -109,7 +133,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   const listener = createListener({
     handler: (req, res) => {
-      if (!handlePreflight(req, res)) connect(req, res);
+      if (!handlePreflight(req, res)) rpc(req, res);
     },
     requestTimeoutMs: deps.requestTimeoutMs,
     ...(deps.tls && { tls: deps.tls }),

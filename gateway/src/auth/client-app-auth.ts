@@ -1,70 +1,129 @@
 // Who is calling: the client app of the API key in `Authorization: Bearer eak_...`, asked of
 // persistence and remembered for API_KEY_CACHE_TTL (so a revoked or disabled key stops working
 // within that time on every replica). Concurrent requests with the same key share one lookup.
+//
+// Against guessing and floods of made-up keys:
+//   - a value that is not shaped like a key is refused here, without a lookup;
+//   - failures are counted per source address (an IPv6 /64 counts as one): past
+//     API_KEY_FAILURES_PER_MINUTE, that address is refused (RATE_LIMITED, with the time a
+//     retry is allowed) without a lookup until its minute ends;
+//   - refusals are remembered apart from successes, so that a flood of bad keys cannot push
+//     the apps that work out of the cache.
 import { createHash } from "node:crypto";
-import { AppError, appError, type CallOptionsLite } from "@emailauth/platform";
+import { AppError, addressLimitKey, appError, type CallOptionsLite } from "@emailauth/platform";
 import type { ClientApp } from "@emailauth/proto/persistence";
+import { RateLimiterMemory } from "rate-limiter-flexible";
 import type { PersistenceUpstream } from "../upstreams.ts";
 
-const BEARER = /^Bearer\s+(\S{1,200})$/i;
+const BEARER = /^Bearer\s+(\S+)$/i;
+/** The shape of every API key persistence issues: eak_ and 52 base32 characters. */
+export const API_KEY_PATTERN = /^eak_[a-z2-7]{52}$/;
 /** Answers that are facts about the key, worth remembering (not outages). */
 const DEFINITIVE = new Set(["API_KEY_INVALID", "CLIENT_APP_DISABLED", "CLIENT_APP_NOT_FOUND"]);
 
 export interface ClientAppAuthenticator {
-  authenticate(authorization: string | null, options: CallOptionsLite): Promise<ClientApp>;
+  authenticate(
+    authorization: string | null,
+    options: CallOptionsLite & { clientAddress: string },
+  ): Promise<ClientApp>;
 }
 
-export function createClientAppAuthenticator(deps: {
+export interface ClientAppAuthenticatorDeps {
   persistence: PersistenceUpstream;
   ttlMs: number;
+  /** Failed keys one source address may present per minute before it is refused outright. */
+  failuresPerMinute: number;
   maxEntries?: number;
   clock?: () => number;
-}): ClientAppAuthenticator {
+}
+
+interface Cached<T> {
+  until: number;
+  value: T;
+}
+
+/** A map that forgets its oldest entry past `max` (insertion order). */
+function boundedCache<T>(max: number) {
+  const map = new Map<string, Cached<T>>();
+  return {
+    get: (k: string, now: number) => {
+      const hit = map.get(k);
+      return hit && hit.until > now ? hit.value : undefined;
+    },
+    set: (k: string, value: T, until: number) => {
+      if (map.size >= max) map.delete(map.keys().next().value as string);
+      map.set(k, { value, until });
+    },
+  };
+}
+
+export function createClientAppAuthenticator(deps: ClientAppAuthenticatorDeps): ClientAppAuthenticator {
   const clock = deps.clock ?? Date.now;
   const max = deps.maxEntries ?? 10_000;
-  const cache = new Map<string, { until: number; app?: ClientApp; error?: AppError }>();
+  const apps = boundedCache<ClientApp>(max);
+  const refusals = boundedCache<AppError>(max);
   const pending = new Map<string, Promise<ClientApp>>();
+  const failures = new RateLimiterMemory({
+    keyPrefix: "api-key-failures",
+    points: deps.failuresPerMinute,
+    duration: 60,
+  });
 
-  const remember = (hash: string, entry: { app?: ClientApp; error?: AppError }) => {
-    if (deps.ttlMs <= 0) return;
-    if (cache.size >= max) cache.delete(cache.keys().next().value as string);
-    cache.set(hash, { ...entry, until: clock() + deps.ttlMs });
+  const lookup = (apiKey: string, hash: string, options: CallOptionsLite): Promise<ClientApp> => {
+    const inFlight = pending.get(hash);
+    if (inFlight) return inFlight;
+    const found = deps.persistence
+      // Shared by every waiting request: no single request's cancellation may end it.
+      .call(
+        "authenticateClientApp",
+        { apiKey },
+        { ...(options.requestId && { requestId: options.requestId }) },
+      )
+      .then(
+        ({ clientApp }) => {
+          if (!clientApp) throw appError("INTERNAL");
+          if (deps.ttlMs > 0) apps.set(hash, clientApp, clock() + deps.ttlMs);
+          return clientApp;
+        },
+        (err: unknown) => {
+          if (err instanceof AppError && DEFINITIVE.has(err.reason)) {
+            const refusal = appError("API_KEY_INVALID", { cause: err });
+            if (deps.ttlMs > 0) refusals.set(hash, refusal, clock() + deps.ttlMs);
+            throw refusal;
+          }
+          throw err;
+        },
+      )
+      .finally(() => pending.delete(hash));
+    pending.set(hash, found);
+    return found;
   };
 
   return {
-    authenticate(authorization, options) {
-      const apiKey = authorization ? BEARER.exec(authorization)?.[1] : undefined;
-      if (!apiKey?.startsWith("eak_")) return Promise.reject(appError("API_KEY_INVALID"));
-      const hash = createHash("sha256").update(apiKey).digest("base64url");
-      const hit = cache.get(hash);
-      if (hit && hit.until > clock()) return hit.app ? Promise.resolve(hit.app) : Promise.reject(hit.error);
-      const inFlight = pending.get(hash);
-      if (inFlight) return inFlight;
-      const lookup = deps.persistence
-        // Shared by every waiting request: no single request's cancellation may end it.
-        .call(
-          "authenticateClientApp",
-          { apiKey },
-          { ...(options.requestId && { requestId: options.requestId }) },
-        )
-        .then(
-          ({ clientApp }) => {
-            if (!clientApp) throw appError("INTERNAL");
-            remember(hash, { app: clientApp });
-            return clientApp;
-          },
-          (err: unknown) => {
-            if (err instanceof AppError && DEFINITIVE.has(err.reason)) {
-              const refusal = appError("API_KEY_INVALID", { cause: err });
-              remember(hash, { error: refusal });
-              throw refusal;
-            }
-            throw err;
-          },
-        )
-        .finally(() => pending.delete(hash));
-      pending.set(hash, lookup);
-      return lookup;
+    async authenticate(authorization, options) {
+      const source = addressLimitKey(options.clientAddress) ?? "unknown";
+      const throttled = await failures.get(source);
+      if (throttled && throttled.consumedPoints >= deps.failuresPerMinute) {
+        throw appError("RATE_LIMITED", {
+          retryAt: new Date(clock() + Math.max(1000, throttled.msBeforeNext)),
+        });
+      }
+      try {
+        const apiKey = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+        if (!apiKey || !API_KEY_PATTERN.test(apiKey)) throw appError("API_KEY_INVALID");
+        const hash = createHash("sha256").update(apiKey).digest("base64url");
+        const now = clock();
+        const app = apps.get(hash, now);
+        if (app) return app;
+        const refusal = refusals.get(hash, now);
+        if (refusal) throw refusal;
+        return await lookup(apiKey, hash, options);
+      } catch (err) {
+        if (err instanceof AppError && err.reason === "API_KEY_INVALID") {
+          await failures.penalty(source, 1).catch(() => undefined);
+        }
+        throw err;
+      }
     },
   };
 }

@@ -17,9 +17,13 @@ const FROM_UPSTREAM: Partial<Record<Reason, Reason>> = {
   CHALLENGE_NOT_FOUND: "CHALLENGE_NOT_FOUND",
   SESSION_INVALID: "SESSION_INVALID",
   REFRESH_TOKEN_REUSED: "REFRESH_TOKEN_REUSED",
+  IDEMPOTENCY_KEY_REUSED: "IDEMPOTENCY_KEY_REUSED",
   API_KEY_INVALID: "API_KEY_INVALID",
   CLIENT_APP_DISABLED: "API_KEY_INVALID",
   CLIENT_APP_NOT_FOUND: "API_KEY_INVALID",
+  // The gateway validates every field first; an upstream that still refuses one means the two
+  // sets of rules disagree (a bug to fix, logged), but the input is what it refused.
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
   STORE_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   QUEUE_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
   UPSTREAM_UNAVAILABLE: "UPSTREAM_UNAVAILABLE",
@@ -28,15 +32,26 @@ const FROM_UPSTREAM: Partial<Record<Reason, Reason>> = {
   CANCELED: "CANCELED",
 };
 
-/** The error a client app gets for `err`, and whether it is a fault to log. */
-export function toPublic(err: unknown): { error: AppError; fault: boolean } {
-  if (!(err instanceof AppError)) return { error: appError("INTERNAL", { cause: err }), fault: true };
+/** How long a client app is told to wait after an outage of the mesh. */
+const UNAVAILABLE_RETRY_MS = 1000;
+
+/** The error a client app gets for `err`, and whether (and how loudly) to log it. */
+export function toPublic(err: unknown): { error: AppError; log: "error" | "warn" | undefined } {
+  if (!(err instanceof AppError)) return { error: appError("INTERNAL", { cause: err }), log: "error" };
   const fromUpstream = isServiceError(err.cause);
-  if (!fromUpstream) return { error: err, fault: err.code === Code.Internal };
+  if (!fromUpstream) return { error: err, log: err.code === Code.Internal ? "error" : undefined };
   const reason = FROM_UPSTREAM[err.reason] ?? "INTERNAL";
+  const retryAt =
+    err.retryAt ??
+    (reason === "UPSTREAM_UNAVAILABLE" ? new Date(Date.now() + UNAVAILABLE_RETRY_MS) : undefined);
   return {
-    error: appError(reason, { ...(err.retryAt && { retryAt: err.retryAt }), cause: err }),
-    fault: reason === "INTERNAL" || reason === "UPSTREAM_UNAVAILABLE",
+    error: appError(reason, { ...(retryAt && { retryAt }), cause: err }),
+    log:
+      reason === "INTERNAL"
+        ? "error"
+        : reason === "UPSTREAM_UNAVAILABLE" || err.reason === "INVALID_ARGUMENT"
+          ? "warn"
+          : undefined,
   };
 }
 
@@ -51,7 +66,7 @@ export function toConnectError(err: AppError): ConnectError {
   });
   // The catalog's message, except for the gateway's own input errors, whose message names the field.
   const message =
-    err.reason === "INVALID_ARGUMENT" || err.reason === "EMAIL_INVALID"
+    (err.reason === "INVALID_ARGUMENT" || err.reason === "EMAIL_INVALID") && !isServiceError(err.cause)
       ? err.message
       : catalog[err.reason].message;
   return new ConnectError(message, err.code as number as ConnectCode, metadata, [
@@ -62,6 +77,7 @@ export function toConnectError(err: AppError): ConnectError {
 /** Reasons for errors that Connect or protovalidate raise themselves, by status code. */
 const LOCAL_REASONS: Partial<Record<number, Reason>> = {
   [Code.InvalidArgument]: "INVALID_ARGUMENT",
+  [Code.ResourceExhausted]: "REQUEST_TOO_LARGE",
   [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",
   [Code.Canceled]: "CANCELED",
   [Code.Unimplemented]: "UNIMPLEMENTED",
@@ -69,18 +85,37 @@ const LOCAL_REASONS: Partial<Record<number, Reason>> = {
 
 type Details = NonNullable<ConstructorParameters<typeof ConnectError>[3]>;
 
+/** The reason of an error, if it carries our ErrorDetail. */
+export function reasonOf(err: ConnectError): string | undefined {
+  return err.findDetails(ErrorDetailSchema)[0]?.reason;
+}
+
 /**
- * Gives an error raised by Connect's handlers or protovalidate (a field breaking its rules)
- * the same ErrorDetail every other error has. Its message is kept: it names the field and the
- * rule. (A body that is not JSON or is too large is refused before any interceptor runs: that
- * answer has the status code and message only.)
+ * Gives an error raised by Connect or protovalidate (a field breaking its rules) the same
+ * ErrorDetail every other error has. Its message is kept: it names the field and the rule.
  */
 export function withReason(err: ConnectError): ConnectError {
-  if (err.findDetails(ErrorDetailSchema).length > 0) return err;
+  if (reasonOf(err) !== undefined) return err;
   const reason = LOCAL_REASONS[err.code] ?? "INTERNAL";
   const kept = err.details.filter((d) => "desc" in d) as Details;
   return new ConnectError(err.rawMessage, err.code, err.metadata, [
     ...kept,
     { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { reason }) },
   ]);
+}
+
+/**
+ * An error Connect raised while reading the request, before any of our code ran: a body that
+ * is not valid protobuf or JSON, a compression that fails, a GET query that does not decode.
+ * Connect reports some of these as `internal`; they are the caller's, so they become
+ * `invalid_argument`. Statuses the protocol mandates are kept (`unimplemented` for an unknown
+ * compression, `deadline_exceeded` for the caller's own timeout, `resource_exhausted` for a
+ * body over the size limit), with our reason added.
+ */
+export function fromDecodeError(err: ConnectError): ConnectError {
+  if (reasonOf(err) !== undefined) return err;
+  if (err.code !== Code.Internal) return withReason(err);
+  return withReason(
+    new ConnectError(`the request could not be decoded: ${err.rawMessage}`, Code.InvalidArgument as number),
+  );
 }

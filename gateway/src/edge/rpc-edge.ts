@@ -1,0 +1,202 @@
+// The outermost layer of every RPC the gateway serves, around Connect's own handler (which
+// negotiates the protocol, reads and decodes the body, and runs the request gate and the
+// interceptors). It sees every request and every answer, whatever layer produced it:
+//   - the request id on every answer (errors Connect raises before our code included), and
+//     the CORS headers of browser callers;
+//   - errors Connect raised while decoding a request (they have no reason of ours) become the
+//     caller's errors with our reason (protocol-errors in public-errors.ts): no input gets a
+//     5xx. An error without our reason raised after our interceptors ran is a fault: INTERNAL,
+//     logged;
+//   - the requests in flight (admission is decided by the request gate from this count), the
+//     access log line and the request metrics, once the answer's status is known (for gRPC,
+//     in the trailers at the end of the body).
+import { type ConnectError, createContextValues } from "@connectrpc/connect";
+import {
+  encodeEnvelope,
+  type UniversalHandler,
+  type UniversalServerRequest,
+  type UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
+import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
+import { appError, Code, codeName, type Logger, type Metrics } from "@emailauth/platform";
+import { AuthService } from "@emailauth/proto/auth";
+import { CLIENT_APP, REQUEST_ID, RPC_STATE, type RpcState } from "./context.ts";
+import { decorate } from "./cors.ts";
+import { fromDecodeError, reasonOf, toConnectError } from "./public-errors.ts";
+
+export interface Admission {
+  /** Public requests being served by this replica now. */
+  inFlight: number;
+}
+
+export interface RpcEdgeDeps {
+  logger: Logger;
+  metrics: Metrics;
+  admission: Admission;
+}
+
+/** The final status of an answer, for the log and metrics. */
+interface Outcome {
+  code: number;
+  reason: string | undefined;
+}
+
+export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) => UniversalHandler {
+  const { logger, metrics, admission } = deps;
+
+  /** Our reason for an error without one, by where it was raised. */
+  const settle = (err: ConnectError, state: RpcState, requestId: string, method: string): ConnectError => {
+    if (reasonOf(err) !== undefined) return err;
+    if (!state.handlerReached) return fromDecodeError(err);
+    logger.error({ requestId, method, err }, "request failed after its handler");
+    return toConnectError(appError("INTERNAL", { cause: err }));
+  };
+
+  return (handler) => {
+    const method = handler.method.name;
+    const isPublic = handler.service.typeName === AuthService.typeName;
+    const wrapped = async (req: UniversalServerRequest): Promise<UniversalServerResponse> => {
+      const started = performance.now();
+      const values = req.contextValues ?? createContextValues();
+      const requestId = values.get(REQUEST_ID);
+      const state: RpcState = { handlerReached: false };
+      values.set(RPC_STATE, state);
+      const origin = req.header.get("origin");
+      if (isPublic) admission.inFlight++;
+      metrics.inFlight.inc();
+      let done = false;
+      const finish = (outcome: Outcome) => {
+        if (done) return;
+        done = true;
+        if (isPublic) admission.inFlight--;
+        metrics.inFlight.dec();
+        const seconds = (performance.now() - started) / 1000;
+        const status = codeName(outcome.code);
+        metrics.requests.inc({ method, code: status });
+        metrics.requestDuration.observe({ method, code: status }, seconds);
+        if (isPublic) {
+          logger.info(
+            {
+              requestId,
+              method,
+              status,
+              ...(outcome.reason && { reason: outcome.reason }),
+              ms: Math.round(seconds * 1000),
+              clientAppId: values.get(CLIENT_APP)?.id,
+            },
+            "request",
+          );
+        }
+      };
+
+      let res: UniversalServerResponse;
+      try {
+        res = await handler({ ...req, contextValues: values });
+      } catch (err) {
+        // Connect's handlers answer errors themselves; one that throws is a fault of ours.
+        finish({ code: Code.Internal, reason: "INTERNAL" });
+        logger.error({ requestId, method, err }, "request handler threw");
+        throw err;
+      }
+      const header = new Headers(res.header);
+      header.set("x-request-id", requestId);
+      decorate(header, origin);
+      const contentType = header.get("content-type") ?? "";
+
+      // Not an RPC answer at all (415, 405, 505 from protocol negotiation): no body to read.
+      if (!contentType) {
+        finish({ code: codeFromPlainStatus(res.status), reason: undefined });
+        return { ...res, header };
+      }
+
+      if (!contentType.startsWith("application/grpc")) {
+        // Connect protocol, unary: the status is final; an error is a JSON body.
+        if (res.status === 200) {
+          finish({ code: 0, reason: undefined });
+          return { ...res, header };
+        }
+        const body = await readAll(res.body);
+        const fallback = toConnectError(appError("INTERNAL"));
+        const err = settle(errorFromJsonBytes(body, undefined, fallback), state, requestId, method);
+        const out = errorToJsonBytes(err, {});
+        header.set("content-length", String(out.byteLength));
+        header.delete("content-encoding");
+        finish({ code: err.code, reason: reasonOf(err) });
+        return { status: codeToHttpStatus(err.code), header, body: single(out) };
+      }
+
+      // gRPC and gRPC-Web: the status comes at the end, in the trailers (gRPC) or in the last
+      // envelope of the body (gRPC-Web). The body is passed through, and the status read (and
+      // settled) when it ends.
+      const grpcWeb = contentType.startsWith("application/grpc-web");
+      const trailer = res.trailer;
+      const onTrailer = (t: Headers) => {
+        const found = findTrailerError(t);
+        if (!found) return { code: 0, reason: undefined };
+        const err = settle(found, state, requestId, method);
+        if (err !== found) setTrailerStatus(t, err);
+        return { code: err.code, reason: reasonOf(err) };
+      };
+      const source = res.body?.[Symbol.asyncIterator]();
+      const body: AsyncIterable<Uint8Array> = {
+        [Symbol.asyncIterator]() {
+          return {
+            async next() {
+              const chunk = source ? await source.next() : { done: true as const, value: undefined };
+              if (chunk.done) {
+                if (!grpcWeb && trailer) finish(onTrailer(trailer));
+                else finish({ code: 0, reason: undefined });
+                return chunk;
+              }
+              // A gRPC-Web trailer envelope (uncompressed): the status of the call.
+              const bytes = chunk.value;
+              if (grpcWeb && bytes.byteLength >= 5 && (bytes[0] ?? 0) === trailerFlag) {
+                const t = trailerParse(bytes.subarray(5));
+                finish(onTrailer(t));
+                return { done: false, value: encodeEnvelope(trailerFlag, trailerSerialize(t)) };
+              }
+              return chunk;
+            },
+            async return(value?: unknown) {
+              finish({ code: Code.Canceled, reason: "CANCELED" });
+              await source?.return?.(value);
+              return { done: true as const, value: undefined };
+            },
+            async throw(e?: unknown) {
+              finish({ code: Code.Canceled, reason: "CANCELED" });
+              if (source?.throw) return source.throw(e);
+              throw e;
+            },
+          };
+        },
+      };
+      return { ...res, header, body };
+    };
+    return Object.assign(wrapped, {
+      protocolNames: handler.protocolNames,
+      service: handler.service,
+      method: handler.method,
+      requestPath: handler.requestPath,
+      allowedMethods: handler.allowedMethods,
+      supportedContentType: handler.supportedContentType,
+    });
+  };
+}
+
+function codeFromPlainStatus(status: number): number {
+  if (status === 415 || status === 405) return Code.InvalidArgument;
+  return status < 400 ? 0 : Code.Unknown;
+}
+
+async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Uint8Array> {
+  if (!body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  for await (const c of body) chunks.push(c);
+  return chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+}
+
+async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
+}

@@ -1,0 +1,55 @@
+// The Node request handler of the RPCs: Connect's router (protocol negotiation, decoding,
+// request gate, interceptors, handlers), with our edge wrapped around each of its handlers
+// (rpc-edge.ts) and the request's context values set from the connection. Like
+// connectNodeAdapter, which it replaces so that the edge sees every answer.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ContextValues } from "@connectrpc/connect";
+import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+
+export type NodeRequest = IncomingMessage | Http2ServerRequest;
+export type NodeResponse = ServerResponse | Http2ServerResponse;
+
+export interface RpcHandlerOptions extends Partial<ConnectRouterOptions> {
+  routes(router: ConnectRouter): void;
+  /** Wraps each RPC's handler (the edge). */
+  wrap(handler: UniversalHandler): UniversalHandler;
+  /** The context values of a request, from its connection and headers. */
+  contextValues(req: NodeRequest): ContextValues;
+  /** Everything that is not an RPC path. */
+  fallback(req: NodeRequest, res: NodeResponse): void;
+}
+
+export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
+  const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  options.routes(router);
+  const paths = new Map<string, UniversalHandler>();
+  for (const handler of router.handlers) paths.set(handler.requestPath, options.wrap(handler));
+  return (req, res) => {
+    const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (!handler) {
+      options.fallback(req, res);
+      return;
+    }
+    const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues(req));
+    handler(uReq)
+      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      // The edge has logged a handler that threw; a write that fails means the client has
+      // gone. Either way, end the response.
+      .catch(() => {
+        try {
+          if (!res.headersSent) (res as ServerResponse).writeHead(500);
+          res.end();
+        } catch {
+          // already closed
+        }
+      });
+  };
+}
