@@ -3,8 +3,8 @@
 // request fails, because calls caught on the dead replica are retried on the other one (they
 // are idempotent: the mutating ones carry the request's idempotency key).
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { type Mesh, postJson, startMesh } from "./helpers/mesh.ts";
+import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
+import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
 
 let mesh: Mesh;
 beforeAll(async () => {
@@ -50,4 +50,48 @@ it("keeps every request succeeding when one of two persistence replicas is kille
   expect((await victim?.exited)?.signal).toBe("SIGKILL");
   expect(failures).toEqual([]);
   expect(completed).toBe(total);
+});
+
+it("loses no login when a replica dies with StartLogins in flight: no cooldown met, every email sent", async () => {
+  // A mesh of its own: two replicas again, one of which dies with calls on it.
+  const mesh = await startMesh({ persistenceReplicas: 2 });
+  onTestFinished(() => mesh.stop());
+  const [victim, survivor] = mesh.persistence;
+  const { apiKey } = await mesh.createApp();
+  const call = (body: unknown, headers: Record<string, string>) =>
+    postJson(mesh.gatewayUrl, "StartLogin", body, { authorization: `Bearer ${apiKey}`, ...headers });
+  const answers: { email: string; status: number; reason: string | undefined; challengeId: string }[] = [];
+  const underWay = Promise.withResolvers<void>();
+  let sent = 0;
+  const worker = async (w: number) => {
+    for (let i = 0; i < 8; i++) {
+      const email = `failover-${w}-${i}-${randomUUID().slice(0, 6)}@example.com`;
+      // Half with the client's own key, half with only the gateway's.
+      const headers: Record<string, string> = i % 2 ? { "idempotency-key": randomUUID() } : {};
+      const r = await call({ email }, headers);
+      answers.push({
+        email,
+        status: r.status,
+        reason: reasonOf(r.body),
+        challengeId: String(r.body.challengeId),
+      });
+      if (++sent === 40) underWay.resolve();
+    }
+  };
+  const killer = underWay.promise.then(() => victim?.kill("SIGKILL"));
+  await Promise.all([...Array.from({ length: 16 }, (_, w) => worker(w)), killer]);
+  expect(answers.filter((a) => a.status !== 200)).toEqual([]);
+  // Every login that was started gets its email, with a code that works.
+  for (const a of answers) {
+    const code = await mesh.codeFor(a.email);
+    const verified = await postJson(
+      mesh.gatewayUrl,
+      "VerifyLogin",
+      { challengeId: a.challengeId, code },
+      { authorization: `Bearer ${apiKey}` },
+    );
+    expect([a.email, verified.status]).toEqual([a.email, 200]);
+  }
+  expect((await victim?.exited)?.signal).toBe("SIGKILL");
+  expect(survivor?.child.exitCode).toBeNull();
 });

@@ -101,18 +101,18 @@ export const persistenceConfig = defineConfig({
       description: "Codes the whole service may send per minute.",
     }),
     GUESS_BUDGET_APP_PER_HOUR: vars.int({
-      default: "200",
+      default: "180",
       min: 1,
       max: 1_000_000,
       description:
         "Failed guesses per client app per hour, counted as 6-digit codes (a guess at a code 100 times harder to guess counts 1/100). From a quarter of it, new codes are issued at their longest; from half, only such strong codes are checked; when spent, none until the hour ends. Bounds guessing spread over many emails (SECURITY.md).",
     }),
     GUESS_BUDGET_GLOBAL_PER_HOUR: vars.int({
-      default: "400",
+      default: "360",
       min: 1,
       max: 10_000_000,
       description:
-        "The same budget for all client apps together. With the defaults, at most 0.0096 accounts a day are expected to be taken over by guessing, whatever an attacker does (SECURITY.md).",
+        "The same budget for all client apps together. With the defaults, at most 0.0090 accounts a day are expected to be taken over by guessing, whatever an attacker does (SECURITY.md).",
     }),
     SESSION_IDLE_TTL: vars.duration({
       default: "30d",

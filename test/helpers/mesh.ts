@@ -26,6 +26,11 @@ import type { JWK } from "jose";
 import type { Certificates } from "./certs.ts";
 
 export interface MeshOptions {
+  /**
+   * Where persistence and the mailer keep their state: Redis (the default), or the embedded
+   * in-memory store and in-process queue of a first run.
+   */
+  store?: "redis" | "memory";
   persistenceReplicas?: number;
   /** Fixed ports for services a test restarts (0: any free port). */
   mailerPort?: number;
@@ -94,11 +99,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     ? { MAILER_QUEUE_KEYS: "test-queue-key-test-queue-key-test-00001" }
     : {};
 
+  const redisUrl: Record<string, string> = options.store === "memory" ? {} : { REDIS_URL: redis.url };
   const persistence = await Promise.all(
     Array.from({ length: options.persistenceReplicas ?? 1 }, () =>
       spawnService("persistence", {
         env: {
-          REDIS_URL: redis.url,
+          ...redisUrl,
           PERSISTENCE_PORT: "0",
           PERSISTENCE_OPS_PORT: "0",
           ...mtls,
@@ -112,7 +118,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const startMailer = () =>
     spawnService("mailer", {
       env: {
-        REDIS_URL: redis.url,
+        ...redisUrl,
         SMTP_URL: `smtp://127.0.0.1:${sink.port}?ignoreTLS=true`,
         MAILER_PORT: String(mailerPort),
         MAILER_HTTP_PORT: "0",

@@ -6,7 +6,9 @@
 //   - a value that is not shaped like a key is refused here, without a lookup;
 //   - failures are counted per source address (an IPv6 /64 counts as one): past
 //     API_KEY_FAILURES_PER_MINUTE, that address is refused (RATE_LIMITED, with the time a
-//     retry is allowed) without a lookup until its minute ends;
+//     retry is allowed) without a lookup until its minute ends. Keys that were valid in the
+//     last 10 minutes are still looked up: an app that shares its address with an attacker
+//     (a NAT, a proxy) keeps working;
 //   - refusals are remembered apart from successes, so that a flood of bad keys cannot push
 //     the apps that work out of the cache.
 import { createHash } from "node:crypto";
@@ -18,6 +20,8 @@ import type { PersistenceUpstream } from "../upstreams.ts";
 const BEARER = /^Bearer\s+(\S+)$/i;
 /** The shape of every API key persistence issues: eak_ and 52 base32 characters. */
 export const API_KEY_PATTERN = /^eak_[a-z2-7]{52}$/;
+/** How long a key that worked is spared the throttle of failed keys. */
+const RECENTLY_VALID_MS = 10 * 60_000;
 /** Answers that are facts about the key, worth remembering (not outages). */
 const DEFINITIVE = new Set(["API_KEY_INVALID", "CLIENT_APP_DISABLED", "CLIENT_APP_NOT_FOUND"]);
 
@@ -62,6 +66,7 @@ export function createClientAppAuthenticator(deps: ClientAppAuthenticatorDeps): 
   const max = deps.maxEntries ?? 10_000;
   const apps = boundedCache<ClientApp>(max);
   const refusals = boundedCache<AppError>(max);
+  const recentlyValid = boundedCache<true>(max);
   const pending = new Map<string, Promise<ClientApp>>();
   const failures = new RateLimiterMemory({
     keyPrefix: "api-key-failures",
@@ -83,6 +88,7 @@ export function createClientAppAuthenticator(deps: ClientAppAuthenticatorDeps): 
         ({ clientApp }) => {
           if (!clientApp) throw appError("INTERNAL");
           if (deps.ttlMs > 0) apps.set(hash, clientApp, clock() + deps.ttlMs);
+          recentlyValid.set(hash, true, clock() + RECENTLY_VALID_MS);
           return clientApp;
         },
         (err: unknown) => {
@@ -102,19 +108,20 @@ export function createClientAppAuthenticator(deps: ClientAppAuthenticatorDeps): 
   return {
     async authenticate(authorization, options) {
       const source = addressLimitKey(options.clientAddress) ?? "unknown";
-      const throttled = await failures.get(source);
-      if (throttled && throttled.consumedPoints >= deps.failuresPerMinute) {
-        throw appError("RATE_LIMITED", {
-          retryAt: new Date(clock() + Math.max(1000, throttled.msBeforeNext)),
-        });
+      const apiKey = authorization ? BEARER.exec(authorization)?.[1] : undefined;
+      const hash =
+        apiKey && API_KEY_PATTERN.test(apiKey) ? createHash("sha256").update(apiKey).digest("base64url") : "";
+      const now = clock();
+      const app = hash ? apps.get(hash, now) : undefined;
+      if (app) return app;
+      if (!hash || !recentlyValid.get(hash, now)) {
+        const throttled = await failures.get(source);
+        if (throttled && throttled.consumedPoints >= deps.failuresPerMinute) {
+          throw appError("RATE_LIMITED", { retryAt: new Date(now + Math.max(1000, throttled.msBeforeNext)) });
+        }
       }
       try {
-        const apiKey = authorization ? BEARER.exec(authorization)?.[1] : undefined;
-        if (!apiKey || !API_KEY_PATTERN.test(apiKey)) throw appError("API_KEY_INVALID");
-        const hash = createHash("sha256").update(apiKey).digest("base64url");
-        const now = clock();
-        const app = apps.get(hash, now);
-        if (app) return app;
+        if (!apiKey || !hash) throw appError("API_KEY_INVALID");
         const refusal = refusals.get(hash, now);
         if (refusal) throw refusal;
         return await lookup(apiKey, hash, options);

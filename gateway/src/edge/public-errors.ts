@@ -69,7 +69,7 @@ export function toConnectError(err: AppError): ConnectError {
     (err.reason === "INVALID_ARGUMENT" || err.reason === "EMAIL_INVALID") && !isServiceError(err.cause)
       ? err.message
       : catalog[err.reason].message;
-  return new ConnectError(message, err.code as number as ConnectCode, metadata, [
+  return new ConnectError(message.toWellFormed(), err.code as number as ConnectCode, metadata, [
     { desc: ErrorDetailSchema, value: detail },
   ]);
 }
@@ -98,7 +98,8 @@ export function withReason(err: ConnectError): ConnectError {
   if (reasonOf(err) !== undefined) return err;
   const reason = LOCAL_REASONS[err.code] ?? "INTERNAL";
   const kept = err.details.filter((d) => "desc" in d) as Details;
-  return new ConnectError(err.rawMessage, err.code, err.metadata, [
+  // Well-formed: a message can echo input, and a lone surrogate breaks gRPC's status header.
+  return new ConnectError(err.rawMessage.toWellFormed(), err.code, err.metadata, [
     ...kept,
     { desc: ErrorDetailSchema, value: create(ErrorDetailSchema, { reason }) },
   ]);

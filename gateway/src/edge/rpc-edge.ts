@@ -10,7 +10,7 @@
 //   - the requests in flight (admission is decided by the request gate from this count), the
 //     access log line and the request metrics, once the answer's status is known (for gRPC,
 //     in the trailers at the end of the body).
-import { type ConnectError, createContextValues } from "@connectrpc/connect";
+import { ConnectError, createContextValues } from "@connectrpc/connect";
 import {
   encodeEnvelope,
   type UniversalHandler,
@@ -91,14 +91,27 @@ export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) =>
         }
       };
 
+      const protocol = protocolOf(req.header.get("content-type"));
+      /**
+       * Connect answers errors itself, and throws only when it cannot even write one (its
+       * gRPC status writer fails on a message with a lone UTF-16 surrogate, echoed from the
+       * input): answered here, as the error the request would have got.
+       */
+      const unanswerable = (err: unknown): ConnectError => {
+        if (!state.handlerReached) {
+          logger.warn({ requestId, method, err }, "Connect could not answer a request it could not decode");
+          return fromDecodeError(
+            new ConnectError("the request could not be decoded", Code.Internal as number),
+          );
+        }
+        logger.error({ requestId, method, err }, "request failed after its handler");
+        return toConnectError(appError("INTERNAL", { cause: err }));
+      };
       let res: UniversalServerResponse;
       try {
         res = await handler({ ...req, contextValues: values });
       } catch (err) {
-        // Connect's handlers answer errors themselves; one that throws is a fault of ours.
-        finish({ code: Code.Internal, reason: "INTERNAL" });
-        logger.error({ requestId, method, err }, "request handler threw");
-        throw err;
+        res = errorResponse(protocol, unanswerable(err));
       }
       const header = new Headers(res.header);
       header.set("x-request-id", requestId);
@@ -140,11 +153,24 @@ export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) =>
         return { code: err.code, reason: reasonOf(err) };
       };
       const source = res.body?.[Symbol.asyncIterator]();
+      let failed = false;
       const body: AsyncIterable<Uint8Array> = {
         [Symbol.asyncIterator]() {
           return {
             async next() {
-              const chunk = source ? await source.next() : { done: true as const, value: undefined };
+              if (failed) return { done: true as const, value: undefined };
+              let chunk: IteratorResult<Uint8Array>;
+              try {
+                chunk = source ? await source.next() : { done: true as const, value: undefined };
+              } catch (err) {
+                failed = true;
+                const error = unanswerable(err);
+                const t = setTrailerStatus(trailer ?? new Headers(), error);
+                finish({ code: error.code, reason: reasonOf(error) });
+                return grpcWeb
+                  ? { done: false as const, value: encodeEnvelope(trailerFlag, trailerSerialize(t)) }
+                  : { done: true as const, value: undefined };
+              }
               if (chunk.done) {
                 if (!grpcWeb && trailer) finish(onTrailer(trailer));
                 else finish({ code: 0, reason: undefined });
@@ -182,6 +208,39 @@ export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) =>
       allowedMethods: handler.allowedMethods,
       supportedContentType: handler.supportedContentType,
     });
+  };
+}
+
+type Protocol = "connect" | "grpc" | "grpc-web";
+
+function protocolOf(contentType: string | null): Protocol {
+  if (contentType?.startsWith("application/grpc-web")) return "grpc-web";
+  if (contentType?.startsWith("application/grpc")) return "grpc";
+  return "connect";
+}
+
+/** An answer carrying only `err`, in the request's protocol. */
+function errorResponse(protocol: Protocol, err: ConnectError): UniversalServerResponse {
+  if (protocol === "connect") {
+    return {
+      status: codeToHttpStatus(err.code),
+      header: new Headers({ "content-type": "application/json" }),
+      body: single(errorToJsonBytes(err, {})),
+    };
+  }
+  const trailer = setTrailerStatus(new Headers(), err);
+  if (protocol === "grpc") {
+    return {
+      status: 200,
+      header: new Headers({ "content-type": "application/grpc+proto" }),
+      body: single(new Uint8Array(0)),
+      trailer,
+    };
+  }
+  return {
+    status: 200,
+    header: new Headers({ "content-type": "application/grpc-web+proto" }),
+    body: single(encodeEnvelope(trailerFlag, trailerSerialize(trailer))),
   };
 }
 

@@ -92,7 +92,13 @@ export function createGuessBudget(deps: {
       key: () => "all",
     },
   ];
-  const pressure = new Map<string, { until: number; value: boolean }>();
+  // What each budget has used, as this replica last saw it (read when stale, and refreshed by
+  // every reservation's own answer): enough to decide whether to harden new codes.
+  const usage = new Map<string, { until: number; consumed: number }>();
+  const remember = (scope: BudgetScope, key: string, consumed: number) => {
+    if (usage.size > 20_000) usage.clear();
+    usage.set(`${scope}:${key}`, { until: clock() + PRESSURE_CACHE_MS, consumed });
+  };
   const lastHardened = new Map<string, number>();
 
   const giveBack = async (clientAppId: string, weight: number) => {
@@ -106,20 +112,24 @@ export function createGuessBudget(deps: {
   return {
     async underPressure(clientAppId) {
       const now = clock();
-      const hit = pressure.get(clientAppId);
-      if (hit && hit.until > now) return hit.value;
-      const used = await Promise.all(budgets.map((b) => b.limiter.get(b.key(clientAppId))));
-      const index = budgets.findIndex((b, i) => (used[i]?.consumedPoints ?? 0) * 4 >= b.points);
-      const value = index >= 0;
-      if (pressure.size > 10_000) pressure.clear();
-      pressure.set(clientAppId, { until: now + PRESSURE_CACHE_MS, value });
+      const consumed = await Promise.all(
+        budgets.map(async (b) => {
+          const key = b.key(clientAppId);
+          const hit = usage.get(`${b.scope}:${key}`);
+          if (hit && hit.until > now) return hit.consumed;
+          const seen = (await b.limiter.get(key))?.consumedPoints ?? 0;
+          remember(b.scope, key, seen);
+          return seen;
+        }),
+      );
+      const index = budgets.findIndex((b, i) => (consumed[i] ?? 0) * 4 >= b.points);
       const scope = budgets[index]?.scope;
       if (scope && (lastHardened.get(clientAppId) ?? 0) + 60_000 <= now) {
         if (lastHardened.size > 10_000) lastHardened.clear();
         lastHardened.set(clientAppId, now);
         deps.events?.hardened?.({ clientAppId, scope });
       }
-      return value;
+      return scope !== undefined;
     },
 
     async reserve(clientAppId, weight) {
@@ -130,6 +140,9 @@ export function createGuessBudget(deps: {
       let refusal: { scope: BudgetScope; msBeforeNext: number; strongOnly: boolean } | undefined;
       results.forEach((r, i) => {
         const b = budgets[i] as (typeof budgets)[number];
+        const seen =
+          r.status === "fulfilled" ? r.value : r.reason instanceof RateLimiterRes ? r.reason : undefined;
+        if (seen) remember(b.scope, b.key(clientAppId), seen.consumedPoints);
         let refusedHere: RateLimiterRes | undefined;
         let strongOnly = false;
         if (r.status === "rejected") {
