@@ -3,7 +3,7 @@
 // ("…fd5e79631187") is not taken for a leak, while `"code":"963118"` or "code 963118" is.
 const WORD = "A-Za-z0-9_";
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
@@ -12,7 +12,7 @@ export function leakedSecrets(text: string, secrets: Iterable<string>): string[]
   const found: string[] = [];
   for (const secret of secrets) {
     if (!text.includes(secret)) continue;
-    if (new RegExp(`(?<![${WORD}])${escape(secret)}(?![${WORD}])`).test(text)) found.push(secret);
+    if (new RegExp(`(?<![${WORD}])${escapeRegExp(secret)}(?![${WORD}])`).test(text)) found.push(secret);
   }
   return found;
 }
