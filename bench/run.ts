@@ -438,6 +438,59 @@ async function main() {
   say(
     `StartLogin with delivery: ${rps(mixedResult)} req/s, p99 ${mixedResult.p99Ms} ms, errors ${mixedResult.errors}; ${round(sentDuringMixed / ((x1.at - x0.at) / 1000))} emails/s delivered meanwhile`,
   );
+
+  // 7. Slow clients: 200 slowloris clients (slow headers, slow body, slow HTTP/2 streams) while
+  // the mixed load runs again; its p99 against the one above.
+  const slowRun = run(
+    process.execPath,
+    [join(root, "bench", "slowloris.ts"), gatewayUrl, apiKey, "200", "200"],
+    {
+      maxBuffer: 1024 * 1024,
+    },
+  );
+  const slowLoad = await wrk(join(root, "bench", "wrk", "start-login.lua"), gatewayUrl, DURATION, {
+    ...loginEnv,
+    BENCH_RUN: "slowloris",
+  });
+  const slow = JSON.parse((await slowRun).stdout) as {
+    clients: number;
+    closedBy: Record<string, number>;
+    lastedMs: { p50: number; max: number };
+  };
+  say(
+    `slowloris: ${slow.clients} slow clients closed (${JSON.stringify(slow.closedBy)}), the longest after ${slow.lastedMs.max} ms; meanwhile StartLogin ${rps(slowLoad)} req/s, p99 ${slowLoad.p99Ms} ms (${round(slowLoad.p99Ms / Math.max(1, mixedResult.p99Ms), 2)}x the same load without them), errors ${slowLoad.errors}`,
+  );
+
+  // 8. Overload: an open-loop flood at 10x the StartLogin rate measured above, on 400
+  // kept-alive connections, with a new connection every 100 ms; then the time to recover.
+  const floodRate = Math.max(1000, 10 * rps(startResult));
+  const gatewayPid = procs.find((p) => p.name === "gateway")?.pid ?? 0;
+  const rssBefore = peakRssMb(gatewayPid);
+  const f0 = snapshot();
+  const { stdout: floodOut } = await run(
+    process.execPath,
+    [join(root, "bench", "flood.ts"), gatewayUrl, apiKey, String(floodRate), String(DURATION), "400"],
+    { maxBuffer: 1024 * 1024 },
+  );
+  const f1 = snapshot();
+  const flood = JSON.parse(floodOut) as {
+    offeredRps: number;
+    sent: number;
+    answered: number;
+    unanswered: Record<string, number>;
+    byStatus: Record<string, number>;
+    refusalsWithoutRetryAfter: number;
+    admittedMs: { p50: number; p99: number; max: number };
+    refusedMs: { p50: number; p99: number };
+    newConnectionMs: { p50: number; p99: number; max: number };
+    servedRps: number;
+    recoveryMs: number;
+  };
+  const gatewayRssPeak = peakRssMb(gatewayPid);
+  say(
+    `overload: ${flood.offeredRps} req/s offered for ${DURATION} s: ${flood.answered} of ${flood.sent} answered (${JSON.stringify(flood.byStatus)}), unanswered ${JSON.stringify(flood.unanswered)}; admitted p99 ${flood.admittedMs.p99} ms, refusals p99 ${flood.refusedMs.p99} ms, new connections p99 ${flood.newConnectionMs.p99} ms; served ${flood.servedRps} req/s; recovered in ${flood.recoveryMs} ms; gateway peak RSS ${round(rssBefore)} MB before, ${gatewayRssPeak} MB after`,
+  );
+
   await saveMetrics("all");
   await mailQueue.close();
   queueConnection.disconnect();
@@ -499,6 +552,12 @@ async function main() {
       cpu: cpuBetween(v0, v1),
       cpuUsPerRequest: perRequestCpuUs(v0, v1, verifyResult.requests),
     },
+    slowloris: {
+      ...slow,
+      load: { rps: rps(slowLoad), ...slowLoad },
+      p99VsWithout: round(slowLoad.p99Ms / Math.max(1, mixedResult.p99Ms), 2),
+    },
+    overload: { ...flood, gatewayRssBeforeMb: round(rssBefore), cpu: cpuBetween(f0, f1) },
     peakRssMb: peak,
     targets: {
       startLoginRps: { target: 4000, reached: rps(startResult) >= 4000 },
@@ -539,6 +598,10 @@ CPU (cores busy) — StartLogin: ${cores(r.startLogin.cpu.coresUsed)} (machine $
 CPU per request (µs) — StartLogin: ${cores(r.startLogin.cpuUsPerRequest)}; VerifyLogin: ${cores(r.verifyLogin.cpuUsPerRequest)}; per email delivered: ${cores(r.mail.cpuUsPerEmail)}.
 
 Peak RSS (MB): ${cores(r.peakRssMb)}.
+
+Slow clients: ${r.slowloris.clients} slowloris clients (slow headers, slow body, slow HTTP/2 stream), all closed (${JSON.stringify(r.slowloris.closedBy)}), the longest after ${r.slowloris.lastedMs.max} ms; the same load meanwhile: ${r.slowloris.load.rps} requests/s, p99 ${r.slowloris.load.p99Ms} ms (${r.slowloris.p99VsWithout}x its p99 without them), ${r.slowloris.load.errors} errors.
+
+Overload: ${r.overload.offeredRps} StartLogin/s offered (10x the measured rate) for ${r.settings.durationSeconds} s on 400 connections: ${r.overload.answered} of ${r.overload.sent} answered (${JSON.stringify(r.overload.byStatus)}), unanswered ${JSON.stringify(r.overload.unanswered)}, ${r.overload.refusalsWithoutRetryAfter} refusals without Retry-After. Admitted: p50 ${r.overload.admittedMs.p50} ms, p99 ${r.overload.admittedMs.p99} ms (${r.overload.servedRps} served/s). Refused: p50 ${r.overload.refusedMs.p50} ms, p99 ${r.overload.refusedMs.p99} ms. New connections: p99 ${r.overload.newConnectionMs.p99} ms. Recovered ${r.overload.recoveryMs} ms after the flood. Gateway peak RSS ${r.overload.gatewayRssBeforeMb} MB before it, ${r.peakRssMb.gateway} MB after.
 
 | target | |
 |---|---|

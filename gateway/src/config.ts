@@ -112,17 +112,60 @@ export const gatewayConfig = defineConfig({
       description: "Requests per second one client app may make to one gateway replica.",
     }),
     MAX_IN_FLIGHT: vars.int({
-      default: "4000",
+      default: "1000",
       min: 1,
       max: 1_000_000,
       description:
-        "Requests served at once by one replica; more are refused at once with resource_exhausted (OVERLOADED).",
+        "Hard ceiling of public requests one replica serves at once. Below it the limit adapts to what the mesh sustains (ADMISSION_TARGET_LATENCY); requests over the limit are refused at once with resource_exhausted (OVERLOADED) and Retry-After.",
+    }),
+    ADMISSION_TARGET_LATENCY: vars.duration({
+      default: "300ms",
+      min: 10,
+      max: 30_000,
+      description:
+        "The latency admitted requests should stay under: a replica admits as many requests at once as complete in this time at the rate it measures (Little's law), and refuses the rest at once. StartLogin and GetLoginStatus are refused from 80% of it, before VerifyLogin, RefreshSession and the revokes.",
+    }),
+    ADMISSION_MAX_EVENT_LOOP_DELAY: vars.duration({
+      default: "50ms",
+      min: 5,
+      max: 10_000,
+      description:
+        "Event-loop delay (the mean over the last few 100 ms) past which a replica refuses new StartLogin and GetLoginStatus requests (the others from twice this), so that a saturated gateway stays responsive.",
     }),
     REQUEST_TIMEOUT: vars.duration({
       default: "10s",
       min: 1000,
       max: 120_000,
-      description: "Time a client has to send a whole request.",
+      description:
+        "Time a client has to send a whole request, headers and body, on HTTP/1.1 and HTTP/2 (408, or a reset HTTP/2 stream); the headers (and a TLS handshake) must arrive within the smaller of this and 10 s.",
+    }),
+    KEEP_ALIVE_TIMEOUT: vars.duration({
+      default: "5s",
+      min: 100,
+      max: 600_000,
+      description:
+        "HTTP/1.1: a kept-alive connection idle this long between requests is closed. Clients should reuse connections for less than this.",
+    }),
+    HTTP2_IDLE_TIMEOUT: vars.duration({
+      default: "60s",
+      min: 1000,
+      max: 3_600_000,
+      description:
+        "HTTP/2: a connection with no open stream this long is closed (GOAWAY), whatever else it sends.",
+    }),
+    MAX_CONNECTIONS: vars.int({
+      default: "10000",
+      min: 1,
+      max: 1_000_000,
+      description:
+        "Open connections one replica accepts; one more is answered 503 with Retry-After (HTTP/1.1) or GOAWAY (HTTP/2) and closed.",
+    }),
+    MAX_CONNECTIONS_PER_ADDRESS: vars.int({
+      default: "512",
+      min: 1,
+      max: 1_000_000,
+      description:
+        "Open connections from one address (an IPv6 /64 counts once); TRUSTED_PROXIES are exempt. Raise it for a client app that keeps more connections open from one address.",
     }),
   },
   check: (c) => {

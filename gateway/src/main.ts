@@ -54,6 +54,13 @@ await runService({
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       requestTimeoutMs: config.REQUEST_TIMEOUT,
       maxInFlight: config.MAX_IN_FLIGHT,
+      admissionTargetLatencyMs: config.ADMISSION_TARGET_LATENCY,
+      admissionMaxEventLoopDelayMs: config.ADMISSION_MAX_EVENT_LOOP_DELAY,
+      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT,
+      http2IdleTimeoutMs: config.HTTP2_IDLE_TIMEOUT,
+      maxConnections: config.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: config.MAX_CONNECTIONS_PER_ADDRESS,
+      upstreamsReachable: upstreams.reachableFor,
       appRequestsPerSecond: config.APP_REQUESTS_PER_SECOND,
       trustedProxies: config.TRUSTED_PROXIES ?? [],
       ...(config.GATEWAY_TLS_CERT_FILE &&

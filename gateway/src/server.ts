@@ -22,10 +22,11 @@ import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
 import { ServerReflection } from "@emailauth/proto/reflection";
 import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
+import { createAdmission } from "./edge/admission.ts";
 import { CLIENT_ADDRESS, REQUEST_ID } from "./edge/context.ts";
 import { handlePreflight } from "./edge/cors.ts";
 import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
-import { type Admission, createRpcEdge } from "./edge/rpc-edge.ts";
+import { createRpcEdge } from "./edge/rpc-edge.ts";
 import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
 import { createRpcHandler } from "./http/rpc-handler.ts";
@@ -44,10 +45,21 @@ export interface GatewayServerDeps {
   tls?: { certFile: string; keyFile: string };
   maxRequestBytes: number;
   requestTimeoutMs: number;
+  /** Hard ceiling of public requests in flight (admission adapts below it). */
   maxInFlight: number;
+  /** The latency admitted requests should stay under (admission.ts). */
+  admissionTargetLatencyMs?: number;
+  /** Event-loop delay past which new low-priority requests are refused. */
+  admissionMaxEventLoopDelayMs?: number;
+  maxConnections?: number;
+  maxConnectionsPerAddress?: number;
+  keepAliveTimeoutMs?: number;
+  http2IdleTimeoutMs?: number;
   appRequestsPerSecond: number;
   /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs). */
   trustedProxies?: readonly string[];
+  /** Whether the upstreams a public method needs can be reached right now. */
+  upstreamsReachable?: (method: string) => boolean;
   readinessIntervalMs?: number;
 }
 
@@ -80,8 +92,13 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     return true;
   };
   const routes = [jwks, createOpsRoutes({ metrics: deps.metrics, readiness })];
-  const admission: Admission = { inFlight: 0 };
-  const clientAddressOf = createClientAddressOf(deps.trustedProxies ?? []);
+  const admission = createAdmission({
+    maxInFlight: deps.maxInFlight,
+    targetLatencyMs: deps.admissionTargetLatencyMs ?? 300,
+    maxEventLoopDelayMs: deps.admissionMaxEventLoopDelayMs ?? 50,
+  });
+  const trustedProxies = createClientAddressOf(deps.trustedProxies ?? []);
+  const clientAddressOf = trustedProxies.clientAddressOf;
   const rpc = createRpcHandler({
     routes(router) {
       router.service(AuthService, deps.auth);
@@ -93,7 +110,12 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         }),
       );
     },
-    wrap: createRpcEdge({ logger: deps.logger, metrics: deps.metrics, admission }),
+    wrap: createRpcEdge({
+      logger: deps.logger,
+      metrics: deps.metrics,
+      admission,
+      ...(deps.upstreamsReachable && { upstreamsReachable: deps.upstreamsReachable }),
+    }),
     contextValues(req) {
       const given = req.headers["x-request-id"];
       const values = createContextValues();
@@ -106,8 +128,6 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     },
     requestGate: createRequestGate({
       authenticator: deps.authenticator,
-      admission,
-      maxInFlight: deps.maxInFlight,
       appRequestsPerSecond: deps.appRequestsPerSecond,
       logger: deps.logger,
     }),
@@ -136,6 +156,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       if (!handlePreflight(req, res)) rpc(req, res);
     },
     requestTimeoutMs: deps.requestTimeoutMs,
+    maxConnections: deps.maxConnections ?? 10_000,
+    maxConnectionsPerAddress: deps.maxConnectionsPerAddress ?? 512,
+    isExempt: trustedProxies.isTrusted,
+    ...(deps.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: deps.keepAliveTimeoutMs }),
+    ...(deps.http2IdleTimeoutMs !== undefined && { idleTimeoutMs: deps.http2IdleTimeoutMs }),
     ...(deps.tls && { tls: deps.tls }),
   });
   return {
@@ -150,6 +175,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       await listener.close(graceMs);
       shutdown.abort();
       readiness.stop();
+      admission.stop();
     },
   };
 }

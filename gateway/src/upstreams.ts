@@ -19,8 +19,13 @@ export interface Upstreams {
   persistence: PersistenceUpstream;
   mailer: MailerUpstream;
   checks: Record<string, Check>;
+  /** Whether the upstreams a public method needs can be reached right now. */
+  reachableFor(method: string): boolean;
   close(): void;
 }
+
+/** Public methods that need the mailer too (every one needs persistence). */
+const NEEDS_MAILER = new Set(["StartLogin", "GetLoginStatus"]);
 
 export async function createUpstreams(deps: {
   persistenceAddresses: readonly string[];
@@ -40,35 +45,38 @@ export async function createUpstreams(deps: {
     addresses: deps.mailerAddresses,
     credentials,
   });
+  const persistence = createUpstream(persistenceClient, {
+    service: "persistence",
+    metrics: deps.metrics,
+    deadlineMs: deps.deadlineMs,
+    // Reads, writes idempotent by nature, and writes given the request's idempotency key:
+    // retried on UNAVAILABLE (on another replica), within the call's deadline.
+    idempotentMethods: [
+      "issueLoginCode",
+      "consumeLoginCode",
+      "refreshSession",
+      "cancelLoginCode",
+      "authenticateClientApp",
+      "getChallenge",
+      "getSession",
+      "getUser",
+      "findUserByEmail",
+      "listUserSessions",
+      "revokeSession",
+      "revokeUserSessions",
+    ],
+  });
+  const mailer = createUpstream(mailerClient, {
+    service: "mailer",
+    metrics: deps.metrics,
+    deadlineMs: deps.deadlineMs,
+    // Queueing is idempotent by its idempotency key (the challenge id).
+    idempotentMethods: ["queueLoginCodeEmail", "getDeliveryStatus"],
+  });
   return {
-    persistence: createUpstream(persistenceClient, {
-      service: "persistence",
-      metrics: deps.metrics,
-      deadlineMs: deps.deadlineMs,
-      // Reads, writes idempotent by nature, and writes given the request's idempotency key:
-      // retried on UNAVAILABLE (on another replica), within the call's deadline.
-      idempotentMethods: [
-        "issueLoginCode",
-        "consumeLoginCode",
-        "refreshSession",
-        "cancelLoginCode",
-        "authenticateClientApp",
-        "getChallenge",
-        "getSession",
-        "getUser",
-        "findUserByEmail",
-        "listUserSessions",
-        "revokeSession",
-        "revokeUserSessions",
-      ],
-    }),
-    mailer: createUpstream(mailerClient, {
-      service: "mailer",
-      metrics: deps.metrics,
-      deadlineMs: deps.deadlineMs,
-      // Queueing is idempotent by its idempotency key (the challenge id).
-      idempotentMethods: ["queueLoginCodeEmail", "getDeliveryStatus"],
-    }),
+    persistence,
+    mailer,
+    reachableFor: (method) => persistence.reachable() && (!NEEDS_MAILER.has(method) || mailer.reachable()),
     checks: {
       persistence: grpcHealthCheck(persistenceClient, PersistenceServiceClient.serviceName),
       mailer: grpcHealthCheck(mailerClient, MailerServiceClient.serviceName),

@@ -14,6 +14,8 @@ export const IDEMPOTENCY_KEY = createContextKey<string>("", { description: "idem
 export interface RpcState {
   /** Our interceptors ran: an error without our reason after this is a fault, not bad input. */
   handlerReached: boolean;
+  /** Called when the handler starts: the body has arrived (admission counts it from here). */
+  onHandler?: () => void;
 }
 export const RPC_STATE = createContextKey<RpcState>({ handlerReached: false }, { description: "rpc state" });
 

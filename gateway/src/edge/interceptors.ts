@@ -1,6 +1,7 @@
 // What runs between Connect's decoding of a request and the handlers, outermost first:
-//   request gate   (before the body is read) admission, Idempotency-Key shape, client-app
-//                  authentication, allowed origins, the app's request rate
+//   request gate   (before the body is read) Idempotency-Key shape, client-app
+//                  authentication, allowed origins, the app's request rate (admission is the
+//                  edge's, before Connect: rpc-edge.ts)
 //   errors         every error becomes a public one with our reason (public-errors.ts)
 //   protovalidate  the fields' rules
 // Health and reflection pass the gate: they need no API key.
@@ -12,7 +13,6 @@ import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { ClientAppAuthenticator } from "../auth/client-app-auth.ts";
 import { CLIENT_ADDRESS, CLIENT_APP, IDEMPOTENCY_KEY, REQUEST_ID, RPC_STATE } from "./context.ts";
 import { toConnectError, toPublic, withReason } from "./public-errors.ts";
-import type { Admission } from "./rpc-edge.ts";
 
 const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 
@@ -26,9 +26,6 @@ function publicError(err: unknown, logger: Logger, fields: Record<string, unknow
 
 export interface RequestGateDeps {
   authenticator: ClientAppAuthenticator;
-  admission: Admission;
-  /** Public requests served at once before new ones are refused with OVERLOADED. */
-  maxInFlight: number;
   /** Requests per second one client app may make to this replica. */
   appRequestsPerSecond: number;
   logger: Logger;
@@ -40,10 +37,6 @@ export function createRequestGate(deps: RequestGateDeps): (ctx: HandlerContext) 
   return async (ctx) => {
     if (ctx.service.typeName !== AuthService.typeName) return;
     try {
-      // The edge has counted this request already.
-      if (deps.admission.inFlight > deps.maxInFlight) {
-        throw appError("OVERLOADED", { retryAt: new Date(Date.now() + 1000) });
-      }
       const key = ctx.requestHeader.get("idempotency-key");
       if (key !== null && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
         throw appError("INVALID_ARGUMENT", {
@@ -74,7 +67,9 @@ export function createRequestGate(deps: RequestGateDeps): (ctx: HandlerContext) 
 /** Errors of the handlers (and of protovalidate) as public errors, with our reason. */
 export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.get(RPC_STATE).handlerReached = true;
+    const state = req.contextValues.get(RPC_STATE);
+    state.handlerReached = true;
+    state.onHandler?.();
     try {
       return await next(req);
     } catch (err) {

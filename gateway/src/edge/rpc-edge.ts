@@ -7,9 +7,13 @@
 //     caller's errors with our reason (protocol-errors in public-errors.ts): no input gets a
 //     5xx. An error without our reason raised after our interceptors ran is a fault: INTERNAL,
 //     logged;
-//   - the requests in flight (admission is decided by the request gate from this count), the
-//     access log line and the request metrics, once the answer's status is known (for gRPC,
-//     in the trailers at the end of the body).
+//   - admission (admission.ts): a public request the gateway cannot serve in time is refused
+//     here, before Connect reads its body, with OVERLOADED and Retry-After; one whose upstream
+//     is unreachable right now with UPSTREAM_UNAVAILABLE and Retry-After, without waiting for a
+//     deadline;
+//   - the access log line and the request metrics, once the answer's status is known (for
+//     gRPC, in the trailers at the end of the body). Refusals are counted, not logged one by
+//     one: a summary line at most once a second.
 import { ConnectError, createContextValues } from "@connectrpc/connect";
 import {
   encodeEnvelope,
@@ -22,20 +26,22 @@ import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import { appError, Code, codeName, type Logger, type Metrics } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
+import type { Admission, Priority } from "./admission.ts";
 import { CLIENT_APP, REQUEST_ID, RPC_STATE, type RpcState } from "./context.ts";
 import { decorate } from "./cors.ts";
 import { fromDecodeError, reasonOf, toConnectError } from "./public-errors.ts";
-
-export interface Admission {
-  /** Public requests being served by this replica now. */
-  inFlight: number;
-}
 
 export interface RpcEdgeDeps {
   logger: Logger;
   metrics: Metrics;
   admission: Admission;
+  /** Whether the upstreams a public method needs can be reached right now. */
+  upstreamsReachable?: (method: string) => boolean;
 }
+
+/** Shed first: a new code can wait; a person typing one, or a revoke, should not. */
+const LOW_PRIORITY = new Set(["StartLogin", "GetLoginStatus"]);
+const priorityOf = (method: string): Priority => (LOW_PRIORITY.has(method) ? "low" : "high");
 
 /** The final status of an answer, for the log and metrics. */
 interface Outcome {
@@ -45,6 +51,23 @@ interface Outcome {
 
 export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) => UniversalHandler {
   const { logger, metrics, admission } = deps;
+  // Refusals, summed up in one log line a second at most.
+  const shed = { count: 0, reasons: {} as Record<string, number>, lastLog: 0 };
+  const noteRefusal = (reason: string, method: string) => {
+    metrics.requests.inc({
+      method,
+      code: codeName(reason === "OVERLOADED" ? Code.ResourceExhausted : Code.Unavailable),
+    });
+    shed.count++;
+    shed.reasons[reason] = (shed.reasons[reason] ?? 0) + 1;
+    const now = Date.now();
+    if (now - shed.lastLog >= 1_000) {
+      logger.warn({ refused: shed.count, reasons: shed.reasons, ...admission.state() }, "shedding load");
+      shed.count = 0;
+      shed.reasons = {};
+      shed.lastLog = now;
+    }
+  };
 
   /** Our reason for an error without one, by where it was raised. */
   const settle = (err: ConnectError, state: RpcState, requestId: string, method: string): ConnectError => {
@@ -64,13 +87,38 @@ export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) =>
       const state: RpcState = { handlerReached: false };
       values.set(RPC_STATE, state);
       const origin = req.header.get("origin");
-      if (isPublic) admission.inFlight++;
+      const protocol = protocolOf(req.header.get("content-type"));
+      let ticket: { done(): void } | undefined;
+      if (isPublic) {
+        // Refused before Connect reads anything: the cheapest answer that says what to do.
+        const refusal = !(deps.upstreamsReachable?.(method) ?? true)
+          ? appError("UPSTREAM_UNAVAILABLE", { retryAt: new Date(Date.now() + 1_000) })
+          : undefined;
+        const admitted = refusal ? undefined : admission.admit(priorityOf(method));
+        if (refusal || (admitted && !admitted.ok)) {
+          const err =
+            refusal ??
+            appError("OVERLOADED", {
+              retryAt: new Date(Date.now() + (admitted && !admitted.ok ? admitted.retryAfterMs : 1_000)),
+            });
+          noteRefusal(err.reason, method);
+          const res = errorResponse(protocol, toConnectError(err));
+          const header = new Headers(res.header);
+          header.set("x-request-id", requestId);
+          decorate(header, origin);
+          return { ...res, header };
+        }
+        if (admitted?.ok) {
+          ticket = admitted;
+          state.onHandler = () => admitted.begin();
+        }
+      }
       metrics.inFlight.inc();
       let done = false;
       const finish = (outcome: Outcome) => {
         if (done) return;
         done = true;
-        if (isPublic) admission.inFlight--;
+        ticket?.done();
         metrics.inFlight.dec();
         const seconds = (performance.now() - started) / 1000;
         const status = codeName(outcome.code);
@@ -91,7 +139,6 @@ export function createRpcEdge(deps: RpcEdgeDeps): (handler: UniversalHandler) =>
         }
       };
 
-      const protocol = protocolOf(req.header.get("content-type"));
       /**
        * Connect answers errors itself, and throws only when it cannot even write one (its
        * gRPC status writer fails on a message with a lone UTF-16 surrogate, echoed from the
@@ -219,29 +266,20 @@ function protocolOf(contentType: string | null): Protocol {
   return "connect";
 }
 
-/** An answer carrying only `err`, in the request's protocol. */
+/** An answer carrying only `err` (and its headers, e.g. Retry-After), in the request's protocol. */
 function errorResponse(protocol: Protocol, err: ConnectError): UniversalServerResponse {
+  const header = new Headers(err.metadata);
   if (protocol === "connect") {
-    return {
-      status: codeToHttpStatus(err.code),
-      header: new Headers({ "content-type": "application/json" }),
-      body: single(errorToJsonBytes(err, {})),
-    };
+    header.set("content-type", "application/json");
+    return { status: codeToHttpStatus(err.code), header, body: single(errorToJsonBytes(err, {})) };
   }
   const trailer = setTrailerStatus(new Headers(), err);
   if (protocol === "grpc") {
-    return {
-      status: 200,
-      header: new Headers({ "content-type": "application/grpc+proto" }),
-      body: single(new Uint8Array(0)),
-      trailer,
-    };
+    header.set("content-type", "application/grpc+proto");
+    return { status: 200, header, body: single(new Uint8Array(0)), trailer };
   }
-  return {
-    status: 200,
-    header: new Headers({ "content-type": "application/grpc-web+proto" }),
-    body: single(encodeEnvelope(trailerFlag, trailerSerialize(trailer))),
-  };
+  header.set("content-type", "application/grpc-web+proto");
+  return { status: 200, header, body: single(encodeEnvelope(trailerFlag, trailerSerialize(trailer))) };
 }
 
 function codeFromPlainStatus(status: number): number {

@@ -8,11 +8,16 @@ export type ClientAddressOf = (
   forwardedFor: string | string[] | undefined,
 ) => string;
 
+export interface TrustedProxies {
+  clientAddressOf: ClientAddressOf;
+  /** Whether an address is one of the trusted proxies. */
+  isTrusted(address: string): boolean;
+}
+
 /** Unwraps IPv4-mapped IPv6 (the peer address of a dual-stack socket). */
 const plain = (address: string) => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
 
-export function createClientAddressOf(trustedProxies: readonly string[]): ClientAddressOf {
-  if (trustedProxies.length === 0) return (peer) => plain(peer ?? "");
+export function createClientAddressOf(trustedProxies: readonly string[]): TrustedProxies {
   const trusted = new BlockList();
   for (const entry of trustedProxies) {
     const [address = "", bits] = entry.split("/");
@@ -21,20 +26,25 @@ export function createClientAddressOf(trustedProxies: readonly string[]): Client
     else trusted.addSubnet(address, Number(bits), type);
   }
   const isTrusted = (a: string) => {
-    const version = isIP(a);
-    return version !== 0 && trusted.check(a, version === 6 ? "ipv6" : "ipv4");
+    if (trustedProxies.length === 0) return false;
+    const address = plain(a);
+    const version = isIP(address);
+    return version !== 0 && trusted.check(address, version === 6 ? "ipv6" : "ipv4");
   };
-  return (peer, forwardedFor) => {
-    let client = plain(peer ?? "");
-    if (!isTrusted(client)) return client;
-    const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? ""))
-      .split(",")
-      .map((h) => plain(h.trim()))
-      .filter((h) => isIP(h) !== 0);
-    for (let i = hops.length - 1; i >= 0; i--) {
-      client = hops[i] as string;
-      if (!isTrusted(client)) break;
-    }
-    return client;
+  return {
+    isTrusted,
+    clientAddressOf(peer, forwardedFor) {
+      let client = plain(peer ?? "");
+      if (!isTrusted(client)) return client;
+      const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? ""))
+        .split(",")
+        .map((h) => plain(h.trim()))
+        .filter((h) => isIP(h) !== 0);
+      for (let i = hops.length - 1; i >= 0; i--) {
+        client = hops[i] as string;
+        if (!isTrusted(client)) break;
+      }
+      return client;
+    },
   };
 }

@@ -1,26 +1,55 @@
-// One port for every protocol the gateway speaks.
+// One port for every protocol the gateway speaks, and the limits that hold on every path.
 //
-// With a certificate: HTTPS, HTTP/2 with HTTP/1.1 fallback chosen by ALPN (Node does this
-// itself with `allowHTTP1`).
-// Without one (development, or behind a TLS-terminating proxy): Node cannot serve HTTP/1.1 and
-// cleartext HTTP/2 (h2c) on one port by itself, so the first bytes of each connection are
-// peeked: the HTTP/2 connection preface ("PRI * HTTP/2.0") goes to an HTTP/2 server, anything
-// else to an HTTP/1.1 server. gRPC clients use h2c with prior knowledge; curl and browsers
-// use HTTP/1.1.
+// One TCP server accepts every connection; the protocol servers never listen themselves:
+//   - with a certificate, each socket goes to an HTTPS server (HTTP/2, with HTTP/1.1 chosen by
+//     ALPN when the client asks for it);
+//   - without one (development, or behind a TLS-terminating proxy), the first bytes are peeked:
+//     the HTTP/2 preface ("PRI * HTTP/2.0") goes to a cleartext HTTP/2 server (gRPC clients use
+//     h2c with prior knowledge), anything else to an HTTP/1.1 server (curl, browsers).
+// So closing is ours alone: Node's servers close idle keep-alive connections when they close,
+// which races with a request arriving on them (an answer lost after the work was done).
 //
-// Shutdown stops accepting, lets requests in flight finish, and closes kept-alive connections
-// so that nothing hangs.
+// Limits (every path):
+//   - connections: at most `maxConnections` in all and `maxConnectionsPerAddress` per source
+//     address (an IPv6 /64 counts once; trusted proxies are exempt). One over the cap is
+//     answered, not dropped: HTTP/1.1 gets 503 with Retry-After and Connection: close, HTTP/2
+//     a GOAWAY (ENHANCE_YOUR_CALM);
+//   - HTTP/1.1: the headers within `headersTimeoutMs`, the whole request (headers and body)
+//     within `requestTimeoutMs`, else 408 and the connection closes (Node's own timers, armed
+//     here: a server that never listens does not arm them); `keepAliveTimeoutMs` idle between
+//     requests;
+//   - HTTP/2: each stream's request received whole within `requestTimeoutMs`, else 408 (or a
+//     reset once an answer has begun); a session with no open stream for `idleTimeoutMs` is
+//     closed, PINGs or not; concurrent streams, header list, session memory, invalid frames,
+//     rejected streams (rapid reset), outstanding PINGs and SETTINGS are all bounded;
+//   - TLS: the handshake within `headersTimeoutMs`; bytes before the protocol is known, too.
+//
+// Draining (close): stop accepting; HTTP/2 sessions get GOAWAY and finish their streams;
+// every HTTP/1.1 response not yet written says `Connection: close`, and its connection closes
+// after it. Idle keep-alive connections are left to send their next request (answered with
+// `Connection: close`) or to time out: closing them would race with a request arriving. At
+// `graceMs` whatever is left is closed.
 import { readFileSync } from "node:fs";
-import { createServer as createHttp1Server, type IncomingMessage, type ServerResponse } from "node:http";
+import {
+  createServer as createHttp1Server,
+  type Server as Http1Server,
+  type IncomingMessage,
+  type ServerResponse,
+} from "node:http";
 import {
   createServer as createHttp2Server,
   createSecureServer,
+  type Http2Server,
   type Http2ServerRequest,
   type Http2ServerResponse,
   type Http2Session,
+  type Http2Stream,
+  constants as h2,
+  type SecureServerOptions,
+  type ServerHttp2Stream,
 } from "node:http2";
-import { type AddressInfo, createServer as createNetServer, type Server, type Socket } from "node:net";
-import type { TLSSocket } from "node:tls";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import { addressLimitKey } from "@emailauth/platform";
 
 export type Handler = (
   req: IncomingMessage | Http2ServerRequest,
@@ -30,126 +59,247 @@ export type Handler = (
 export interface ListenerOptions {
   handler: Handler;
   tls?: { certFile: string; keyFile: string };
-  /** Time to receive a whole request (headers and body) on HTTP/1.1. */
+  /** Time to receive a whole request (headers and body), on every protocol. */
   requestTimeoutMs: number;
-  /** Idle connections are closed after this. */
+  /** Time to receive a request's headers (and a TLS handshake); at most requestTimeoutMs. */
+  headersTimeoutMs?: number;
+  /** HTTP/1.1: a connection idle this long between requests is closed. */
+  keepAliveTimeoutMs?: number;
+  /** HTTP/2: a session with no open stream this long is closed. */
   idleTimeoutMs?: number;
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** HTTP/2: streams open at once per session. */
+  maxConcurrentStreams?: number;
+  /** Addresses not held to the per-address cap (trusted proxies carry many clients). */
+  isExempt?: (address: string) => boolean;
 }
 
 export interface Listener {
   listen(host: string, port: number): Promise<number>;
-  /** Stops accepting; resolves when in-flight requests are done or `graceMs` passed. */
+  /** Stops accepting and drains; resolves when every connection is closed or `graceMs` passed. */
   close(graceMs: number): Promise<void>;
+  /** Open connections now. */
+  connections(): number;
 }
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0");
+const OVER_CAPACITY_BODY = '{"code":"unavailable","message":"too many connections"}';
+const OVER_CAPACITY =
+  "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n" +
+  `Content-Type: application/json\r\nContent-Length: ${OVER_CAPACITY_BODY.length}\r\n\r\n${OVER_CAPACITY_BODY}`;
 
 export function createListener(options: ListenerOptions): Listener {
+  const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10_000, options.requestTimeoutMs);
+  const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
   const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
+  /**
+   * Connections over a cap, by peer ("address|port"): answered with a refusal, then closed.
+   * (By peer, not by socket object: HTTP/2 sessions and TLS wrap the socket we accepted.)
+   */
+  const refused = new Set<string>();
+  const peerOf = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) =>
+    `${s.remoteAddress}|${s.remotePort}`;
   const sessions = new Set<Http2Session>();
-  // HTTP/1.1 requests in flight per socket, so that shutdown closes idle sockets at once and
-  // busy ones right after their response.
-  const busy = new Map<Socket, number>();
-  // Sockets speaking HTTP/2: their session's GOAWAY closes them, not us.
-  const h2Sockets = new WeakSet<Socket>();
-  const idle = options.idleTimeoutMs ?? 60_000;
+  /** HTTP/1.1 responses being served, so that draining can ask each to close its connection. */
+  const active = new Set<ServerResponse>();
   let closing = false;
-  let onSocketClosed: (() => void) | undefined;
+  let onDrained: (() => void) | undefined;
 
-  const handler: Handler = (req, res) => {
-    if (req.httpVersionMajor === 1) {
-      const socket = req.socket as Socket;
-      busy.set(socket, (busy.get(socket) ?? 0) + 1);
-      if (closing) (res as ServerResponse).setHeader("connection", "close");
-      res.once("close", () => {
-        const left = (busy.get(socket) ?? 1) - 1;
-        if (left > 0) busy.set(socket, left);
-        else {
-          busy.delete(socket);
-          if (closing) socket.end();
-        }
+  const http1Handler: Handler = (req, res) => {
+    const socket = req.socket as Socket;
+    const response = res as ServerResponse;
+    if (refused.has(peerOf(socket))) {
+      response.writeHead(503, {
+        "retry-after": "1",
+        connection: "close",
+        "content-type": "application/json",
       });
+      response.end(OVER_CAPACITY_BODY);
+      return;
     }
+    if (closing) response.setHeader("connection", "close");
+    active.add(response);
+    response.once("close", () => active.delete(response));
     options.handler(req, res);
   };
-  const track = (s: Socket) => {
-    sockets.add(s);
-    s.once("close", () => {
-      sockets.delete(s);
-      busy.delete(s);
-      onSocketClosed?.();
-    });
-  };
-  const trackSession = (session: Http2Session) => {
-    sessions.add(session);
-    session.once("close", () => sessions.delete(session));
+
+  const h2Options = {
+    settings: {
+      maxConcurrentStreams: options.maxConcurrentStreams ?? 100,
+      maxHeaderListSize: 32 * 1024,
+    },
+    maxHeaderListPairs: 64,
+    maxSessionMemory: 10,
+    maxOutstandingPings: 10,
+    maxSettings: 32,
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
   };
 
-  let server: Server;
-  if (options.tls) {
-    const secure = createSecureServer(
-      {
-        cert: readFileSync(options.tls.certFile),
-        key: readFileSync(options.tls.keyFile),
-        allowHTTP1: true,
-        minVersion: "TLSv1.2",
-      },
-      handler,
-    );
-    secure.setTimeout(idle);
-    secure.on("session", trackSession);
-    secure.on("secureConnection", (socket: TLSSocket) => {
-      track(socket);
-      if (socket.alpnProtocol === "h2") h2Sockets.add(socket);
+  const onSession = (session: Http2Session) => {
+    const socket = session.socket as Socket | undefined;
+    // Never closed from inside this event: Node still has to feed the session the bytes read
+    // while peeking (on the next tick), and throws outside any handler if it is gone.
+    if (socket && refused.has(peerOf(socket))) {
+      setImmediate(() => {
+        session.goaway(h2.NGHTTP2_ENHANCE_YOUR_CALM);
+        setTimeout(() => session.destroy(), 100).unref();
+      });
+      return;
+    }
+    sessions.add(session);
+    if (closing) setImmediate(() => session.close());
+    // Idle: no open stream for idleTimeoutMs, whatever else the peer sends (PINGs included).
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const armIdle = () => {
+      idle = setTimeout(() => session.close(), idleTimeoutMs);
+      idle.unref();
+    };
+    armIdle();
+    session.on("stream", (stream: ServerHttp2Stream) => {
+      open++;
+      clearTimeout(idle);
+      stream.once("close", () => {
+        if (--open === 0 && !session.closed) armIdle();
+      });
     });
-    server = secure;
+    session.once("close", () => {
+      clearTimeout(idle);
+      sessions.delete(session);
+    });
+    session.on("error", () => session.destroy());
+  };
+
+  /** HTTP/2: each stream's request must be received whole in time, else it is reset. */
+  const onStream = (stream: Http2Stream) => {
+    const timer = setTimeout(() => {
+      if (!stream.destroyed && !stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_CANCEL);
+    }, options.requestTimeoutMs);
+    timer.unref();
+    stream.once("end", () => clearTimeout(timer));
+    stream.once("close", () => clearTimeout(timer));
+  };
+
+  // The protocol servers: never listening, they get the sockets this listener accepted.
+  let secure: Http2Server | undefined;
+  let h1: Http1Server | undefined;
+  let h2c: Http2Server | undefined;
+  if (options.tls) {
+    const tlsOptions: SecureServerOptions = {
+      cert: readFileSync(options.tls.certFile),
+      key: readFileSync(options.tls.keyFile),
+      allowHTTP1: true,
+      minVersion: "TLSv1.2",
+      handshakeTimeout: headersTimeoutMs,
+      ...h2Options,
+    };
+    const server = createSecureServer(tlsOptions, (req, res) => {
+      if (req.httpVersionMajor === 1) http1Handler(req, res);
+      else options.handler(req, res);
+    });
+    // The HTTP/1.1 fallback's timers (Node arms them when a server starts listening).
+    Object.assign(server, {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+      connectionsCheckingInterval: 1_000,
+    });
+    server.emit("listening");
+    server.on("session", onSession);
+    server.on("stream", onStream);
+    secure = server as unknown as Http2Server;
   } else {
-    const h1 = createHttp1Server(
+    h1 = createHttp1Server(
       {
         requestTimeout: options.requestTimeoutMs,
-        headersTimeout: Math.min(options.requestTimeoutMs, 10_000),
-        keepAliveTimeout: 5_000,
+        headersTimeout: headersTimeoutMs,
+        keepAliveTimeout: options.keepAliveTimeoutMs ?? 5_000,
+        // Expired requests are found within a second (Node's default looks every 30 s).
+        connectionsCheckingInterval: 1_000,
       },
-      handler,
+      http1Handler,
     );
-    const h2 = createHttp2Server({}, handler);
-    h2.setTimeout(idle);
-    h2.on("session", trackSession);
-    server = createNetServer((socket) => {
-      track(socket);
-      let received = Buffer.alloc(0);
-      const onData = (chunk: Buffer) => {
-        received = Buffer.concat([received, chunk]);
-        // Decide as soon as the bytes seen so far match the preface in full or stop matching it.
-        const n = Math.min(received.length, PREFACE.length);
-        if (n < PREFACE.length && received.subarray(0, n).equals(PREFACE.subarray(0, n))) return;
-        socket.off("data", onData);
-        socket.setTimeout(0);
-        socket.pause();
-        socket.unshift(received);
-        if (received.subarray(0, PREFACE.length).equals(PREFACE)) {
-          // The HTTP/2 session reads the unshifted bytes itself, then the socket's handle.
-          h2Sockets.add(socket);
-          h2.emit("connection", socket);
-        } else {
-          h1.emit("connection", socket);
-          socket.resume();
-        }
-      };
-      socket.on("data", onData);
-      // A connection that never sends a request line is dropped.
-      socket.setTimeout(options.requestTimeoutMs, () => socket.destroy());
-      socket.on("error", () => socket.destroy());
-    });
+    // Node arms its header and request timers when a server starts listening; this one only
+    // receives sockets, so they are armed here (stack notes: without this, no timeout holds).
+    h1.emit("listening");
+    h2c = createHttp2Server(h2Options, options.handler);
+    h2c.on("session", onSession);
+    h2c.on("stream", onStream);
   }
+
+  const release = (socket: Socket, key: string) => {
+    sockets.delete(socket);
+    const left = (perAddress.get(key) ?? 1) - 1;
+    if (left > 0) perAddress.set(key, left);
+    else perAddress.delete(key);
+    if (closing && sockets.size === 0) onDrained?.();
+  };
+
+  const sniff = (socket: Socket) => {
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      // Decide as soon as the bytes seen so far match the preface in full or stop matching it.
+      const n = Math.min(received.length, PREFACE.length);
+      if (n < PREFACE.length && received.subarray(0, n).equals(PREFACE.subarray(0, n))) return;
+      socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(received);
+      if (received.subarray(0, PREFACE.length).equals(PREFACE)) {
+        // The HTTP/2 session reads the unshifted bytes itself, then the socket's handle.
+        h2c?.emit("connection", socket);
+      } else {
+        if (refused.has(peerOf(socket))) {
+          // Answered without parsing: the cheapest refusal that still says what to do.
+          socket.end(OVER_CAPACITY);
+          return;
+        }
+        h1?.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  };
+
+  const tcp = createNetServer({ noDelay: true }, (socket) => {
+    const address = socket.remoteAddress ?? "";
+    const key = addressLimitKey(address) ?? "unknown";
+    const peer = peerOf(socket);
+    const count = (perAddress.get(key) ?? 0) + 1;
+    perAddress.set(key, count);
+    sockets.add(socket);
+    socket.once("close", () => {
+      refused.delete(peer);
+      release(socket, key);
+    });
+    socket.on("error", () => socket.destroy());
+    if (
+      sockets.size > options.maxConnections ||
+      (count > options.maxConnectionsPerAddress && !options.isExempt?.(address))
+    ) {
+      refused.add(peer);
+    }
+    if (secure) {
+      // The TLS server bounds the handshake (handshakeTimeout), then HTTP/1.1 or HTTP/2.
+      secure.emit("connection", socket);
+      return;
+    }
+    // Until the protocol is known, nothing else bounds a silent connection.
+    socket.setTimeout(headersTimeoutMs, () => socket.destroy());
+    sniff(socket);
+  });
 
   return {
     listen(host, port) {
       return new Promise((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(port, host, () => {
-          server.off("error", reject);
-          resolve((server.address() as AddressInfo).port);
+        tcp.once("error", reject);
+        tcp.listen({ port, host, backlog: 4096 }, () => {
+          tcp.off("error", reject);
+          resolve((tcp.address() as AddressInfo).port);
         });
       });
     },
@@ -158,21 +308,23 @@ export function createListener(options: ListenerOptions): Listener {
       return new Promise((resolve) => {
         const finish = () => {
           clearTimeout(timer);
-          onSocketClosed = undefined;
+          onDrained = undefined;
           for (const s of sockets) s.destroy();
+          for (const session of sessions) session.destroy();
+          if (h1) h1.close(() => undefined);
           resolve();
         };
         const timer = setTimeout(finish, graceMs);
-        onSocketClosed = () => {
-          if (sockets.size === 0) finish();
-        };
-        server.close();
-        // HTTP/2: GOAWAY lets open streams finish; new streams go to another connection.
+        onDrained = finish;
+        tcp.close();
+        // HTTP/2: GOAWAY lets open streams finish; new ones go to another connection.
         for (const session of sessions) session.close();
-        // HTTP/1.1: idle connections close now, busy ones after their response.
-        for (const s of sockets) if (!busy.has(s) && !h2Sockets.has(s)) s.end();
-        onSocketClosed();
+        // HTTP/1.1: every answer not yet written tells its client to go; its connection then
+        // closes after it. Idle connections are not closed here (see the top of this file).
+        for (const res of active) if (!res.headersSent) res.setHeader("connection", "close");
+        if (sockets.size === 0) finish();
       });
     },
+    connections: () => sockets.size,
   };
 }

@@ -16,6 +16,7 @@ import {
   type ChannelCredentials,
   type ChannelOptions,
   type Client,
+  connectivityState,
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
@@ -110,6 +111,12 @@ export interface Upstream<C> {
     request: RequestOf<C[K]>,
     options?: CallOptionsLite,
   ): Promise<ResponseOf<C[K]>>;
+  /**
+   * False once no replica could be reached for a second (the channel failed to connect to
+   * every address and is backing off): a call would only wait for its deadline. A replica that
+   * is restarting is waited for (waitForReady) during that second.
+   */
+  reachable(): boolean;
   close(): void;
 }
 
@@ -129,8 +136,24 @@ const MAX_ATTEMPTS = 3;
  * Wraps a client so that each call is a promise with a deadline, cancellation, the request
  * id in metadata, metrics, errors as AppError, and retries where they are safe.
  */
+/** How long a channel may fail to connect before calls are refused without waiting. */
+const UNREACHABLE_AFTER_MS = 1_000;
+
 export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps): Upstream<C> {
   const idempotent = new Set(deps.idempotentMethods ?? []);
+  // When the channel last entered TRANSIENT_FAILURE (undefined while it is not in it).
+  let failingSince: number | undefined;
+  const channel = client.getChannel();
+  const watch = (state: connectivityState) => {
+    channel.watchConnectivityState(state, Date.now() + 365 * 86_400_000, (err) => {
+      if (err) return;
+      const next = channel.getConnectivityState(false);
+      if (next === connectivityState.SHUTDOWN) return;
+      failingSince = next === connectivityState.TRANSIENT_FAILURE ? (failingSince ?? Date.now()) : undefined;
+      watch(next);
+    });
+  };
+  watch(channel.getConnectivityState(false));
   const attempt = <K extends MethodKeys<C>>(
     method: K,
     request: RequestOf<C[K]>,
@@ -190,6 +213,9 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
           await new Promise((resolve) => setTimeout(resolve, wait));
         }
       }
+    },
+    reachable() {
+      return failingSince === undefined || Date.now() - failingSince < UNREACHABLE_AFTER_MS;
     },
     close() {
       client.close();
