@@ -5,6 +5,7 @@
 // IPv4 counted apart when written as IPv6, and guessing spread over many emails.
 import { randomUUID } from "node:crypto";
 import { connect } from "node:http2";
+import { connect as connectTcp } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
@@ -177,6 +178,36 @@ describe.each(["memory", "redis"] as const)("the public API under attack (%s sto
   });
 
   describe("no 5xx for any input", () => {
+    it("answers HTTP/1.x requests without a Host, or with one that is no authority, with 400, and lives on", async () => {
+      const { port } = new URL(mesh.gatewayUrl);
+      const raw = (request: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connectTcp({ host: "127.0.0.1", port: Number(port) });
+          let received = "";
+          socket.on("data", (c: Buffer) => {
+            received += c.toString("latin1");
+          });
+          socket.on("error", () => undefined);
+          socket.on("close", () => resolve(received));
+          socket.write(request);
+        });
+      for (const [path, host] of [
+        [`/grpc.health.v1.Health/Check`, undefined],
+        [`/${SERVICE}/StartLogin`, "a b"],
+        [`/${SERVICE}/StartLogin`, "[::1"],
+        [`/${SERVICE}/StartLogin`, "a:99999"],
+        [`/${SERVICE}/StartLogin`, ""],
+      ] as const) {
+        const head = host === undefined ? "HTTP/1.0" : `HTTP/1.1\r\nHost: ${host}`;
+        const answer = await raw(
+          `POST ${path} ${head}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+        );
+        expect([host, answer.split("\r\n")[0]]).toEqual([host, expect.stringMatching(/^HTTP\/1\.[01] 400 /)]);
+      }
+      expect(mesh.gateway.child.exitCode).toBeNull();
+      expect((await fetch(`${mesh.gatewayUrl}/readyz`)).status).toBe(200);
+    });
+
     const raw = (method: string, init: RequestInit & { query?: string }) =>
       fetch(`${mesh.gatewayUrl}/${SERVICE}/${method}${init.query ?? ""}`, init);
 

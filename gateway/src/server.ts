@@ -7,8 +7,10 @@
 //   /healthz /readyz /metrics               operations
 import { randomUUID } from "node:crypto";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import {
+  appError,
   type Check,
   createOpsRoutes,
   createReadiness,
@@ -25,6 +27,7 @@ import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { CLIENT_ADDRESS, REQUEST_ID } from "./edge/context.ts";
 import { handlePreflight } from "./edge/cors.ts";
 import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
+import { toConnectError } from "./edge/public-errors.ts";
 import { type Admission, createRpcEdge } from "./edge/rpc-edge.ts";
 import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
@@ -119,6 +122,22 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     compressMinBytes: 1024 * 1024,
     maxTimeoutMs: 60_000,
     shutdownSignal: shutdown.signal,
+    unreadable(_req, res, values, err) {
+      deps.logger.info({ requestId: values.get(REQUEST_ID), err }, "unreadable request");
+      const body = errorToJsonBytes(
+        toConnectError(
+          appError("INVALID_ARGUMENT", { message: "the request could not be read (its Host?)" }),
+        ),
+        {},
+      );
+      (res as Parameters<HttpRoute>[1]).writeHead(400, {
+        "content-type": "application/json",
+        "content-length": body.byteLength,
+        "x-request-id": values.get(REQUEST_ID),
+        connection: "close",
+      });
+      res.end(body);
+    },
     fallback(req, res) {
       const plain = req as unknown as Parameters<HttpRoute>[0];
       const out = res as unknown as Parameters<HttpRoute>[1];
@@ -133,7 +152,18 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   const listener = createListener({
     handler: (req, res) => {
-      if (!handlePreflight(req, res)) rpc(req, res);
+      try {
+        if (!handlePreflight(req, res)) rpc(req, res);
+      } catch (err) {
+        // A last line: nothing a request carries may end the process.
+        deps.logger.error({ err }, "request handler threw");
+        try {
+          if (!res.headersSent) (res as Parameters<HttpRoute>[1]).writeHead(500);
+          res.end();
+        } catch {
+          // already closed
+        }
+      }
     },
     requestTimeoutMs: deps.requestTimeoutMs,
     ...(deps.tls && { tls: deps.tls }),
