@@ -84,7 +84,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   };
   const routes = [jwks, createOpsRoutes({ metrics: deps.metrics, readiness })];
   const admission: Admission = { inFlight: 0 };
-  const clientAddressOf = createClientAddressOf(deps.trustedProxies ?? []);
+  const { clientAddressOf } = createClientAddressOf(deps.trustedProxies ?? []);
   const rpc = createRpcHandler({
     routes(router) {
       router.service(AuthService, deps.auth);
@@ -98,12 +98,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     },
     wrap: createRpcEdge({ logger: deps.logger, metrics: deps.metrics, admission }),
     contextValues(req) {
-      const given = req.headers["x-request-id"];
       const values = createContextValues();
-      values.set(
-        REQUEST_ID,
-        typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID(),
-      );
+      // Validated (or made) by the listener's handler below.
+      values.set(REQUEST_ID, req.headers["x-request-id"] as string);
       values.set(CLIENT_ADDRESS, clientAddressOf(req.socket?.remoteAddress, req.headers["x-forwarded-for"]));
       return values;
     },
@@ -153,6 +150,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   const listener = createListener({
     handler: (req, res) => {
       try {
+        // Every answer carries the request id (a caller's own, if it is a plain token).
+        const given = req.headers["x-request-id"];
+        const requestId = typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+        req.headers["x-request-id"] = requestId;
+        (res as Parameters<HttpRoute>[1]).setHeader("x-request-id", requestId);
         if (!handlePreflight(req, res)) rpc(req, res);
       } catch (err) {
         // A last line: nothing a request carries may end the process.

@@ -74,7 +74,9 @@ export function createRequestGate(deps: RequestGateDeps): (ctx: HandlerContext) 
 /** Errors of the handlers (and of protovalidate) as public errors, with our reason. */
 export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.get(RPC_STATE).handlerReached = true;
+    // A unary request has been decoded by now; a stream's messages are decoded later, as the
+    // handler reads them, so for streams an error without our reason is still the input's.
+    if (!req.stream) req.contextValues.get(RPC_STATE).handlerReached = true;
     try {
       return await next(req);
     } catch (err) {
