@@ -5,6 +5,7 @@
 // IPv4 counted apart when written as IPv6, and guessing spread over many emails.
 import { randomUUID } from "node:crypto";
 import { connect } from "node:http2";
+import { connect as connectTcp } from "node:net";
 import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
@@ -177,6 +178,68 @@ describe.each(["memory", "redis"] as const)("the public API under attack (%s sto
   });
 
   describe("no 5xx for any input", () => {
+    it("answers HTTP/1.x requests without a Host, or with one that is no authority, with 400, and lives on", async () => {
+      const { port } = new URL(mesh.gatewayUrl);
+      const raw = (request: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connectTcp({ host: "127.0.0.1", port: Number(port) });
+          let received = "";
+          socket.on("data", (c: Buffer) => {
+            received += c.toString("latin1");
+          });
+          socket.on("error", () => undefined);
+          socket.on("close", () => resolve(received));
+          socket.write(request);
+        });
+      for (const [path, host] of [
+        [`/grpc.health.v1.Health/Check`, undefined],
+        [`/${SERVICE}/StartLogin`, "a b"],
+        [`/${SERVICE}/StartLogin`, "[::1"],
+        [`/${SERVICE}/StartLogin`, "a:99999"],
+        [`/${SERVICE}/StartLogin`, ""],
+      ] as const) {
+        const head = host === undefined ? "HTTP/1.0" : `HTTP/1.1\r\nHost: ${host}`;
+        const answer = await raw(
+          `POST ${path} ${head}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}`,
+        );
+        expect([host, answer.split("\r\n")[0]]).toEqual([host, expect.stringMatching(/^HTTP\/1\.[01] 400 /)]);
+      }
+      expect(mesh.gateway.child.exitCode).toBeNull();
+      expect((await fetch(`${mesh.gatewayUrl}/readyz`)).status).toBe(200);
+    });
+
+    it("puts a request id on every answer, the ones outside the API included", async () => {
+      const preflight = await fetch(`${mesh.gatewayUrl}/${SERVICE}/StartLogin`, {
+        method: "OPTIONS",
+        headers: { origin: "https://x.example", "access-control-request-method": "POST" },
+      });
+      for (const res of [
+        preflight,
+        await fetch(`${mesh.gatewayUrl}/.well-known/jwks.json`),
+        await fetch(`${mesh.gatewayUrl}/healthz`),
+        await fetch(`${mesh.gatewayUrl}/no-such-path`),
+      ]) {
+        expect([res.url, res.headers.get("x-request-id")]).toEqual([
+          res.url,
+          expect.stringMatching(/^[\w.:-]+$/),
+        ]);
+      }
+      const traced = await fetch(`${mesh.gatewayUrl}/healthz`, { headers: { "x-request-id": "trace-7" } });
+      expect(traced.headers.get("x-request-id")).toBe("trace-7");
+    });
+
+    it("answers a reflection stream whose message does not decode with invalid_argument, and logs no error", async () => {
+      const errorsBefore = errorLines(mesh).length;
+      const answer = await grpcCall(
+        mesh.gatewayUrl,
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "",
+        [0, 0, 0, 0, 2, 0x0a, 0xff],
+      );
+      expect(answer.status).toBe("3");
+      expect(errorLines(mesh).slice(errorsBefore)).toEqual([]);
+    });
+
     const raw = (method: string, init: RequestInit & { query?: string }) =>
       fetch(`${mesh.gatewayUrl}/${SERVICE}/${method}${init.query ?? ""}`, init);
 
@@ -325,6 +388,20 @@ describe.each(["memory", "redis"] as const)("the public API under attack (%s sto
         expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
       }
       expect((await lookups()) - before).toBeLessThanOrEqual(10);
+      // A burst from another address, all at once: held to the limit too.
+      const burstBefore = await lookups();
+      await Promise.all(
+        Array.from({ length: 40 }, () =>
+          postJson(
+            mesh.gatewayUrl,
+            "StartLogin",
+            { email: uniqueEmail() },
+            { authorization: `Bearer ${madeUpKey()}`, "x-forwarded-for": "203.0.113.99" },
+          ),
+        ),
+      );
+      const burstLookups = (await lookups()) - burstBefore;
+      expect(burstLookups).toBeLessThanOrEqual(10);
       // An app whose key worked before keeps working from the same address...
       const known = await call("StartLogin", { email: uniqueEmail() }, attacker);
       expect(known.status).toBe(200);
@@ -343,6 +420,10 @@ describe.each(["memory", "redis"] as const)("the public API under attack (%s sto
 
     it("counts an IPv4 address as one however it is written as IPv6", async () => {
       const { call } = await appCaller();
+      // An IPv6 zone id is accepted (it names the link, not another address).
+      expect((await call("StartLogin", { email: uniqueEmail(), endUserIp: "fe80::1%eth0" })).status).toBe(
+        200,
+      );
       const forms = ["198.51.100.23", "::ffff:198.51.100.23", "::198.51.100.23", "64:ff9b::198.51.100.23"];
       const statuses: number[] = [];
       for (const endUserIp of forms) {
@@ -386,6 +467,13 @@ describe.each(["memory", "redis"] as const)("the public API under attack (%s sto
     });
   });
 });
+
+/** A key of the right shape that no app has. */
+const madeUpKey = () =>
+  `eak_${randomUUID()
+    .replace(/[^a-z2-7]/g, "a")
+    .padEnd(52, "b")
+    .slice(0, 52)}`;
 
 /** Error-level log lines (pino level 50 and above) of every service. */
 function errorLines(mesh: Mesh): string[] {

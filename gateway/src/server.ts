@@ -7,8 +7,10 @@
 //   /healthz /readyz /metrics               operations
 import { randomUUID } from "node:crypto";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
+import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import {
+  appError,
   type Check,
   createOpsRoutes,
   createReadiness,
@@ -26,6 +28,7 @@ import { createAdmission } from "./edge/admission.ts";
 import { CLIENT_ADDRESS, REQUEST_ID } from "./edge/context.ts";
 import { handlePreflight } from "./edge/cors.ts";
 import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
+import { toConnectError } from "./edge/public-errors.ts";
 import { createRpcEdge } from "./edge/rpc-edge.ts";
 import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
@@ -117,12 +120,9 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       ...(deps.upstreamsReachable && { upstreamsReachable: deps.upstreamsReachable }),
     }),
     contextValues(req) {
-      const given = req.headers["x-request-id"];
       const values = createContextValues();
-      values.set(
-        REQUEST_ID,
-        typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID(),
-      );
+      // Validated (or made) by the listener's handler below.
+      values.set(REQUEST_ID, req.headers["x-request-id"] as string);
       values.set(CLIENT_ADDRESS, clientAddressOf(req.socket?.remoteAddress, req.headers["x-forwarded-for"]));
       return values;
     },
@@ -139,6 +139,22 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     compressMinBytes: 1024 * 1024,
     maxTimeoutMs: 60_000,
     shutdownSignal: shutdown.signal,
+    unreadable(_req, res, values, err) {
+      deps.logger.info({ requestId: values.get(REQUEST_ID), err }, "unreadable request");
+      const body = errorToJsonBytes(
+        toConnectError(
+          appError("INVALID_ARGUMENT", { message: "the request could not be read (its Host?)" }),
+        ),
+        {},
+      );
+      (res as Parameters<HttpRoute>[1]).writeHead(400, {
+        "content-type": "application/json",
+        "content-length": body.byteLength,
+        "x-request-id": values.get(REQUEST_ID),
+        connection: "close",
+      });
+      res.end(body);
+    },
     fallback(req, res) {
       const plain = req as unknown as Parameters<HttpRoute>[0];
       const out = res as unknown as Parameters<HttpRoute>[1];
@@ -153,7 +169,23 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   const listener = createListener({
     handler: (req, res) => {
-      if (!handlePreflight(req, res)) rpc(req, res);
+      try {
+        // Every answer carries the request id (a caller's own, if it is a plain token).
+        const given = req.headers["x-request-id"];
+        const requestId = typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+        req.headers["x-request-id"] = requestId;
+        (res as Parameters<HttpRoute>[1]).setHeader("x-request-id", requestId);
+        if (!handlePreflight(req, res)) rpc(req, res);
+      } catch (err) {
+        // A last line: nothing a request carries may end the process.
+        deps.logger.error({ err }, "request handler threw");
+        try {
+          if (!res.headersSent) (res as Parameters<HttpRoute>[1]).writeHead(500);
+          res.end();
+        } catch {
+          // already closed
+        }
+      }
     },
     requestTimeoutMs: deps.requestTimeoutMs,
     maxConnections: deps.maxConnections ?? 10_000,

@@ -82,6 +82,19 @@ export function describeQueueContract(name: string, make: QueueFactory): void {
       expect(got).toEqual(e);
     });
 
+    it("answers a retry after its code expired as a duplicate, and refuses a new expired one", async () => {
+      const q = await queueWith();
+      q.start(async () => {});
+      const e = email();
+      await q.enqueue(e);
+      const later = { ...e, queuedAt: e.expiresAt + 1 };
+      expect(await q.enqueue(later)).toEqual({ duplicate: true });
+      const fresh = email();
+      const expired = { ...fresh, queuedAt: fresh.expiresAt + 1 };
+      await expect(q.enqueue(expired)).rejects.toThrow("already expired");
+      expect(await q.status(expired.messageId)).toBeUndefined();
+    });
+
     it("sends one email for a message id queued twice, and says the second was a duplicate", async () => {
       const q = await queueWith();
       let sends = 0;

@@ -815,6 +815,18 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         // No cooldown to wait out, and the hour's one send is still there.
         await issue(w, app.id, email);
       });
+
+      it("leaves an expired code alone: nothing to cancel, no send given back", async () => {
+        const w = world({ limits: { emailPerHour: 1 } });
+        const app = await appIn(w);
+        const email = uniqueEmail();
+        const issued = await issue(w, app.id, email);
+        w.clock.advance(600_000);
+        expect(await w.core.login.cancel({ clientAppId: app.id, challengeId: issued.challengeId })).toBe(
+          false,
+        );
+        expect((await reasonOf(issue(w, app.id, email))).reason).toBe("RATE_LIMITED");
+      });
     });
 
     describe("guess budgets", () => {
@@ -872,6 +884,46 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const next = await issue(w, app.id, uniqueEmail());
         expect(next.code).toMatch(/^\d{6}$/);
         expect((await consume(w, app.id, next.challengeId, next.code)).refreshToken).toMatch(/^ert_/);
+      });
+
+      it("takes nothing for a burst of verifications of dead codes, nor for duplicates of one code", async () => {
+        const w = world({ budget: { appPerHour: 4 } });
+        const app = await appIn(w);
+        const used = await issue(w, app.id, uniqueEmail());
+        await consume(w, app.id, used.challengeId, used.code);
+        const target = await issue(w, app.id, uniqueEmail());
+        // 200 at once on a used code, and 200 at once on one live code (only 5 guesses count).
+        await Promise.all([
+          ...Array.from({ length: 200 }, () => reasonOf(consume(w, app.id, used.challengeId, used.code))),
+          ...Array.from({ length: 200 }, () => reasonOf(consume(w, app.id, target.challengeId, "000000"))),
+        ]);
+        // One at a time, and weak codes stop past half the budget: 2 wrong guesses counted.
+        expect((await w.core.login.getChallenge(target.challengeId)).failedAttempts).toBe(
+          target.code === "000000" ? 0 : 2,
+        );
+        // The burst of dead-code checks and duplicates took nothing beyond those 2: a strong
+        // code is still checked (and the 2 spent harden new codes).
+        const strong = await issue(w, app.id, uniqueEmail());
+        expect(strong.code).toMatch(/^\d{10}$/);
+        expect((await consume(w, app.id, strong.challengeId, strong.code)).refreshToken).toMatch(/^ert_/);
+      });
+
+      it("asks for a retry in a second when only verifications in flight filled a budget", async () => {
+        const w = world({ budget: { appPerHour: 4 } });
+        const app = await appIn(w);
+        // Weak half: 2 six-digit guesses. Six right codes verified at once: some wait their turn.
+        const codes = await Promise.all(Array.from({ length: 6 }, () => issue(w, app.id, uniqueEmail())));
+        const results = await Promise.allSettled(codes.map((c) => consume(w, app.id, c.challengeId, c.code)));
+        const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        for (const r of refused) {
+          expect((r.reason as AppError).reason).toBe("RATE_LIMITED");
+          expect(((r.reason as AppError).retryAt?.getTime() ?? 0) - w.clock.now()).toBeLessThanOrEqual(1000);
+        }
+        // Nothing was spent: each of them gets in on a retry.
+        for (const [i, r] of results.entries()) {
+          if (r.status === "rejected")
+            await consume(w, app.id, codes[i]?.challengeId ?? "", codes[i]?.code ?? "");
+        }
       });
 
       it("takes nothing for codes that cannot be guessed: unknown, used, or another app's", async () => {

@@ -14,7 +14,7 @@
 import { createHash } from "node:crypto";
 import { AppError, addressLimitKey, appError, type CallOptionsLite } from "@emailauth/platform";
 import type { ClientApp } from "@emailauth/proto/persistence";
-import { RateLimiterMemory } from "rate-limiter-flexible";
+import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { PersistenceUpstream } from "../upstreams.ts";
 
 const BEARER = /^Bearer\s+(\S+)$/i;
@@ -114,20 +114,29 @@ export function createClientAppAuthenticator(deps: ClientAppAuthenticatorDeps): 
       const now = clock();
       const app = hash ? apps.get(hash, now) : undefined;
       if (app) return app;
-      if (!hash || !recentlyValid.get(hash, now)) {
-        const throttled = await failures.get(source);
-        if (throttled && throttled.consumedPoints >= deps.failuresPerMinute) {
-          throw appError("RATE_LIMITED", { retryAt: new Date(now + Math.max(1000, throttled.msBeforeNext)) });
-        }
+      // A key that worked lately, or one already being looked up, is not the throttle's business.
+      if (hash && (recentlyValid.get(hash, now) || pending.has(hash))) {
+        return lookup(apiKey as string, hash, options);
+      }
+      // Anything else takes a point from its address first (so that a burst of made-up keys at
+      // once is held to the limit too), and gives it back if the key turns out to work.
+      try {
+        await failures.consume(source, 1);
+      } catch (refusal) {
+        if (!(refusal instanceof RateLimiterRes)) throw refusal;
+        throw appError("RATE_LIMITED", { retryAt: new Date(now + Math.max(1000, refusal.msBeforeNext)) });
       }
       try {
         if (!apiKey || !hash) throw appError("API_KEY_INVALID");
         const refusal = refusals.get(hash, now);
         if (refusal) throw refusal;
-        return await lookup(apiKey, hash, options);
+        const found = await lookup(apiKey, hash, options);
+        await failures.reward(source, 1).catch(() => undefined);
+        return found;
       } catch (err) {
-        if (err instanceof AppError && err.reason === "API_KEY_INVALID") {
-          await failures.penalty(source, 1).catch(() => undefined);
+        // An outage is not the key's fault.
+        if (!(err instanceof AppError && err.reason === "API_KEY_INVALID")) {
+          await failures.reward(source, 1).catch(() => undefined);
         }
         throw err;
       }

@@ -68,7 +68,9 @@ export function createRequestGate(deps: RequestGateDeps): (ctx: HandlerContext) 
 export function createErrorInterceptor(deps: { logger: Logger }): Interceptor {
   return (next) => async (req) => {
     const state = req.contextValues.get(RPC_STATE);
-    state.handlerReached = true;
+    // A unary request has been decoded by now; a stream's messages are decoded later, as the
+    // handler reads them, so for streams an error without our reason is still the input's.
+    if (!req.stream) state.handlerReached = true;
     state.onHandler?.();
     try {
       return await next(req);

@@ -17,6 +17,19 @@ export interface TrustedProxies {
 /** Unwraps IPv4-mapped IPv6 (the peer address of a dual-stack socket). */
 const plain = (address: string) => address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
 
+/**
+ * The address in one X-Forwarded-For entry, as proxies write them: "203.0.113.7",
+ * "203.0.113.7:4711", "2001:db8::1", "[2001:db8::1]" or "[2001:db8::1]:4711" (quotes trimmed).
+ */
+function addressOf(entry: string): string | undefined {
+  let text = entry.trim().replace(/^"|"$/g, "");
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(text);
+  if (bracketed) text = bracketed[1] ?? "";
+  else if (/^\d+\.\d+\.\d+\.\d+:\d{1,5}$/.test(text)) text = text.slice(0, text.lastIndexOf(":"));
+  const address = plain(text);
+  return isIP(address) !== 0 ? address : undefined;
+}
+
 export function createClientAddressOf(trustedProxies: readonly string[]): TrustedProxies {
   const trusted = new BlockList();
   for (const entry of trustedProxies) {
@@ -36,12 +49,14 @@ export function createClientAddressOf(trustedProxies: readonly string[]): Truste
     clientAddressOf(peer, forwardedFor) {
       let client = plain(peer ?? "");
       if (!isTrusted(client)) return client;
-      const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? ""))
-        .split(",")
-        .map((h) => plain(h.trim()))
-        .filter((h) => isIP(h) !== 0);
+      const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(",") : (forwardedFor ?? "")).split(",");
+      // From the nearest hop back: the first address not of a trusted proxy is the client. An
+      // entry that is no address ends the walk at the proxy that wrote it: whatever stands left
+      // of it may be the client's own invention.
       for (let i = hops.length - 1; i >= 0; i--) {
-        client = hops[i] as string;
+        const hop = addressOf(hops[i] ?? "");
+        if (!hop) break;
+        client = hop;
         if (!isTrusted(client)) break;
       }
       return client;

@@ -25,6 +25,11 @@ export interface RpcHandlerOptions extends Partial<ConnectRouterOptions> {
   contextValues(req: NodeRequest): ContextValues;
   /** Everything that is not an RPC path. */
   fallback(req: NodeRequest, res: NodeResponse): void;
+  /**
+   * A request Connect cannot even represent (no Host, or one that is not a valid authority,
+   * on HTTP/1.x): answered here, as the caller's error.
+   */
+  unreadable(req: NodeRequest, res: NodeResponse, values: ContextValues, err: unknown): void;
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
@@ -38,7 +43,15 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest,
       options.fallback(req, res);
       return;
     }
-    const uReq = universalRequestFromNodeRequest(req, res, undefined, options.contextValues(req));
+    const values = options.contextValues(req);
+    let uReq: ReturnType<typeof universalRequestFromNodeRequest>;
+    try {
+      uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+    } catch (err) {
+      // Thrown synchronously: uncaught, it would end the process.
+      options.unreadable(req, res, values, err);
+      return;
+    }
     handler(uReq)
       .then((uRes) => universalResponseToNodeResponse(uRes, res))
       // The edge has logged a handler that threw; a write that fails means the client has

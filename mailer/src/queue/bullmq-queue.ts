@@ -6,6 +6,7 @@ import type { Sealer } from "@emailauth/platform";
 import type { RedisClient } from "@emailauth/platform/redis";
 import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import {
+  assertNotExpired,
   type Deliver,
   DeliveryError,
   type DeliveryState,
@@ -67,6 +68,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
       // calls may both answer "new"; the job id still makes sure only one email exists.
       const exists = (await deps.connection.exists(queue.toKey(email.messageId))) === 1;
       if (exists) return { duplicate: true };
+      assertNotExpired(email);
       const data: JobData = {
         messageId: email.messageId,
         sealed: deps.sealer.seal(JSON.stringify({ recipient: email.recipient, code: email.code })),

@@ -2,6 +2,7 @@
 // the durable queue — concurrency, retries with the same backoff, idempotent message ids,
 // statuses — but everything queued is lost if the process stops.
 import {
+  assertNotExpired,
   type Deliver,
   DeliveryError,
   type DeliveryStatusRecord,
@@ -89,6 +90,7 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
 
     async enqueue(email) {
       if (entries.has(email.messageId)) return { duplicate: true };
+      assertNotExpired(email);
       entries.set(email.messageId, {
         email,
         timer: undefined,

@@ -6,6 +6,7 @@
 // out of attempts, and its status says which. The idempotency key makes the message id, and
 // the message id is the job id: queueing the same key again adds nothing.
 import { createHash } from "node:crypto";
+import { appError } from "@emailauth/platform";
 
 export interface LoginEmail {
   messageId: string;
@@ -72,13 +73,24 @@ export interface QueueObserver {
 
 export interface MailQueue {
   readonly durable: boolean;
-  /** Stores the email for delivery; `duplicate` when its message id was queued before. */
+  /**
+   * Stores the email for delivery; `duplicate` when its message id was queued before, whatever
+   * the email says (a retry of a queue call is answered even once its code has expired). A new
+   * email whose code has expired is refused: INVALID_ARGUMENT.
+   */
   enqueue(email: LoginEmail): Promise<{ duplicate: boolean }>;
   status(messageId: string): Promise<DeliveryStatusRecord | undefined>;
   /** Starts delivering with `deliver`. */
   start(deliver: Deliver): void;
   /** Stops taking new messages and waits for those being sent. */
   close(): Promise<void>;
+}
+
+/** Refuses a new email whose code has already expired (checked after the duplicate check). */
+export function assertNotExpired(email: LoginEmail): void {
+  if (email.expiresAt <= email.queuedAt) {
+    throw appError("INVALID_ARGUMENT", { message: "expires_at: the code has already expired" });
+  }
 }
 
 export function messageIdFor(idempotencyKey: string): string {

@@ -70,9 +70,7 @@ export function createMailerHandlers(deps: {
       const recipient = normalizeEmail(r.recipient);
       if (!recipient.ok) throw appError("EMAIL_INVALID", { message: `recipient: ${recipient.problem}` });
       const now = deps.clock();
-      if (r.expiresAt.getTime() <= now) {
-        throw appError("INVALID_ARGUMENT", { message: "expires_at: the code has already expired" });
-      }
+      // An expired code is refused by the queue, after it has answered a retry as a duplicate.
       const messageId = messageIdFor(r.idempotencyKey);
       const { duplicate } = await deps.queue.enqueue({
         messageId,

@@ -22,6 +22,7 @@ import {
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
 import type {
   ChallengeRecord,
+  ChallengeRef,
   EmailSendLimits,
   LoginRules,
   SessionRecord,
@@ -94,6 +95,20 @@ type RecordedIssue = Omit<IssuedCode, "resendAvailableAt">;
 export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
   const { store, clock, rules } = deps;
   const invalid = () => appError("CODE_INVALID");
+  const verifying = new Map<string, Promise<void>>();
+  /** Runs `work` after every earlier work for `key` on this replica; tells it whether it waited. */
+  const oneAtATime = async <T>(key: string, work: (waited: boolean) => Promise<T>): Promise<T> => {
+    const before = verifying.get(key);
+    const { promise: mine, resolve: release } = Promise.withResolvers<void>();
+    verifying.set(key, mine);
+    try {
+      if (before) await before;
+      return await work(before !== undefined);
+    } finally {
+      release();
+      if (verifying.get(key) === mine) verifying.delete(key);
+    }
+  };
 
   return {
     async issue({ clientAppId, email, ipDigest, idempotency }) {
@@ -161,35 +176,49 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       );
       const person = byId ? undefined : deps.peppered.person(target.email);
       const tag = byId ? tagOf(target.challengeId) : (person?.tag as string);
-      const found = await store.findChallenge(
-        byId ? target : { tag, digest: person?.digest as string, clientAppId },
-      );
+      // Only a code that can still be guessed (pending, unexpired, this app's) takes a guess's
+      // weight from the budgets; any other gets CODE_INVALID, or its replay, for free.
+      const lookup = () =>
+        store.findChallenge({
+          ...(byId ? target : { tag, digest: person?.digest as string }),
+          clientAppId,
+          now: clock(),
+        });
+      const found = await lookup();
       // Nothing to check and nothing to replay.
       if (!found && !idem) throw invalid();
-      const reservation = found ? await deps.budget.reserve(clientAppId, found.guessWeight) : undefined;
-      const challengeId = found?.challengeId;
       const refreshToken = newRefreshToken(tag);
-      const result = await store.consumeChallenge({
-        tag,
-        challengeId,
-        clientAppId,
-        macs: challengeId
-          ? deps.codeMac.macs(challengeId, normalizeTypedCode(code, app.settings.codeAlphabet))
-          : {},
-        now: clock(),
-        rules,
-        newUserId: newUserId(tag),
-        session: {
-          id: newSessionId(tag),
-          refreshTokenHash: sha256(refreshToken),
-          idleTtlMs: deps.sessions.idleMs,
-          maxTtlMs: deps.sessions.maxMs,
-          userAgent,
-        },
-        ...(reservation && !reservation.ok && { refusedUntil: reservation.retryAt }),
-        ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(refreshToken) } }),
-      });
-      if (reservation?.ok) await reservation.settle("guess" in result ? result.guess : undefined);
+      const check = async (ref: ChallengeRef | undefined) => {
+        const reservation = ref ? await deps.budget.reserve(clientAppId, ref.guessWeight) : undefined;
+        const challengeId = ref?.challengeId;
+        const outcome = await store.consumeChallenge({
+          tag,
+          challengeId,
+          clientAppId,
+          macs: challengeId
+            ? deps.codeMac.macs(challengeId, normalizeTypedCode(code, app.settings.codeAlphabet))
+            : {},
+          now: clock(),
+          rules,
+          newUserId: newUserId(tag),
+          session: {
+            id: newSessionId(tag),
+            refreshTokenHash: sha256(refreshToken),
+            idleTtlMs: deps.sessions.idleMs,
+            maxTtlMs: deps.sessions.maxMs,
+            userAgent,
+          },
+          ...(reservation && !reservation.ok && { refusedUntil: reservation.retryAt }),
+          ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(refreshToken) } }),
+        });
+        if (reservation?.ok) await reservation.settle("guess" in outcome ? outcome.guess : undefined);
+        return outcome;
+      };
+      // Verifications of one code run one at a time on this replica: concurrent duplicates
+      // would each hold a guess's weight for at most one real guess. One that waited looks again.
+      const result = found
+        ? await oneAtATime(found.challengeId, async (waited) => check(waited ? await lookup() : found))
+        : await check(undefined);
       if (result.ok) {
         return {
           user: result.user,
@@ -206,7 +235,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
 
     async cancel({ clientAppId, challengeId }) {
       if (!ID_PATTERNS.challenge.test(challengeId)) return false;
-      const digest = await store.cancelChallenge({ challengeId, clientAppId });
+      const digest = await store.cancelChallenge({ challengeId, clientAppId, now: clock() });
       if (!digest) return false;
       const app = await deps.clientApps.getActive(clientAppId).catch(() => undefined);
       await deps.limits.refund({

@@ -1,7 +1,7 @@
 // Validation of every request at persistence's edge: internal callers are trusted to be who
 // they are, not to send well-formed data. A bad field is INVALID_ARGUMENT naming the field;
 // nothing is read or written before the whole request is valid.
-import { appError, normalizeEmail } from "@emailauth/platform";
+import { addressLimitKey, appError, normalizeEmail } from "@emailauth/platform";
 import { z } from "zod";
 import { ID_PATTERNS } from "../crypto/ids.ts";
 
@@ -23,7 +23,11 @@ export const fields = {
   // not INVALID_ARGUMENT: the gateway forwards what client apps present.
   apiKey: z.string().max(1024),
   email: z.string().min(1).max(320),
-  endUserIp: z.union([z.literal(""), z.ipv4(), z.ipv6()]),
+  // The same test the per-IP limit applies (an IPv6 zone id is allowed, as the gateway allows it).
+  endUserIp: z
+    .string()
+    .max(64)
+    .refine((ip) => ip === "" || addressLimitKey(ip) !== undefined, "expected an IPv4 or IPv6 address"),
   code: z
     .string()
     .min(1)

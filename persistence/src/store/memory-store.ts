@@ -284,10 +284,11 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       if ("challengeId" in p) challengeId = p.challengeId;
       else {
         const l = live.get(liveKey(p.tag, p.clientAppId, p.digest));
-        challengeId = l && l.expiresAt > clock() ? l.challengeId : undefined;
+        challengeId = l && l.expiresAt > p.now ? l.challengeId : undefined;
       }
       const c = challengeId ? challenges.get(challengeId) : undefined;
-      return challengeId && c ? { challengeId, guessWeight: c.guessWeight } : undefined;
+      const guessable = c && c.app === p.clientAppId && c.state === "p" && c.expiresAt > p.now;
+      return challengeId && guessable ? { challengeId, guessWeight: c.guessWeight } : undefined;
     },
 
     async consumeChallenge(p: ConsumeParams): Promise<ConsumeResult> {
@@ -410,7 +411,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
 
     async cancelChallenge(p) {
       const c = challenges.get(p.challengeId);
-      if (!c || c.app !== p.clientAppId || c.state !== "p") return undefined;
+      if (!c || c.app !== p.clientAppId || c.state !== "p" || c.expiresAt <= p.now) return undefined;
       c.state = "n";
       c.mac = undefined;
       const tag = tagOf(p.challengeId);

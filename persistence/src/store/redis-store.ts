@@ -192,14 +192,21 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
 
     async findChallenge(p): Promise<ChallengeRef | undefined> {
+      const guessable = (challengeId: string, [app, st, exp, w]: (string | null)[]) =>
+        app === p.clientAppId && st === "p" && Number(exp) > p.now
+          ? { challengeId, guessWeight: weightOf(w ?? "") }
+          : undefined;
       if ("challengeId" in p) {
-        const w = await client.hget(`${P(p.challengeId)}c:${p.challengeId}`, "w");
-        return w === null ? undefined : { challengeId: p.challengeId, guessWeight: weightOf(w) };
+        const c = `${P(p.challengeId)}c:${p.challengeId}`;
+        return guessable(p.challengeId, await client.hmget(c, "app", "st", "exp", "w"));
       }
       const pp = personPrefix(prefix, p.tag);
       const found = await run("findLiveChallenge", [`${pp}l:${p.clientAppId}:${p.digest}`], [pp]);
       if (!Array.isArray(found)) return undefined;
-      return { challengeId: String(found[0]), guessWeight: weightOf(String(found[1])) };
+      return guessable(
+        String(found[0]),
+        found.slice(1).map((x) => (x === null ? null : String(x))),
+      );
     },
 
     async consumeChallenge(p: ConsumeParams): Promise<ConsumeResult> {
@@ -297,7 +304,11 @@ export function createRedisStore(options: RedisStoreOptions): Store {
 
     async cancelChallenge(p) {
       const pp = P(p.challengeId);
-      const d = await run("cancelChallenge", [`${pp}c:${p.challengeId}`], [pp, p.clientAppId, p.challengeId]);
+      const d = await run(
+        "cancelChallenge",
+        [`${pp}c:${p.challengeId}`],
+        [pp, p.clientAppId, p.challengeId, p.now],
+      );
       return typeof d === "string" ? d : undefined;
     },
 

@@ -208,9 +208,12 @@ export interface Store {
     ttlMs: number;
   }): Promise<"new" | "same" | "different">;
   issueChallenge(p: IssueParams): Promise<IssueResult>;
-  /** A challenge to check: by id (if it exists) or the pending one of (email, app). */
+  /**
+   * A code that can still be guessed: by id, or the live one of (email, app); pending,
+   * unexpired and of the calling app, or undefined.
+   */
   findChallenge(
-    p: { challengeId: string } | { tag: string; digest: string; clientAppId: string },
+    p: ({ challengeId: string } | { tag: string; digest: string }) & { clientAppId: string; now: number },
   ): Promise<ChallengeRef | undefined>;
   consumeChallenge(p: ConsumeParams): Promise<ConsumeResult>;
   getChallenge(p: { challengeId: string; now: number }): Promise<ChallengeRecord | undefined>;
@@ -218,7 +221,7 @@ export interface Store {
    * Retires a pending challenge and gives back the per-email send limits it took; returns the
    * email digest when it did.
    */
-  cancelChallenge(p: { challengeId: string; clientAppId: string }): Promise<string | undefined>;
+  cancelChallenge(p: { challengeId: string; clientAppId: string; now: number }): Promise<string | undefined>;
 
   refreshSession(p: RefreshParams): Promise<RefreshResult>;
   getSession(p: { sessionId: string; now: number }): Promise<SessionRecord | undefined>;

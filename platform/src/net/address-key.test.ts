@@ -19,6 +19,8 @@ describe("addressLimitKey", () => {
       "2002:cb00:7107::1",
       "2002:cb00:7107:beef::42",
       "2001:0:4136:e378:8000:63bf:34ff:8ef8",
+      "2001:db8::5efe:203.0.113.7",
+      "fe80::200:5efe:cb00:7107",
     ]) {
       expect([form, addressLimitKey(form)]).toEqual([form, "203.0.113.7"]);
     }
