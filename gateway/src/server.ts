@@ -14,6 +14,7 @@ import {
   type Check,
   createOpsRoutes,
   createReadiness,
+  Gauge,
   type HttpRoute,
   type Logger,
   type Metrics,
@@ -194,6 +195,31 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     ...(deps.keepAliveTimeoutMs !== undefined && { keepAliveTimeoutMs: deps.keepAliveTimeoutMs }),
     ...(deps.http2IdleTimeoutMs !== undefined && { idleTimeoutMs: deps.http2IdleTimeoutMs }),
     ...(deps.tls && { tls: deps.tls }),
+  });
+  // Read when scraped: what the edge holds now, for the dashboards and the overload runbook.
+  new Gauge({
+    name: "emailauth_gateway_open_connections",
+    help: "Client connections open now (every protocol).",
+    registers: [deps.metrics.registry],
+    collect() {
+      this.set(listener.connections());
+    },
+  });
+  new Gauge({
+    name: "emailauth_gateway_admission_limit",
+    help: "Public requests the gateway admits at once now (adaptive; see the README's overload section).",
+    registers: [deps.metrics.registry],
+    collect() {
+      this.set(admission.state().limit);
+    },
+  });
+  new Gauge({
+    name: "emailauth_gateway_event_loop_delay_seconds",
+    help: "The event-loop delay admission acts on (smoothed mean).",
+    registers: [deps.metrics.registry],
+    collect() {
+      this.set(admission.state().eventLoopDelayMs / 1000);
+    },
   });
   return {
     readiness,

@@ -48,7 +48,12 @@ import {
   type SecureServerOptions,
   type ServerHttp2Stream,
 } from "node:http2";
-import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server as NetServer,
+  type Socket,
+} from "node:net";
 import { addressLimitKey } from "@emailauth/platform";
 
 export type Handler = (
@@ -84,6 +89,8 @@ export interface Listener {
 }
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0");
+/** Listening sockets on the one port (see `acceptor` below). */
+const ACCEPTORS = 8;
 const OVER_CAPACITY_BODY = '{"code":"unavailable","message":"too many connections"}';
 const OVER_CAPACITY =
   "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n" +
@@ -254,8 +261,13 @@ export function createListener(options: ListenerOptions): Listener {
         h2c?.emit("connection", socket);
       } else {
         if (refused.has(peerOf(socket))) {
-          // Answered without parsing: the cheapest refusal that still says what to do.
+          // Answered without parsing: the cheapest refusal that still says what to do. What the
+          // client sends meanwhile is read and dropped: a paused socket never sees its end, so
+          // it would never close and would count against the cap for good (found by the
+          // cap test: "too many connections" after every client had gone).
+          socket.resume();
           socket.end(OVER_CAPACITY);
+          socket.setTimeout(headersTimeoutMs, () => socket.destroy());
           return;
         }
         h1?.emit("connection", socket);
@@ -265,7 +277,7 @@ export function createListener(options: ListenerOptions): Listener {
     socket.on("data", onData);
   };
 
-  const tcp = createNetServer({ noDelay: true }, (socket) => {
+  const onConnection = (socket: Socket) => {
     const address = socket.remoteAddress ?? "";
     const key = addressLimitKey(address) ?? "unknown";
     const peer = peerOf(socket);
@@ -291,17 +303,44 @@ export function createListener(options: ListenerOptions): Listener {
     // Until the protocol is known, nothing else bounds a silent connection.
     socket.setTimeout(headersTimeoutMs, () => socket.destroy());
     sniff(socket);
-  });
+  };
+  // libuv accepts one connection per listening socket per turn of the event loop (libuv#3696).
+  // A saturated gateway turns its loop every 50 ms or so: one socket would accept 20 connections
+  // a second, and a burst of connections (a flood, or every client reconnecting after a restart)
+  // would queue new users behind it for many seconds, whatever admission refuses. Several
+  // sockets on the same port (SO_REUSEPORT; the kernel spreads connections across them, and only
+  // processes of the same user may join) accept that many per turn. Where the platform lacks
+  // it, one socket.
+  const acceptors: NetServer[] = [];
+  const acceptor = () => createNetServer({ noDelay: true }, onConnection);
 
   return {
-    listen(host, port) {
-      return new Promise((resolve, reject) => {
-        tcp.once("error", reject);
-        tcp.listen({ port, host, backlog: 4096 }, () => {
-          tcp.off("error", reject);
-          resolve((tcp.address() as AddressInfo).port);
+    async listen(host, port) {
+      const bind = (at: number, reusePort: boolean) =>
+        new Promise<NetServer>((done, fail) => {
+          const server = acceptor();
+          server.once("error", fail);
+          server.listen({ port: at, host, backlog: 4096, reusePort }, () => {
+            server.off("error", fail);
+            done(server);
+          });
         });
-      });
+      // First alone, without SO_REUSEPORT: a port already taken fails as it always did, and a
+      // second gateway started on the same port by mistake is not silently given half the
+      // connections. Then the acceptors join each other on it.
+      const alone = await bind(port, false);
+      const bound = (alone.address() as AddressInfo).port;
+      await new Promise((done) => alone.close(done));
+      const first = await bind(bound, true).catch((err: NodeJS.ErrnoException) =>
+        err.code === "ENOTSUP" ? bind(bound, false) : Promise.reject(err),
+      );
+      acceptors.push(first);
+      for (let i = 1; i < ACCEPTORS; i++) {
+        const more = await bind(bound, true).catch(() => undefined);
+        if (!more) break;
+        acceptors.push(more);
+      }
+      return bound;
     },
     close(graceMs) {
       closing = true;
@@ -316,7 +355,7 @@ export function createListener(options: ListenerOptions): Listener {
         };
         const timer = setTimeout(finish, graceMs);
         onDrained = finish;
-        tcp.close();
+        for (const a of acceptors) a.close();
         // HTTP/2: GOAWAY lets open streams finish; new ones go to another connection.
         for (const session of sessions) session.close();
         // HTTP/1.1: every answer not yet written tells its client to go; its connection then
