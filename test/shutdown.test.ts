@@ -98,8 +98,9 @@ describe("SIGTERM while requests are in flight", () => {
   it("persistence finishes every call, then exits 0", async () => {
     const [persistence] = mesh.persistence;
     if (!persistence) throw new Error("no persistence");
-    // Warm the new gateway's API-key cache: concurrent requests would share one lookup.
-    expect((await startLogin()).status).toBe(200);
+    // Warm the new gateway's API-key cache (concurrent requests would share one lookup), once
+    // it has reconnected to the restarted mailer.
+    await expect.poll(async () => (await startLogin()).status, { interval: 100, timeout: 10_000 }).toBe(200);
     const stalled = stallRedis(2);
     const requests = Array.from({ length: N }, startLogin);
     await whenInFlight(`http://127.0.0.1:${persistence.ports.opsPort}/metrics`, N);

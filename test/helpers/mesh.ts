@@ -135,6 +135,9 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const startGateway = (env: Record<string, string> = {}) =>
     spawnService("gateway", {
       env: {
+        // Eight processes and a test runner on two cores delay every event loop: that is the
+        // test machine, not a gateway to shed load from (the edge tests set their own bound).
+        ADMISSION_MAX_EVENT_LOOP_DELAY: "1s",
         GATEWAY_PORT: String(gatewayPort),
         PERSISTENCE_ADDRESSES: persistence.map((p) => `127.0.0.1:${p.ports.grpcPort}`).join(","),
         MAILER_ADDRESSES: `127.0.0.1:${mailerPort}`,

@@ -3,10 +3,14 @@
 // (RESOURCE_EXHAUSTED OVERLOADED, with Retry-After), before any work or upstream call.
 //
 //   - The limit follows what the mesh sustains (Little's law): the rate at which requests
-//     complete, measured every 100 ms, times the latency admitted requests should stay under
-//     (ADMISSION_TARGET_LATENCY). When the upstreams slow down, fewer complete, and fewer are
-//     admitted; when they keep up, the limit grows with them. It never goes below a floor (so a
-//     burst after a quiet spell is served) nor above MAX_IN_FLIGHT.
+//     complete (the best second of the last ten), times the latency admitted requests should
+//     stay under (ADMISSION_TARGET_LATENCY). When the upstreams slow down for good, fewer
+//     complete, and fewer are admitted; when they keep up, the limit grows with them. The best
+//     recent second, not the last one: under a flood the gateway's own CPU goes to refusing,
+//     fewer requests complete for that reason alone, and a limit that followed them down would
+//     refuse ever more of what the mesh could serve (measured: 115 served/s instead of ~600).
+//     It never goes below a floor (so a burst after a quiet spell is served while the rate
+//     catches up) nor above MAX_IN_FLIGHT.
 //   - Requests waiting in the gateway itself (a saturated event loop) do not show in that count:
 //     the event loop's delay is watched too, and past ADMISSION_MAX_EVENT_LOOP_DELAY new
 //     requests are refused until it recovers. Refusing is cheap, so the loop stays responsive
@@ -48,23 +52,33 @@ export interface Admission {
 }
 
 const TICK_MS = 100;
+const WINDOW = 10;
 const RETRY_AFTER_MS = 1_000;
 
 export function createAdmission(options: AdmissionOptions): Admission {
-  const floor = Math.min(options.minLimit ?? 128, options.maxInFlight);
+  const floor = Math.min(options.minLimit ?? 64, options.maxInFlight);
   let inFlight = 0;
   let completed = 0;
-  let throughput = 0; // requests completed per second, smoothed
+  // Completions in each of the last WINDOW ticks. A whole second, not the last tick: completions
+  // come in bursts (a batch of upstream answers in one tick), and a limit raised to the rate of
+  // one burst admits more than the mesh serves, which is the queue this exists to prevent.
+  const window = new Array<number>(WINDOW).fill(0);
+  let slot = 0;
+  // That one-second rate at each tick of the last ten seconds.
+  const rates = new Array<number>(WINDOW * 10).fill(0);
+  let rateSlot = 0;
   let limit = floor;
   let delayMs = 0;
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
 
   const tick = setInterval(() => {
-    const rate = (completed * 1000) / TICK_MS;
+    window[slot] = completed;
+    slot = (slot + 1) % WINDOW;
     completed = 0;
-    // Rise at once, fall gently: a quiet 100 ms must not starve the next burst.
-    throughput = rate > throughput ? rate : throughput * 0.8 + rate * 0.2;
+    rates[rateSlot] = (window.reduce((a, b) => a + b, 0) * 1000) / (WINDOW * TICK_MS);
+    rateSlot = (rateSlot + 1) % rates.length;
+    const throughput = Math.max(...rates);
     limit = Math.min(
       options.maxInFlight,
       Math.max(floor, Math.round((throughput * options.targetLatencyMs) / 1000)),
@@ -72,7 +86,7 @@ export function createAdmission(options: AdmissionOptions): Admission {
     // The loop's mean delay beyond its sampling resolution (nanoseconds in the histogram):
     // a saturated loop delays every sample, one garbage collection only a few.
     const mean = delay.count > 0 ? Math.max(0, delay.mean / 1e6 - 10) : 0;
-    delayMs = delayMs * 0.5 + mean * 0.5;
+    delayMs = delayMs * 0.7 + mean * 0.3;
     delay.reset();
   }, TICK_MS);
   tick.unref();

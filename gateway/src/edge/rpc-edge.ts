@@ -270,8 +270,10 @@ function protocolOf(contentType: string | null): Protocol {
 function errorResponse(protocol: Protocol, err: ConnectError): UniversalServerResponse {
   const header = new Headers(err.metadata);
   if (protocol === "connect") {
+    const body = errorToJsonBytes(err, {});
     header.set("content-type", "application/json");
-    return { status: codeToHttpStatus(err.code), header, body: single(errorToJsonBytes(err, {})) };
+    header.set("content-length", String(body.byteLength));
+    return { status: codeToHttpStatus(err.code), header, body: single(body) };
   }
   const trailer = setTrailerStatus(new Headers(), err);
   if (protocol === "grpc") {
