@@ -48,6 +48,8 @@ const work = join(out, `run-${stamp}`);
 mkdirSync(work, { recursive: true });
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+/** The overload phase: ten times the connections of the other runs. */
+const FLOOD_CONNECTIONS = 10 * CONNECTIONS;
 const THREADS = 2;
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
@@ -173,6 +175,15 @@ function cpuBetween(a: Snapshot, b: Snapshot) {
 const round = (x: number, digits = 0) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 // --- load --------------------------------------------------------------------------------------
+interface ProbeTally {
+  answered: number;
+  unanswered: number;
+  byStatus: Record<string, number>;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
 interface WrkResult {
   requests: number;
   durationUs: number;
@@ -191,14 +202,15 @@ async function wrk(
   url: string,
   seconds: number,
   env: Record<string, string> = {},
-): Promise<WrkResult> {
+  connections = CONNECTIONS,
+): Promise<WrkResult & { stdout: string }> {
   const { stdout } = await run(
     "wrk",
     [
       "-t",
       String(THREADS),
       "-c",
-      String(CONNECTIONS),
+      String(connections),
       "-d",
       `${seconds}s`,
       "--timeout",
@@ -215,7 +227,7 @@ async function wrk(
   );
   const line = stdout.split("\n").find((l) => l.startsWith("WRK_RESULT "));
   if (!line) throw new Error(`no result from wrk:\n${stdout}`);
-  return JSON.parse(line.slice("WRK_RESULT ".length)) as WrkResult;
+  return { ...(JSON.parse(line.slice("WRK_RESULT ".length)) as WrkResult), stdout };
 }
 const rps = (r: WrkResult) => round(r.requests / (r.durationUs / 1e6));
 
@@ -315,6 +327,9 @@ async function main() {
     JWT_ISSUER: gatewayUrl,
     JWT_PRIVATE_JWKS_FILE: jwks,
     APP_REQUESTS_PER_SECOND: "1000000",
+    // Every simulated user comes from 127.0.0.1: the per-address cap (512) would stand for one
+    // abusive address, not for the many people the overload phase plays.
+    MAX_CONNECTIONS_PER_ADDRESS: "5000",
   });
   const client = await createGrpcClient({
     Client: PersistenceServiceClient,
@@ -461,34 +476,60 @@ async function main() {
     `slowloris: ${slow.clients} slow clients closed (${JSON.stringify(slow.closedBy)}), the longest after ${slow.lastedMs.max} ms; meanwhile StartLogin ${rps(slowLoad)} req/s, p99 ${slowLoad.p99Ms} ms (${round(slowLoad.p99Ms / Math.max(1, mixedResult.p99Ms), 2)}x the same load without them), errors ${slowLoad.errors}`,
   );
 
-  // 8. Overload: an open-loop flood at 10x the StartLogin rate measured above, on 400
-  // kept-alive connections, with a new connection every 100 ms; then the time to recover.
-  const floodRate = Math.max(1000, 10 * rps(startResult));
+  // 8. Overload: wrk on ten times the connections (a closed loop: each connection sends its next
+  // StartLogin as soon as it has an answer, so refusals that come fast bring more requests),
+  // while a probe opens a new connection every 100 ms for one VerifyLogin and one StartLogin;
+  // then the time until StartLogin is served again.
   const gatewayPid = procs.find((p) => p.name === "gateway")?.pid ?? 0;
   const rssBefore = peakRssMb(gatewayPid);
-  const f0 = snapshot();
-  const { stdout: floodOut } = await run(
+  // The same probe without the flood first: the yardstick for its figures under the flood.
+  const idleProbe = JSON.parse(
+    (
+      await run(process.execPath, [join(root, "bench", "flood-probe.ts"), gatewayUrl, apiKey, "3", ""], {
+        maxBuffer: 1024 * 1024,
+      })
+    ).stdout,
+  ) as { verifyLogin: ProbeTally; startLogin: ProbeTally };
+  const floodDone = join(work, "flood-done");
+  const probeRun = run(
     process.execPath,
-    [join(root, "bench", "flood.ts"), gatewayUrl, apiKey, String(floodRate), String(DURATION), "400"],
+    [join(root, "bench", "flood-probe.ts"), gatewayUrl, apiKey, String(DURATION), floodDone],
     { maxBuffer: 1024 * 1024 },
   );
+  const f0 = snapshot();
+  const floodWrk = await wrk(
+    join(root, "bench", "wrk", "flood.lua"),
+    gatewayUrl,
+    DURATION,
+    { ...loginEnv, BENCH_RUN: "flood" },
+    FLOOD_CONNECTIONS,
+  );
   const f1 = snapshot();
-  const flood = JSON.parse(floodOut) as {
-    offeredRps: number;
-    sent: number;
-    answered: number;
-    unanswered: Record<string, number>;
+  writeFileSync(floodDone, "");
+  const probe = JSON.parse((await probeRun).stdout) as {
+    verifyLogin: ProbeTally;
+    startLogin: ProbeTally;
+    recoveryMs: number;
+  };
+  const floodLine = floodWrk.stdout.split("\n").find((l) => l.startsWith("FLOOD_RESULT "));
+  if (!floodLine) throw new Error(`no flood result from wrk:\n${floodWrk.stdout}`);
+  const floodTally = JSON.parse(floodLine.slice("FLOOD_RESULT ".length)) as {
     byStatus: Record<string, number>;
     refusalsWithoutRetryAfter: number;
-    admittedMs: { p50: number; p99: number; max: number };
-    refusedMs: { p50: number; p99: number };
-    newConnectionMs: { p50: number; p99: number; max: number };
-    servedRps: number;
-    recoveryMs: number;
+  };
+  const { stdout: _floodStdout, ...floodFigures } = floodWrk;
+  const flood = {
+    connections: FLOOD_CONNECTIONS,
+    ...floodFigures,
+    rps: rps(floodWrk),
+    servedRps: round((floodTally.byStatus["200"] ?? 0) / (floodWrk.durationUs / 1e6)),
+    ...floodTally,
+    probe,
+    idleProbe: { verifyLogin: idleProbe.verifyLogin, startLogin: idleProbe.startLogin },
   };
   const gatewayRssPeak = peakRssMb(gatewayPid);
   say(
-    `overload: ${flood.offeredRps} req/s offered for ${DURATION} s: ${flood.answered} of ${flood.sent} answered (${JSON.stringify(flood.byStatus)}), unanswered ${JSON.stringify(flood.unanswered)}; admitted p99 ${flood.admittedMs.p99} ms, refusals p99 ${flood.refusedMs.p99} ms, new connections p99 ${flood.newConnectionMs.p99} ms; served ${flood.servedRps} req/s; recovered in ${flood.recoveryMs} ms; gateway peak RSS ${round(rssBefore)} MB before, ${gatewayRssPeak} MB after`,
+    `overload: ${FLOOD_CONNECTIONS} connections, ${flood.rps} answers/s (${JSON.stringify(flood.byStatus)}, ${flood.refusalsWithoutRetryAfter} refusals without Retry-After, socket errors ${flood.errors - flood.non2xx}), ${flood.servedRps} StartLogin/s served, p99 of all answers ${flood.p99Ms} ms; probe on new connections: VerifyLogin p99 ${probe.verifyLogin.p99Ms} ms (${idleProbe.verifyLogin.p99Ms} ms without the flood) ${JSON.stringify(probe.verifyLogin.byStatus)}, StartLogin p99 ${probe.startLogin.p99Ms} ms ${JSON.stringify(probe.startLogin.byStatus)}, unanswered ${probe.verifyLogin.unanswered + probe.startLogin.unanswered}; served again ${probe.recoveryMs} ms after; gateway peak RSS ${round(rssBefore)} MB before, ${gatewayRssPeak} MB after`,
   );
 
   await saveMetrics("all");
@@ -601,7 +642,7 @@ Peak RSS (MB): ${cores(r.peakRssMb)}.
 
 Slow clients: ${r.slowloris.clients} slowloris clients (slow headers, slow body, slow HTTP/2 stream), all closed (${JSON.stringify(r.slowloris.closedBy)}), the longest after ${r.slowloris.lastedMs.max} ms; the same load meanwhile: ${r.slowloris.load.rps} requests/s, p99 ${r.slowloris.load.p99Ms} ms (${r.slowloris.p99VsWithout}x its p99 without them), ${r.slowloris.load.errors} errors.
 
-Overload: ${r.overload.offeredRps} StartLogin/s offered (10x the measured rate) for ${r.settings.durationSeconds} s on 400 connections: ${r.overload.answered} of ${r.overload.sent} answered (${JSON.stringify(r.overload.byStatus)}), unanswered ${JSON.stringify(r.overload.unanswered)}, ${r.overload.refusalsWithoutRetryAfter} refusals without Retry-After. Admitted: p50 ${r.overload.admittedMs.p50} ms, p99 ${r.overload.admittedMs.p99} ms (${r.overload.servedRps} served/s). Refused: p50 ${r.overload.refusedMs.p50} ms, p99 ${r.overload.refusedMs.p99} ms. New connections: p99 ${r.overload.newConnectionMs.p99} ms. Recovered ${r.overload.recoveryMs} ms after the flood. Gateway peak RSS ${r.overload.gatewayRssBeforeMb} MB before it, ${r.peakRssMb.gateway} MB after.
+Overload: ${r.overload.connections} connections (10x) sending StartLogin for ${r.settings.durationSeconds} s, closed loop: ${r.overload.rps} answers/s (${JSON.stringify(r.overload.byStatus)}), ${r.overload.refusalsWithoutRetryAfter} refusals without Retry-After, ${r.overload.errors - r.overload.non2xx} socket errors or timeouts; ${r.overload.servedRps} StartLogin/s served; every answer p50 ${r.overload.p50Ms} ms, p99 ${r.overload.p99Ms} ms. Meanwhile, on a new connection every 100 ms: VerifyLogin p50 ${r.overload.probe.verifyLogin.p50Ms} ms, p99 ${r.overload.probe.verifyLogin.p99Ms} ms (${JSON.stringify(r.overload.probe.verifyLogin.byStatus)}; without the flood p50 ${r.overload.idleProbe.verifyLogin.p50Ms} ms, p99 ${r.overload.idleProbe.verifyLogin.p99Ms} ms); StartLogin p50 ${r.overload.probe.startLogin.p50Ms} ms, p99 ${r.overload.probe.startLogin.p99Ms} ms (${JSON.stringify(r.overload.probe.startLogin.byStatus)}); unanswered ${r.overload.probe.verifyLogin.unanswered + r.overload.probe.startLogin.unanswered}. Served again ${r.overload.probe.recoveryMs} ms after the flood. Gateway peak RSS ${r.overload.gatewayRssBeforeMb} MB before it, ${r.peakRssMb.gateway} MB after.
 
 | target | |
 |---|---|
