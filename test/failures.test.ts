@@ -121,6 +121,28 @@ describe("overload", () => {
       const shed = await call("StartLogin", { email: uniqueEmail() });
       expect([shed.status, reasonOf(shed.body)]).toEqual([429, "OVERLOADED"]);
       expect(Number(shed.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      expect(shed.headers.get("x-request-id")).toBeTruthy();
+      // A browser can read its refusal (and when to come back); gRPC-Web gets one in its protocol.
+      const fromBrowser = await fetch(`${mesh.gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${app.apiKey}`,
+          origin: "https://app.example",
+        },
+        body: JSON.stringify({ email: uniqueEmail() }),
+      });
+      expect(fromBrowser.status).toBe(429);
+      expect(fromBrowser.headers.get("access-control-allow-origin")).toBe("https://app.example");
+      expect(fromBrowser.headers.get("access-control-expose-headers")).toMatch(/Retry-After/);
+      expect(fromBrowser.headers.get("x-request-id")).toBeTruthy();
+      const grpcWeb = await fetch(`${mesh.gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`, {
+        method: "POST",
+        headers: { "content-type": "application/grpc-web+proto", authorization: `Bearer ${app.apiKey}` },
+        body: new Uint8Array([0, 0, 0, 0, 0]),
+      });
+      expect(grpcWeb.status).toBe(200);
+      expect(Buffer.from(await grpcWeb.arrayBuffer()).toString("latin1")).toMatch(/grpc-status: ?8/);
       // Refused while the two admitted still wait: it was not queued behind them.
       expect(settled).toBe(false);
       // The person typing a code is still served.

@@ -103,6 +103,12 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   const trustedProxies = createClientAddressOf(deps.trustedProxies ?? []);
   const clientAddressOf = trustedProxies.clientAddressOf;
+  const edge = createRpcEdge({
+    logger: deps.logger,
+    metrics: deps.metrics,
+    admission,
+    ...(deps.upstreamsReachable && { upstreamsReachable: deps.upstreamsReachable }),
+  });
   const rpc = createRpcHandler({
     routes(router) {
       router.service(AuthService, deps.auth);
@@ -114,12 +120,8 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
         }),
       );
     },
-    wrap: createRpcEdge({
-      logger: deps.logger,
-      metrics: deps.metrics,
-      admission,
-      ...(deps.upstreamsReachable && { upstreamsReachable: deps.upstreamsReachable }),
-    }),
+    wrap: edge.wrap,
+    early: edge.early,
     contextValues(req) {
       const values = createContextValues();
       // Validated (or made) by the listener's handler below.

@@ -19,6 +19,15 @@ export interface RpcState {
 }
 export const RPC_STATE = createContextKey<RpcState>({ handlerReached: false }, { description: "rpc state" });
 
+/** Admission's decision on a request, made once, before Connect reads it (rpc-edge.ts). */
+export type AdmissionDecision =
+  | { kind: "private" }
+  | { kind: "admitted"; ticket: { begin(): void; done(): void } }
+  | { kind: "refused"; reason: "OVERLOADED" | "UPSTREAM_UNAVAILABLE"; retryAfterMs: number };
+export const ADMISSION = createContextKey<AdmissionDecision | undefined>(undefined, {
+  description: "admission",
+});
+
 /** The authenticated client app of a request (the request gate has set it). */
 export function clientAppOf(ctx: HandlerContext): ClientApp {
   const app = ctx.values.get(CLIENT_APP);

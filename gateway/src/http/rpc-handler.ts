@@ -21,6 +21,15 @@ export interface RpcHandlerOptions extends Partial<ConnectRouterOptions> {
   routes(router: ConnectRouter): void;
   /** Wraps each RPC's handler (the edge). */
   wrap(handler: UniversalHandler): UniversalHandler;
+  /**
+   * Before Connect sees the request: an answer to write as is (a refusal), or undefined to go
+   * on. Given the unwrapped handler (which RPC), the request's content type and origin.
+   */
+  early?(
+    handler: UniversalHandler,
+    request: { contentType: string | undefined; origin: string | undefined },
+    values: ContextValues,
+  ): { status: number; headers: Record<string, string>; body: Uint8Array } | undefined;
   /** The context values of a request, from its connection and headers. */
   contextValues(req: NodeRequest): ContextValues;
   /** Everything that is not an RPC path. */
@@ -35,15 +44,27 @@ export interface RpcHandlerOptions extends Partial<ConnectRouterOptions> {
 export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
-  const paths = new Map<string, UniversalHandler>();
-  for (const handler of router.handlers) paths.set(handler.requestPath, options.wrap(handler));
+  const paths = new Map<string, { raw: UniversalHandler; handler: UniversalHandler }>();
+  for (const raw of router.handlers) paths.set(raw.requestPath, { raw, handler: options.wrap(raw) });
   return (req, res) => {
-    const handler = paths.get(req.url?.split("?", 2)[0] ?? "");
-    if (!handler) {
+    const route = paths.get(req.url?.split("?", 2)[0] ?? "");
+    if (!route) {
       options.fallback(req, res);
       return;
     }
+    const { raw, handler } = route;
     const values = options.contextValues(req);
+    const answer = options.early?.(
+      raw,
+      { contentType: req.headers["content-type"], origin: req.headers.origin },
+      values,
+    );
+    if (answer) {
+      // The body is not read: Node discards it (HTTP/1.1 keep-alive) or the stream is closed.
+      (res as ServerResponse).writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+      return;
+    }
     let uReq: ReturnType<typeof universalRequestFromNodeRequest>;
     try {
       uReq = universalRequestFromNodeRequest(req, res, undefined, values);
