@@ -3,6 +3,7 @@
 // request fails, because calls caught on the dead replica are retried on the other one (they
 // are idempotent: the mutating ones carry the request's idempotency key).
 import { randomUUID } from "node:crypto";
+import { waitFor } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
 
@@ -94,4 +95,56 @@ it("loses no login when a replica dies with StartLogins in flight: no cooldown m
   }
   expect((await victim?.exited)?.signal).toBe("SIGKILL");
   expect(survivor?.child.exitCode).toBeNull();
+});
+
+it("retries calls and batches caught on a replica that dies: every login is answered, once, and works", async () => {
+  const mesh = await startMesh({ persistenceReplicas: 2 });
+  onTestFinished(() => mesh.stop());
+  const [victim, survivor] = mesh.persistence;
+  const { apiKey } = await mesh.createApp();
+  const auth = { authorization: `Bearer ${apiKey}` };
+  const gauge = async (url: string, name: string) =>
+    Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)`, "m").exec(await (await fetch(url)).text())?.[1] ?? 0);
+  const gatewayMetrics = `${mesh.gatewayUrl}/metrics`;
+  const survivorMetrics = `http://127.0.0.1:${survivor?.ports.opsPort}/metrics`;
+  // The victim stops answering (its connections stay up): calls balanced onto it wait there.
+  victim?.kill("SIGSTOP");
+  const emails = Array.from({ length: 24 }, (_, i) => `batch-${i}-${randomUUID().slice(0, 6)}@example.com`);
+  let settled = 0;
+  // Sent in one turn: the gateway coalesces them into IssueLoginCodes batches.
+  const pending = emails.map((email) =>
+    postJson(mesh.gatewayUrl, "StartLogin", { email }, auth).finally(() => {
+      settled++;
+    }),
+  );
+  // Once the survivor has answered its share and is idle, what is still pending waits on the
+  // stopped replica.
+  await waitFor("logins held by the stopped replica", async () => {
+    const held = await gauge(gatewayMetrics, "emailauth_requests_in_flight");
+    const busy = await gauge(survivorMetrics, "emailauth_requests_in_flight");
+    return held > 0 && held === emails.length - settled && busy === 0 ? true : undefined;
+  });
+  victim?.kill("SIGKILL");
+  const answers = await Promise.all(pending);
+  expect(answers.map((a) => [a.status, reasonOf(a.body)])).toEqual(emails.map(() => [200, undefined]));
+  // Calls did fail over (their first attempt ended UNAVAILABLE), and logins went out in batches.
+  // Which calls were on the victim (a batch, or a login alone) depends on how the requests
+  // arrived; the contract and gRPC tests retry a batch deterministically.
+  const text = await (await fetch(gatewayMetrics)).text();
+  expect(text).toMatch(
+    /^emailauth_upstream_duration_seconds_count\{[^}]*method="issueLoginCodes?"[^}]*code="unavailable"[^}]*\} [1-9]/m,
+  );
+  expect(text).toMatch(
+    /^emailauth_upstream_duration_seconds_count\{[^}]*method="issueLoginCodes"[^}]*code="ok"[^}]*\} [1-9]/m,
+  );
+  for (const [i, email] of emails.entries()) {
+    const code = await mesh.codeFor(email);
+    const verified = await postJson(
+      mesh.gatewayUrl,
+      "VerifyLogin",
+      { challengeId: answers[i]?.body.challengeId, code },
+      auth,
+    );
+    expect([email, verified.status]).toEqual([email, 200]);
+  }
 });

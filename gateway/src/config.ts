@@ -111,6 +111,13 @@ export const gatewayConfig = defineConfig({
       max: 1_000_000,
       description: "Requests per second one client app may make to one gateway replica.",
     }),
+    UPSTREAM_BATCH_MAX: vars.int({
+      default: "128",
+      min: 1,
+      max: 128,
+      description:
+        "StartLogin and VerifyLogin calls to persistence and the mailer that arrive together (in one turn of the event loop) go upstream as one batch call of at most this many; a call alone goes as it is, without waiting. 1 turns coalescing off.",
+    }),
     MAX_IN_FLIGHT: vars.int({
       default: "1000",
       min: 1,

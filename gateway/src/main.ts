@@ -38,6 +38,7 @@ await runService({
       mailerAddresses: config.MAILER_ADDRESSES,
       tls: tlsFilesFrom(config),
       deadlineMs: config.UPSTREAM_TIMEOUT,
+      maxBatch: config.UPSTREAM_BATCH_MAX,
       metrics,
     });
     const server = createGatewayServer({

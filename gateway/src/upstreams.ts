@@ -5,9 +5,11 @@ import {
   createGrpcClient,
   createUpstream,
   grpcHealthCheck,
+  MAX_BATCH,
   type Metrics,
   type TlsFiles,
   type Upstream,
+  withCoalescing,
 } from "@emailauth/platform";
 import { MailerServiceClient } from "@emailauth/proto/mailer";
 import { PersistenceServiceClient } from "@emailauth/proto/persistence";
@@ -24,6 +26,11 @@ export interface Upstreams {
   close(): void;
 }
 
+// The hot calls, coalesced into their batch methods when they come together (platform's
+// coalescer.ts; the figures are in bench/README.md).
+const PERSISTENCE_BATCHES = { issueLoginCode: "issueLoginCodes", consumeLoginCode: "consumeLoginCodes" };
+const MAILER_BATCHES = { queueLoginCodeEmail: "queueLoginCodeEmails" };
+
 /** Public methods that need the mailer too (every one needs persistence). */
 const NEEDS_MAILER = new Set(["StartLogin", "GetLoginStatus"]);
 
@@ -32,6 +39,8 @@ export async function createUpstreams(deps: {
   mailerAddresses: readonly string[];
   tls: TlsFiles | undefined;
   deadlineMs: number;
+  /** The most calls coalesced into one batch call (1: none). */
+  maxBatch?: number;
   metrics: Metrics;
 }): Promise<Upstreams> {
   const credentials = channelCredentials(deps.tls);
@@ -45,34 +54,45 @@ export async function createUpstreams(deps: {
     addresses: deps.mailerAddresses,
     credentials,
   });
-  const persistence = createUpstream(persistenceClient, {
-    service: "persistence",
-    metrics: deps.metrics,
-    deadlineMs: deps.deadlineMs,
-    // Reads, writes idempotent by nature, and writes given the request's idempotency key:
-    // retried on UNAVAILABLE (on another replica), within the call's deadline.
-    idempotentMethods: [
-      "issueLoginCode",
-      "consumeLoginCode",
-      "refreshSession",
-      "cancelLoginCode",
-      "authenticateClientApp",
-      "getChallenge",
-      "getSession",
-      "getUser",
-      "findUserByEmail",
-      "listUserSessions",
-      "revokeSession",
-      "revokeUserSessions",
-    ],
-  });
-  const mailer = createUpstream(mailerClient, {
-    service: "mailer",
-    metrics: deps.metrics,
-    deadlineMs: deps.deadlineMs,
-    // Queueing is idempotent by its idempotency key (the challenge id).
-    idempotentMethods: ["queueLoginCodeEmail", "getDeliveryStatus"],
-  });
+  const persistence = withCoalescing(
+    createUpstream(persistenceClient, {
+      service: "persistence",
+      metrics: deps.metrics,
+      deadlineMs: deps.deadlineMs,
+      // Reads, writes idempotent by nature, and writes given the request's idempotency key:
+      // retried on UNAVAILABLE (on another replica), within the call's deadline.
+      idempotentMethods: [
+        "issueLoginCode",
+        "consumeLoginCode",
+        "refreshSession",
+        "cancelLoginCode",
+        "authenticateClientApp",
+        "getChallenge",
+        "getSession",
+        "getUser",
+        "findUserByEmail",
+        "listUserSessions",
+        "revokeSession",
+        "revokeUserSessions",
+        // Every request of a batch carries an idempotency key (the gateway makes one).
+        "issueLoginCodes",
+        "consumeLoginCodes",
+      ],
+    }),
+    PERSISTENCE_BATCHES,
+    { deadlineMs: deps.deadlineMs, maxBatch: deps.maxBatch ?? MAX_BATCH },
+  );
+  const mailer = withCoalescing(
+    createUpstream(mailerClient, {
+      service: "mailer",
+      metrics: deps.metrics,
+      deadlineMs: deps.deadlineMs,
+      // Queueing is idempotent by its idempotency key (the challenge id).
+      idempotentMethods: ["queueLoginCodeEmail", "queueLoginCodeEmails", "getDeliveryStatus"],
+    }),
+    MAILER_BATCHES,
+    { deadlineMs: deps.deadlineMs, maxBatch: deps.maxBatch ?? MAX_BATCH },
+  );
   return {
     persistence,
     mailer,

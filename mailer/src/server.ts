@@ -7,6 +7,7 @@ import {
   type Logger,
   type Metrics,
   type ServiceHost,
+  serveBatch,
 } from "@emailauth/platform";
 import { MailerServiceClient, type MailerServiceServer, MailerServiceService } from "@emailauth/proto/mailer";
 import type { ServerCredentials } from "@grpc/grpc-js";
@@ -23,6 +24,14 @@ export interface MailerServerDeps {
   clock?: () => number;
 }
 
+/** The batch method is served by the unary one: each email queued as if alone, in one round trip. */
+function withBatches(handlers: ReturnType<typeof createMailerHandlers>, deps: MailerServerDeps) {
+  return {
+    ...handlers,
+    queueLoginCodeEmails: serveBatch("QueueLoginCodeEmail", handlers.queueLoginCodeEmail, deps),
+  };
+}
+
 export function createMailerServer(deps: MailerServerDeps): ServiceHost {
   return createServiceHost({
     logger: deps.logger,
@@ -36,7 +45,7 @@ export function createMailerServer(deps: MailerServerDeps): ServiceHost {
         definition: MailerServiceService,
         implementation: implementService<MailerServiceServer>(
           MailerServiceService,
-          createMailerHandlers({ queue: deps.queue, clock: deps.clock ?? Date.now }),
+          withBatches(createMailerHandlers({ queue: deps.queue, clock: deps.clock ?? Date.now }), deps),
           deps,
         ),
       },

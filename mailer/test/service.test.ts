@@ -182,6 +182,31 @@ describe("the mailer", () => {
     expect(sink.messages().filter((m) => m.to.includes(recipient))).toHaveLength(1);
   });
 
+  it("queues a batch in one call: each email its own result, a bad one refused alone, a key once", async () => {
+    const [a, b] = [recipientFor("batch-a"), recipientFor("batch-b")];
+    const keyA = `chl_${randomUUID()}`;
+    const requests = [
+      loginEmail({ recipient: a, idempotencyKey: keyA }),
+      loginEmail({ recipient: "not-an-address" }),
+      loginEmail({ recipient: b }),
+      // The same key twice in one batch: one email.
+      loginEmail({ recipient: a, idempotencyKey: keyA }),
+    ];
+    const first = await api.call("queueLoginCodeEmails", { requests, requestIds: [] });
+    expect(first.results.map((r) => r.error?.reason ?? "ok")).toEqual(["ok", "EMAIL_INVALID", "ok", "ok"]);
+    expect(first.results[3]?.response?.messageId).toBe(first.results[0]?.response?.messageId);
+    // Sent again (a retry after a lost answer): duplicates, nothing more queued.
+    const again = await api.call("queueLoginCodeEmails", {
+      requests: requests.filter((_, i) => i === 0 || i === 2),
+      requestIds: [],
+    });
+    expect(again.results.map((r) => r.response?.duplicate)).toEqual([true, true]);
+    await statusOf(first.results[0]?.response?.messageId ?? "", DeliveryState.DELIVERY_STATE_SENT);
+    await statusOf(first.results[2]?.response?.messageId ?? "", DeliveryState.DELIVERY_STATE_SENT);
+    expect(sink.messages().filter((m) => m.to.includes(a))).toHaveLength(1);
+    expect(sink.messages().filter((m) => m.to.includes(b))).toHaveLength(1);
+  });
+
   it("refuses bad input with INVALID_ARGUMENT, and queues nothing", async () => {
     const before = sink.messages().length;
     const reasons = await Promise.all(

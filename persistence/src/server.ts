@@ -7,6 +7,7 @@ import {
   type Logger,
   type Metrics,
   type ServiceHost,
+  serveBatch,
 } from "@emailauth/platform";
 import {
   PersistenceServiceClient,
@@ -25,6 +26,14 @@ export interface PersistenceServerDeps {
   checks: Record<string, Check>;
 }
 
+function withBatches(handlers: ReturnType<typeof createPersistenceHandlers>, deps: PersistenceServerDeps) {
+  return {
+    ...handlers,
+    issueLoginCodes: serveBatch("IssueLoginCode", handlers.issueLoginCode, deps),
+    consumeLoginCodes: serveBatch("ConsumeLoginCode", handlers.consumeLoginCode, deps),
+  };
+}
+
 export function createPersistenceServer(deps: PersistenceServerDeps): ServiceHost {
   return createServiceHost({
     logger: deps.logger,
@@ -37,7 +46,7 @@ export function createPersistenceServer(deps: PersistenceServerDeps): ServiceHos
         definition: PersistenceServiceService,
         implementation: implementService<PersistenceServiceServer>(
           PersistenceServiceService,
-          createPersistenceHandlers(deps.core),
+          withBatches(createPersistenceHandlers(deps.core), deps),
           deps,
         ),
       },

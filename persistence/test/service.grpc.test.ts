@@ -356,6 +356,88 @@ describe("PersistenceService over gRPC", () => {
     }
   });
 
+  it("serves batches: each request its own result, bad ones refused alone, retries answered the same", async () => {
+    const app = (await api.call("createClientApp", { settings: SETTINGS })).clientApp?.id ?? "";
+    const issue = (email: string, key: string) => ({
+      clientAppId: app,
+      email,
+      endUserIp: "",
+      idempotencyKey: key,
+      requestFingerprint: Buffer.alloc(0),
+      idempotencyKeyGenerated: true,
+    });
+    const a = `batch-a-${randomUUID()}@example.com`;
+    const b = `batch-b-${randomUUID()}@example.com`;
+    const requests = [
+      issue(a, `k-${randomUUID()}`),
+      issue("not an email", `k-${randomUUID()}`),
+      issue(b, `k-${randomUUID()}`),
+      { ...issue(a, `k-${randomUUID()}`), clientAppId: "app_aaaaaaaaaaaaaaaa" },
+    ];
+    const first = await api.call("issueLoginCodes", { requests, requestIds: ["r1", "r2", "r3", "r4"] });
+    expect(first.results.map((r) => r.error?.reason ?? "ok")).toEqual([
+      "ok",
+      "EMAIL_INVALID",
+      "ok",
+      "CLIENT_APP_NOT_FOUND",
+    ]);
+    expect(first.results[0]?.response?.email).toBe(a);
+    // The same batch again (a retry after a lost answer): the same challenges and codes, no
+    // second send (the cooldown would refuse one).
+    const again = await api.call("issueLoginCodes", { requests, requestIds: [] });
+    expect(again.results.map((r) => r.response?.challengeId)).toEqual(
+      first.results.map((r) => r.response?.challengeId),
+    );
+    expect(again.results.map((r) => r.response?.code)).toEqual(first.results.map((r) => r.response?.code));
+
+    // Logins in one batch: the right code, a wrong one, and a second use of the right one in
+    // another batch sent at the same time: one session, and one only.
+    const codeA = first.results[0]?.response?.code ?? "";
+    const codeB = first.results[2]?.response?.code ?? "";
+    const consume = (challengeId: string, code: string) => ({
+      clientAppId: app,
+      challengeId,
+      code,
+      userAgent: "",
+      idempotencyKey: `c-${randomUUID()}`,
+      requestFingerprint: Buffer.alloc(0),
+      idempotencyKeyGenerated: true,
+    });
+    const challengeA = first.results[0]?.response?.challengeId ?? "";
+    const challengeB = first.results[2]?.response?.challengeId ?? "";
+    const wrongB = codeB === "000000" ? "111111" : "000000";
+    const [one, two] = await Promise.all([
+      api.call("consumeLoginCodes", {
+        requests: [consume(challengeA, codeA), consume(challengeB, wrongB)],
+        requestIds: [],
+      }),
+      api.call("consumeLoginCodes", { requests: [consume(challengeA, codeA)], requestIds: [] }),
+    ]);
+    const outcomes = [one.results[0], two.results[0]].map((r) => r?.error?.reason ?? "session");
+    expect(outcomes.sort()).toEqual(["CODE_INVALID", "session"]);
+    expect(one.results[1]?.error?.reason).toBe("CODE_INVALID");
+    // B's code survived its wrong guess in a batch.
+    const b2 = await api.call("consumeLoginCodes", {
+      requests: [consume(challengeB, codeB)],
+      requestIds: [],
+    });
+    expect(b2.results[0]?.response?.session?.id).toMatch(/^ses_/);
+  });
+
+  it("refuses an empty batch and one of more than 128 requests as a whole", async () => {
+    expect((await failure(api.call("issueLoginCodes", { requests: [], requestIds: [] }))).reason).toBe(
+      "INVALID_ARGUMENT",
+    );
+    const many = Array.from({ length: 129 }, () => ({
+      clientAppId: "app_aaaaaaaaaaaaaaaa",
+      email: "x@example.com",
+      endUserIp: "",
+      ...NO_KEY,
+    }));
+    const refused = await failure(api.call("issueLoginCodes", { requests: many, requestIds: [] }));
+    expect([refused.code, refused.reason]).toEqual([status.INVALID_ARGUMENT, "INVALID_ARGUMENT"]);
+  });
+
   it("never logs a code, a token, a key or an email address", () => {
     const text = logs.text();
     expect(logs.lines().length).toBeGreaterThan(10);

@@ -3,8 +3,17 @@
 // Redis Cluster (store.*.test.ts). It drives the persistence domain (codes, sessions, users,
 // client apps) over the driver, so it checks the rules the product promises, not a key layout.
 import { randomUUID } from "node:crypto";
-import { AppError, type Reason } from "@emailauth/platform";
+import { Writable } from "node:stream";
+import {
+  AppError,
+  type CallContext,
+  createLogger,
+  createMetrics,
+  type Reason,
+  serveBatch,
+} from "@emailauth/platform";
 import { createTestClock, type TestClock, waitFor } from "@emailauth/platform/testing";
+import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
@@ -13,6 +22,7 @@ import { generateCode } from "../src/login/codes.ts";
 import { createGuessBudget, type GuessBudgetConfig } from "../src/login/guess-budget.ts";
 import type { IdempotencyRequest } from "../src/login/idempotency.ts";
 import { createSendLimits, type LimitsBackend } from "../src/login/send-limits.ts";
+import { createPersistenceHandlers } from "../src/service/handlers.ts";
 import type { LoginRules, Store } from "../src/store/store.ts";
 
 export interface DriverHarness {
@@ -432,6 +442,111 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           const gone = !keys.some((k) => k.includes(challengeId));
           return gone && (await store.getChallenge({ challengeId, now: Date.now() })) === undefined;
         });
+      });
+    });
+
+    describe("batches (IssueLoginCodes, ConsumeLoginCodes)", () => {
+      // The batch methods as the server runs them: the unary handlers, per request.
+      function batchesOf(w: World) {
+        const deps = {
+          logger: createLogger({
+            service: "test",
+            level: "silent",
+            destination: new Writable({ write: (_c, _e, cb) => cb() }),
+          }),
+          metrics: createMetrics({ service: "test", defaultMetrics: false }),
+        };
+        const handlers = createPersistenceHandlers(w.core);
+        const ctx: CallContext = {
+          requestId: "batch",
+          logger: deps.logger,
+          signal: new AbortController().signal,
+          deadline: undefined,
+          metadata: new Metadata(),
+        };
+        const issueMany = serveBatch("IssueLoginCode", handlers.issueLoginCode, deps);
+        const consumeMany = serveBatch("ConsumeLoginCode", handlers.consumeLoginCode, deps);
+        const keyless = {
+          endUserIp: "",
+          idempotencyKey: "",
+          requestFingerprint: Buffer.alloc(0),
+          idempotencyKeyGenerated: false,
+        };
+        return {
+          issue: (requests: { clientAppId: string; email: string }[]) =>
+            issueMany({ requests: requests.map((r) => ({ ...r, ...keyless })), requestIds: [] }, ctx),
+          consume: (requests: { clientAppId: string; challengeId: string; code: string }[]) =>
+            consumeMany(
+              { requests: requests.map((r) => ({ ...r, userAgent: "", ...keyless })), requestIds: [] },
+              ctx,
+            ),
+        };
+      }
+
+      it("answers each request of a batch mixing good and bad ones, and the good ones work", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const batch = batchesOf(w);
+        const [a, b] = [uniqueEmail(), uniqueEmail()];
+        const issued = await batch.issue([
+          { clientAppId: app.id, email: a },
+          { clientAppId: app.id, email: "no-at-sign" },
+          { clientAppId: "app_aaaaaaaaaaaaaaaa", email: b },
+          { clientAppId: app.id, email: b },
+        ]);
+        expect(issued.results.map((r) => r.error?.reason ?? "ok")).toEqual([
+          "ok",
+          "EMAIL_INVALID",
+          "CLIENT_APP_NOT_FOUND",
+          "ok",
+        ]);
+        const codeA = issued.results[0]?.response?.code ?? "";
+        const consumed = await batch.consume([
+          { clientAppId: app.id, challengeId: issued.results[0]?.response?.challengeId ?? "", code: codeA },
+          {
+            clientAppId: app.id,
+            challengeId: issued.results[3]?.response?.challengeId ?? "",
+            code: wrongCode(codeA),
+          },
+          { clientAppId: app.id, challengeId: "chl_nonsense", code: codeA },
+        ]);
+        expect(consumed.results.map((r) => r.error?.reason ?? "ok")).toEqual([
+          "ok",
+          "CODE_INVALID",
+          "INVALID_ARGUMENT",
+        ]);
+        expect(consumed.results[0]?.response?.user?.email).toBe(a);
+      });
+
+      it("keeps one live code for an email issued in concurrent batches, and one session for its code", async () => {
+        const w = world();
+        const app = await appIn(w);
+        const batch = batchesOf(w);
+        const email = uniqueEmail();
+        const batches = await Promise.all(
+          Array.from({ length: 5 }, () =>
+            batch.issue(Array.from({ length: 4 }, () => ({ clientAppId: app.id, email }))),
+          ),
+        );
+        const issued = batches.flatMap((b) => b.results.map((r) => r.response));
+        expect(issued.every((i) => i !== undefined)).toBe(true);
+        const states = await Promise.all(issued.map((i) => w.core.login.getChallenge(i?.challengeId ?? "")));
+        expect(states.filter((s) => s.state === "pending")).toHaveLength(1);
+        const live = issued[states.findIndex((s) => s.state === "pending")];
+        const tries = await Promise.all(
+          Array.from({ length: 3 }, () =>
+            batch.consume(
+              Array.from({ length: 3 }, () => ({
+                clientAppId: app.id,
+                challengeId: live?.challengeId ?? "",
+                code: live?.code ?? "",
+              })),
+            ),
+          ),
+        );
+        const outcomes = tries.flatMap((t) => t.results.map((r) => r.error?.reason ?? "session"));
+        expect(outcomes.filter((o) => o === "session")).toHaveLength(1);
+        expect(outcomes.filter((o) => o === "CODE_INVALID")).toHaveLength(8);
       });
     });
 

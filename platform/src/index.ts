@@ -26,7 +26,8 @@ export {
   type Reason,
   toAppError,
 } from "./errors/catalog.ts";
-export { fromGrpcError, isServiceError, toGrpcError } from "./errors/grpc-status.ts";
+export { fromErrorDetail, fromGrpcError, isServiceError, toGrpcError } from "./errors/grpc-status.ts";
+export { type BatchRequest, type BatchResult, MAX_BATCH, serveBatch } from "./grpc/batch-handler.ts";
 export {
   type CallOptionsLite,
   createGrpcClient,
@@ -34,6 +35,7 @@ export {
   targetFor,
   type Upstream,
 } from "./grpc/client.ts";
+export { createCoalescer, withCoalescing } from "./grpc/coalescer.ts";
 export { channelCredentials, serverCredentials, type TlsFiles, tlsFilesFrom } from "./grpc/credentials.ts";
 export {
   type AsyncHandlers,

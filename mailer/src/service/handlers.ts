@@ -63,7 +63,7 @@ const STATES: Record<DeliveryStatusRecord["state"], DeliveryState> = {
 export function createMailerHandlers(deps: {
   queue: MailQueue;
   clock: () => number;
-}): AsyncHandlers<MailerServiceServer> {
+}): Omit<AsyncHandlers<MailerServiceServer>, "queueLoginCodeEmails"> {
   return {
     async queueLoginCodeEmail(req, ctx) {
       const r = parse(queueRequest, req);

@@ -151,7 +151,12 @@ const requests = {
   deleteClientApp: z.object({ clientAppId: fields.clientAppId }),
 };
 
-export function createPersistenceHandlers(core: PersistenceCore): AsyncHandlers<PersistenceServiceServer> {
+/** The batch methods are served by the unary ones (server.ts, serveBatch). */
+type BatchMethods = "issueLoginCodes" | "consumeLoginCodes";
+
+export function createPersistenceHandlers(
+  core: PersistenceCore,
+): Omit<AsyncHandlers<PersistenceServiceServer>, BatchMethods> {
   return {
     async issueLoginCode(req) {
       const r = parse(requests.issueLoginCode, req);

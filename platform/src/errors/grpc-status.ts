@@ -62,13 +62,7 @@ export function toGrpcError(err: AppError): GrpcErrorPayload {
 export function fromGrpcError(err: ServiceError): AppError {
   const raw = err.metadata?.get(DETAILS_KEY)[0];
   const detail = raw instanceof Buffer ? decodeDetail(raw) : undefined;
-  if (detail && isReason(detail.reason)) {
-    return new AppError(detail.reason, {
-      message: catalog[detail.reason].message,
-      ...(detail.retryAt && { retryAt: detail.retryAt }),
-      cause: err,
-    });
-  }
+  if (detail && isReason(detail.reason)) return fromErrorDetail(detail, err);
   const byCode: Partial<Record<number, Reason>> = {
     [status.UNAVAILABLE]: "UPSTREAM_UNAVAILABLE",
     [status.DEADLINE_EXCEEDED]: "DEADLINE_EXCEEDED",
@@ -77,6 +71,16 @@ export function fromGrpcError(err: ServiceError): AppError {
     [status.RESOURCE_EXHAUSTED]: "OVERLOADED",
   };
   return new AppError(byCode[err.code] ?? "INTERNAL", { cause: err });
+}
+
+/** The AppError an ErrorDetail stands for (a batch item's error); INTERNAL for an unknown reason. */
+export function fromErrorDetail(detail: ErrorDetail, cause?: unknown): AppError {
+  if (!isReason(detail.reason)) return new AppError("INTERNAL", { cause });
+  return new AppError(detail.reason, {
+    message: catalog[detail.reason].message,
+    ...(detail.retryAt && { retryAt: detail.retryAt }),
+    cause,
+  });
 }
 
 export function isServiceError(err: unknown): err is ServiceError {

@@ -9,12 +9,14 @@ import type {
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { appError, Code, toAppError } from "../errors/catalog.ts";
+import { type AppError, appError, Code, toAppError } from "../errors/catalog.ts";
 import { toGrpcError } from "../errors/grpc-status.ts";
 import type { Logger } from "../log/logger.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
 
 export const REQUEST_ID_KEY = "x-request-id";
+/** Marks a batch method's handler (serveBatch), whose requests are counted one by one. */
+export const BATCH = Symbol("batch");
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface CallContext {
@@ -43,8 +45,12 @@ export interface HandlerDeps {
 
 /** Accepts the caller's request id if it is well-formed, or makes one. */
 export function requestIdFrom(metadata: Metadata): string {
-  const given = metadata.get(REQUEST_ID_KEY)[0];
-  return typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+  return validRequestId(metadata.get(REQUEST_ID_KEY)[0]) ?? randomUUID();
+}
+
+/** The given request id if it is well-formed (it goes into logs). */
+export function validRequestId(given: unknown): string | undefined {
+  return typeof given === "string" && REQUEST_ID_PATTERN.test(given) ? given : undefined;
 }
 
 function deadlineOf(call: ServerUnaryCall<unknown, unknown>): Date | undefined {
@@ -93,41 +99,56 @@ function wrap<Req, Res>(
       callback(toGrpcError(appError("DEADLINE_EXCEEDED")));
       return;
     }
-    deps.metrics.inFlight.inc();
-    const finish = (code: number) => {
-      deps.metrics.inFlight.dec();
-      const seconds = (performance.now() - started) / 1000;
-      const label = codeName(code);
-      deps.metrics.requests.inc({ method, code: label });
-      deps.metrics.requestDuration.observe({ method, code: label }, seconds);
-      return seconds;
-    };
+    // A batch counts its requests, not itself (batch-handler.ts): the gauge is work in progress.
+    const counted = !(BATCH in handler);
+    if (counted) deps.metrics.inFlight.inc();
     handler(call.request, ctx).then(
       (response) => {
-        const seconds = finish(0);
-        // Checked first: building the call's child logger is not free, and debug is usually off.
-        if (deps.logger.isLevelEnabled("debug")) {
-          ctx.logger.debug({ status: "ok", ms: Math.round(seconds * 1000) }, "call served");
-        }
+        if (counted) deps.metrics.inFlight.dec();
+        reportServed(method, started, ctx, deps);
         callback(null, response);
       },
       (err: unknown) => {
+        if (counted) deps.metrics.inFlight.dec();
         const appErr = toAppError(err);
-        const seconds = finish(appErr.code);
-        const fields = {
-          status: codeName(appErr.code),
-          reason: appErr.reason,
-          ms: Math.round(seconds * 1000),
-        };
-        if (appErr.code === Code.Internal)
-          ctx.logger.error({ ...fields, err: appErr.cause ?? appErr }, "call failed");
-        else if (appErr.code === Code.Unavailable)
-          ctx.logger.warn({ ...fields, err: appErr.cause }, "call failed");
-        else if (deps.logger.isLevelEnabled("debug")) ctx.logger.debug(fields, "call refused");
+        reportFailed(method, started, appErr, ctx, deps);
         callback(toGrpcError(appErr));
       },
     );
   };
+}
+
+const observe = (method: string, started: number, code: number, deps: HandlerDeps) => {
+  const seconds = (performance.now() - started) / 1000;
+  const label = codeName(code);
+  deps.metrics.requests.inc({ method, code: label });
+  deps.metrics.requestDuration.observe({ method, code: label }, seconds);
+  return seconds;
+};
+
+/** Metrics and (at debug) a log line for a call, or a batch's item, that succeeded. */
+export function reportServed(method: string, started: number, ctx: CallContext, deps: HandlerDeps): void {
+  const seconds = observe(method, started, 0, deps);
+  // Checked first: building the call's child logger is not free, and debug is usually off.
+  if (deps.logger.isLevelEnabled("debug")) {
+    ctx.logger.debug({ status: "ok", ms: Math.round(seconds * 1000) }, "call served");
+  }
+}
+
+/** Metrics and a log line for a call, or a batch's item, that failed: faults loudly, refusals at debug. */
+export function reportFailed(
+  method: string,
+  started: number,
+  appErr: AppError,
+  ctx: CallContext,
+  deps: HandlerDeps,
+): void {
+  const seconds = observe(method, started, appErr.code, deps);
+  const fields = { status: codeName(appErr.code), reason: appErr.reason, ms: Math.round(seconds * 1000) };
+  if (appErr.code === Code.Internal)
+    ctx.logger.error({ ...fields, err: appErr.cause ?? appErr }, "call failed");
+  else if (appErr.code === Code.Unavailable) ctx.logger.warn({ ...fields, err: appErr.cause }, "call failed");
+  else if (deps.logger.isLevelEnabled("debug")) ctx.logger.debug(fields, "call refused");
 }
 
 /**

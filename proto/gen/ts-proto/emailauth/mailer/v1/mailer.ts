@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
+import { ErrorDetail } from "../../common/v1/error_detail.ts";
 
 export const protobufPackage = "emailauth.mailer.v1";
 
@@ -80,6 +81,26 @@ export interface QueueLoginCodeEmailResponse {
   messageId: string;
   /** True when the idempotency key was seen before and nothing new was queued. */
   duplicate: boolean;
+}
+
+export interface QueueLoginCodeEmailsRequest {
+  /** 1 to 128 emails. */
+  requests: QueueLoginCodeEmailRequest[];
+  /** The request id of each email (for the logs), parallel to requests; may be empty. */
+  requestIds: string[];
+}
+
+export interface QueueLoginCodeEmailsResponse {
+  /** One per email, in the same order. */
+  results: QueueLoginCodeEmailResult[];
+}
+
+export interface QueueLoginCodeEmailResult {
+  response?:
+    | QueueLoginCodeEmailResponse
+    | undefined;
+  /** The error QueueLoginCodeEmail would have returned for this email. */
+  error?: ErrorDetail | undefined;
 }
 
 export interface GetDeliveryStatusRequest {
@@ -283,6 +304,166 @@ export const QueueLoginCodeEmailResponse: MessageFns<QueueLoginCodeEmailResponse
             }
 
             message.duplicate = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseQueueLoginCodeEmailsRequest(): QueueLoginCodeEmailsRequest {
+  return { requests: [], requestIds: [] };
+}
+
+export const QueueLoginCodeEmailsRequest: MessageFns<QueueLoginCodeEmailsRequest> = {
+  encode(message: QueueLoginCodeEmailsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      QueueLoginCodeEmailRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.requestIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueLoginCodeEmailsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueLoginCodeEmailsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(QueueLoginCodeEmailRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseQueueLoginCodeEmailsResponse(): QueueLoginCodeEmailsResponse {
+  return { results: [] };
+}
+
+export const QueueLoginCodeEmailsResponse: MessageFns<QueueLoginCodeEmailsResponse> = {
+  encode(message: QueueLoginCodeEmailsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      QueueLoginCodeEmailResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueLoginCodeEmailsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueLoginCodeEmailsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(QueueLoginCodeEmailResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseQueueLoginCodeEmailResult(): QueueLoginCodeEmailResult {
+  return { response: undefined, error: undefined };
+}
+
+export const QueueLoginCodeEmailResult: MessageFns<QueueLoginCodeEmailResult> = {
+  encode(message: QueueLoginCodeEmailResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      QueueLoginCodeEmailResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ErrorDetail.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): QueueLoginCodeEmailResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseQueueLoginCodeEmailResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = QueueLoginCodeEmailResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ErrorDetail.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -575,6 +756,24 @@ export const MailerServiceService = {
     responseDeserialize: (value: Buffer): QueueLoginCodeEmailResponse => QueueLoginCodeEmailResponse.decode(value),
   },
   /**
+   * QueueLoginCodeEmails is QueueLoginCodeEmail for up to 128 emails in one call, queued in
+   * one round trip to the queue's store, each with its own idempotency key and result, in
+   * order: one refused email does not fail the others. The call itself fails only as a whole
+   * (INVALID_ARGUMENT for more than 128 emails, UNAVAILABLE, DEADLINE_EXCEEDED), and is then
+   * safe to send again. The gateway coalesces concurrent logins into it.
+   */
+  queueLoginCodeEmails: {
+    path: "/emailauth.mailer.v1.MailerService/QueueLoginCodeEmails" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: QueueLoginCodeEmailsRequest): Buffer =>
+      Buffer.from(QueueLoginCodeEmailsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): QueueLoginCodeEmailsRequest => QueueLoginCodeEmailsRequest.decode(value),
+    responseSerialize: (value: QueueLoginCodeEmailsResponse): Buffer =>
+      Buffer.from(QueueLoginCodeEmailsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): QueueLoginCodeEmailsResponse => QueueLoginCodeEmailsResponse.decode(value),
+  },
+  /**
    * GetDeliveryStatus reports how a queued email is doing.
    * Errors: NOT_FOUND MESSAGE_NOT_FOUND (unknown, or older than the status retention).
    */
@@ -598,6 +797,14 @@ export interface MailerServiceServer extends UntypedServiceImplementation {
    * returns the first message's id and status and sends nothing more.
    */
   queueLoginCodeEmail: handleUnaryCall<QueueLoginCodeEmailRequest, QueueLoginCodeEmailResponse>;
+  /**
+   * QueueLoginCodeEmails is QueueLoginCodeEmail for up to 128 emails in one call, queued in
+   * one round trip to the queue's store, each with its own idempotency key and result, in
+   * order: one refused email does not fail the others. The call itself fails only as a whole
+   * (INVALID_ARGUMENT for more than 128 emails, UNAVAILABLE, DEADLINE_EXCEEDED), and is then
+   * safe to send again. The gateway coalesces concurrent logins into it.
+   */
+  queueLoginCodeEmails: handleUnaryCall<QueueLoginCodeEmailsRequest, QueueLoginCodeEmailsResponse>;
   /**
    * GetDeliveryStatus reports how a queued email is doing.
    * Errors: NOT_FOUND MESSAGE_NOT_FOUND (unknown, or older than the status retention).
@@ -625,6 +832,28 @@ export interface MailerServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: QueueLoginCodeEmailResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * QueueLoginCodeEmails is QueueLoginCodeEmail for up to 128 emails in one call, queued in
+   * one round trip to the queue's store, each with its own idempotency key and result, in
+   * order: one refused email does not fail the others. The call itself fails only as a whole
+   * (INVALID_ARGUMENT for more than 128 emails, UNAVAILABLE, DEADLINE_EXCEEDED), and is then
+   * safe to send again. The gateway coalesces concurrent logins into it.
+   */
+  queueLoginCodeEmails(
+    request: QueueLoginCodeEmailsRequest,
+    callback: (error: ServiceError | null, response: QueueLoginCodeEmailsResponse) => void,
+  ): ClientUnaryCall;
+  queueLoginCodeEmails(
+    request: QueueLoginCodeEmailsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: QueueLoginCodeEmailsResponse) => void,
+  ): ClientUnaryCall;
+  queueLoginCodeEmails(
+    request: QueueLoginCodeEmailsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: QueueLoginCodeEmailsResponse) => void,
   ): ClientUnaryCall;
   /**
    * GetDeliveryStatus reports how a queued email is doing.

@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../../google/protobuf/timestamp.ts";
+import { ErrorDetail } from "../../common/v1/error_detail.ts";
 
 export const protobufPackage = "emailauth.persistence.v1";
 
@@ -252,6 +253,49 @@ export interface ConsumeLoginCodeResponse {
     | undefined;
   /** ert_ + 64 base32 characters. Shown once; only its SHA-256 is stored. */
   refreshToken: string;
+}
+
+export interface IssueLoginCodesRequest {
+  /** 1 to 128 requests. */
+  requests: IssueLoginCodeRequest[];
+  /** The request id of each request (for the logs), parallel to requests; may be empty. */
+  requestIds: string[];
+}
+
+export interface IssueLoginCodesResponse {
+  /** One per request, in the same order. */
+  results: IssueLoginCodeResult[];
+}
+
+export interface IssueLoginCodeResult {
+  response?:
+    | IssueLoginCodeResponse
+    | undefined;
+  /**
+   * The error IssueLoginCode would have returned for this request (its gRPC code follows from
+   * the reason).
+   */
+  error?: ErrorDetail | undefined;
+}
+
+export interface ConsumeLoginCodesRequest {
+  /** 1 to 128 requests. */
+  requests: ConsumeLoginCodeRequest[];
+  /** The request id of each request (for the logs), parallel to requests; may be empty. */
+  requestIds: string[];
+}
+
+export interface ConsumeLoginCodesResponse {
+  /** One per request, in the same order. */
+  results: ConsumeLoginCodeResult[];
+}
+
+export interface ConsumeLoginCodeResult {
+  response?:
+    | ConsumeLoginCodeResponse
+    | undefined;
+  /** The error ConsumeLoginCode would have returned for this request. */
+  error?: ErrorDetail | undefined;
 }
 
 export interface GetChallengeRequest {
@@ -1379,6 +1423,326 @@ export const ConsumeLoginCodeResponse: MessageFns<ConsumeLoginCodeResponse> = {
             }
 
             message.refreshToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIssueLoginCodesRequest(): IssueLoginCodesRequest {
+  return { requests: [], requestIds: [] };
+}
+
+export const IssueLoginCodesRequest: MessageFns<IssueLoginCodesRequest> = {
+  encode(message: IssueLoginCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      IssueLoginCodeRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.requestIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueLoginCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueLoginCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(IssueLoginCodeRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIssueLoginCodesResponse(): IssueLoginCodesResponse {
+  return { results: [] };
+}
+
+export const IssueLoginCodesResponse: MessageFns<IssueLoginCodesResponse> = {
+  encode(message: IssueLoginCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      IssueLoginCodeResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueLoginCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueLoginCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(IssueLoginCodeResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseIssueLoginCodeResult(): IssueLoginCodeResult {
+  return { response: undefined, error: undefined };
+}
+
+export const IssueLoginCodeResult: MessageFns<IssueLoginCodeResult> = {
+  encode(message: IssueLoginCodeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      IssueLoginCodeResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ErrorDetail.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IssueLoginCodeResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIssueLoginCodeResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = IssueLoginCodeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ErrorDetail.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConsumeLoginCodesRequest(): ConsumeLoginCodesRequest {
+  return { requests: [], requestIds: [] };
+}
+
+export const ConsumeLoginCodesRequest: MessageFns<ConsumeLoginCodesRequest> = {
+  encode(message: ConsumeLoginCodesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.requests) {
+      ConsumeLoginCodeRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    for (const v of message.requestIds) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeLoginCodesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeLoginCodesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requests.push(ConsumeLoginCodeRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConsumeLoginCodesResponse(): ConsumeLoginCodesResponse {
+  return { results: [] };
+}
+
+export const ConsumeLoginCodesResponse: MessageFns<ConsumeLoginCodesResponse> = {
+  encode(message: ConsumeLoginCodesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ConsumeLoginCodeResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeLoginCodesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeLoginCodesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ConsumeLoginCodeResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+};
+
+function createBaseConsumeLoginCodeResult(): ConsumeLoginCodeResult {
+  return { response: undefined, error: undefined };
+}
+
+export const ConsumeLoginCodeResult: MessageFns<ConsumeLoginCodeResult> = {
+  encode(message: ConsumeLoginCodeResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.response !== undefined) {
+      ConsumeLoginCodeResponse.encode(message.response, writer.uint32(10).fork()).join();
+    }
+    if (message.error !== undefined) {
+      ErrorDetail.encode(message.error, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConsumeLoginCodeResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConsumeLoginCodeResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.response = ConsumeLoginCodeResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = ErrorDetail.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -3357,6 +3721,40 @@ export const PersistenceServiceService = {
     responseDeserialize: (value: Buffer): ConsumeLoginCodeResponse => ConsumeLoginCodeResponse.decode(value),
   },
   /**
+   * IssueLoginCodes is IssueLoginCode for up to 128 requests in one call, each with exactly
+   * the rules, atomicity and idempotency of IssueLoginCode; the store is reached once for all
+   * of them (pipelined). Each request gets its own result, in order: one refused request does
+   * not fail the others. The call itself fails only as a whole (INVALID_ARGUMENT for more than
+   * 128 requests, UNAVAILABLE, DEADLINE_EXCEEDED), and is then safe to send again when every
+   * request carries an idempotency key. The gateway coalesces concurrent logins into it.
+   */
+  issueLoginCodes: {
+    path: "/emailauth.persistence.v1.PersistenceService/IssueLoginCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IssueLoginCodesRequest): Buffer =>
+      Buffer.from(IssueLoginCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IssueLoginCodesRequest => IssueLoginCodesRequest.decode(value),
+    responseSerialize: (value: IssueLoginCodesResponse): Buffer =>
+      Buffer.from(IssueLoginCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IssueLoginCodesResponse => IssueLoginCodesResponse.decode(value),
+  },
+  /**
+   * ConsumeLoginCodes is ConsumeLoginCode for up to 128 requests in one call, as
+   * IssueLoginCodes is to IssueLoginCode.
+   */
+  consumeLoginCodes: {
+    path: "/emailauth.persistence.v1.PersistenceService/ConsumeLoginCodes" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ConsumeLoginCodesRequest): Buffer =>
+      Buffer.from(ConsumeLoginCodesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ConsumeLoginCodesRequest => ConsumeLoginCodesRequest.decode(value),
+    responseSerialize: (value: ConsumeLoginCodesResponse): Buffer =>
+      Buffer.from(ConsumeLoginCodesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ConsumeLoginCodesResponse => ConsumeLoginCodesResponse.decode(value),
+  },
+  /**
    * CancelLoginCode retires a pending code that could not be sent (its email could not be
    * queued) and gives back the send limits it took for the email, so the person can ask for a
    * new code at once. Canceling a code that is no longer pending does nothing.
@@ -3665,6 +4063,20 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
    */
   consumeLoginCode: handleUnaryCall<ConsumeLoginCodeRequest, ConsumeLoginCodeResponse>;
   /**
+   * IssueLoginCodes is IssueLoginCode for up to 128 requests in one call, each with exactly
+   * the rules, atomicity and idempotency of IssueLoginCode; the store is reached once for all
+   * of them (pipelined). Each request gets its own result, in order: one refused request does
+   * not fail the others. The call itself fails only as a whole (INVALID_ARGUMENT for more than
+   * 128 requests, UNAVAILABLE, DEADLINE_EXCEEDED), and is then safe to send again when every
+   * request carries an idempotency key. The gateway coalesces concurrent logins into it.
+   */
+  issueLoginCodes: handleUnaryCall<IssueLoginCodesRequest, IssueLoginCodesResponse>;
+  /**
+   * ConsumeLoginCodes is ConsumeLoginCode for up to 128 requests in one call, as
+   * IssueLoginCodes is to IssueLoginCode.
+   */
+  consumeLoginCodes: handleUnaryCall<ConsumeLoginCodesRequest, ConsumeLoginCodesResponse>;
+  /**
    * CancelLoginCode retires a pending code that could not be sent (its email could not be
    * queued) and gives back the send limits it took for the email, so the person can ask for a
    * new code at once. Canceling a code that is no longer pending does nothing.
@@ -3818,6 +4230,48 @@ export interface PersistenceServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ConsumeLoginCodeResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * IssueLoginCodes is IssueLoginCode for up to 128 requests in one call, each with exactly
+   * the rules, atomicity and idempotency of IssueLoginCode; the store is reached once for all
+   * of them (pipelined). Each request gets its own result, in order: one refused request does
+   * not fail the others. The call itself fails only as a whole (INVALID_ARGUMENT for more than
+   * 128 requests, UNAVAILABLE, DEADLINE_EXCEEDED), and is then safe to send again when every
+   * request carries an idempotency key. The gateway coalesces concurrent logins into it.
+   */
+  issueLoginCodes(
+    request: IssueLoginCodesRequest,
+    callback: (error: ServiceError | null, response: IssueLoginCodesResponse) => void,
+  ): ClientUnaryCall;
+  issueLoginCodes(
+    request: IssueLoginCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: IssueLoginCodesResponse) => void,
+  ): ClientUnaryCall;
+  issueLoginCodes(
+    request: IssueLoginCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: IssueLoginCodesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * ConsumeLoginCodes is ConsumeLoginCode for up to 128 requests in one call, as
+   * IssueLoginCodes is to IssueLoginCode.
+   */
+  consumeLoginCodes(
+    request: ConsumeLoginCodesRequest,
+    callback: (error: ServiceError | null, response: ConsumeLoginCodesResponse) => void,
+  ): ClientUnaryCall;
+  consumeLoginCodes(
+    request: ConsumeLoginCodesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ConsumeLoginCodesResponse) => void,
+  ): ClientUnaryCall;
+  consumeLoginCodes(
+    request: ConsumeLoginCodesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ConsumeLoginCodesResponse) => void,
   ): ClientUnaryCall;
   /**
    * CancelLoginCode retires a pending code that could not be sent (its email could not be
