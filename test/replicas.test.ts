@@ -97,7 +97,7 @@ it("loses no login when a replica dies with StartLogins in flight: no cooldown m
   expect(survivor?.child.exitCode).toBeNull();
 });
 
-it("retries calls and batches caught on a replica that dies: every login is answered, once, and works", async () => {
+it("retries the calls caught on a replica that dies, batched or alone: every login answered once, and working", async () => {
   const mesh = await startMesh({ persistenceReplicas: 2 });
   onTestFinished(() => mesh.stop());
   const [victim, survivor] = mesh.persistence;
@@ -127,15 +127,12 @@ it("retries calls and batches caught on a replica that dies: every login is answ
   victim?.kill("SIGKILL");
   const answers = await Promise.all(pending);
   expect(answers.map((a) => [a.status, reasonOf(a.body)])).toEqual(emails.map(() => [200, undefined]));
-  // Calls did fail over (their first attempt ended UNAVAILABLE), and logins went out in batches.
-  // Which calls were on the victim (a batch, or a login alone) depends on how the requests
-  // arrived; the contract and gRPC tests retry a batch deterministically.
+  // Calls did fail over (their first attempt ended UNAVAILABLE). Whether the victim held a batch
+  // or a login alone depends on how the requests arrived (the gRPC test retries a batch
+  // deterministically).
   const text = await (await fetch(gatewayMetrics)).text();
   expect(text).toMatch(
     /^emailauth_upstream_duration_seconds_count\{[^}]*method="issueLoginCodes?"[^}]*code="unavailable"[^}]*\} [1-9]/m,
-  );
-  expect(text).toMatch(
-    /^emailauth_upstream_duration_seconds_count\{[^}]*method="issueLoginCodes"[^}]*code="ok"[^}]*\} [1-9]/m,
   );
   for (const [i, email] of emails.entries()) {
     const code = await mesh.codeFor(email);
