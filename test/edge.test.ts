@@ -157,6 +157,45 @@ describe("slow clients", () => {
   });
 });
 
+describe("clients that do not take their answers", () => {
+  it("closes a connection that pipelines more requests than it reads answers", async () => {
+    const client = rawClient();
+    client.socket.write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".repeat(50));
+    const received = await client.closed;
+    // Some answered (the first few), the rest never parsed into buffered answers.
+    expect((received.match(/HTTP\/1\.1 200/g) ?? []).length).toBeLessThanOrEqual(8);
+  });
+
+  it("resets an HTTP/2 stream whose answer the client never lets through (zero window)", async () => {
+    const session = connectH2(mesh.gatewayUrl, { settings: { initialWindowSize: 0 } });
+    session.on("error", () => undefined);
+    const stream = session.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Check",
+      "content-type": "application/json",
+    });
+    stream.on("error", () => undefined);
+    stream.end("{}");
+    const [headers] = (await once(stream, "response")) as [Record<string, number>];
+    expect(headers[":status"]).toBe(200);
+    // The answer is ready but cannot be written: the stream is reset (REQUEST_TIMEOUT is 1s).
+    await closedEvent(stream);
+    expect(stream.rstCode).toBe(h2.NGHTTP2_CANCEL);
+    session.destroy();
+  });
+
+  it("bounds the bytes before the protocol is known by a deadline, not an idle timer", async () => {
+    const client = rawClient();
+    // The HTTP/2 preface, a byte every 300 ms: each byte is in time, the whole is not.
+    trickle(client.socket, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 300);
+    const started = Date.now();
+    await client.closed;
+    // Closed before the preface was done (24 bytes at 300 ms would take 7 s).
+    expect(client.socket.bytesWritten).toBeLessThan(24);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+  });
+});
+
 describe("connection caps", () => {
   it("answers connections over the per-address cap with 503 and Retry-After (HTTP/1.1) or GOAWAY (HTTP/2)", async () => {
     // MAX_CONNECTIONS_PER_ADDRESS is 300: hold 300, then knock.
@@ -183,6 +222,9 @@ describe("connection caps", () => {
         const answer = await extra.closed;
         expect(answer).toMatch(/^HTTP\/1\.1 503 /);
         expect(answer).toMatch(/retry-after: 1/i);
+        // Like every answer: a request id, and readable by a browser.
+        expect(answer).toMatch(/x-request-id: [0-9a-f-]{36}/i);
+        expect(answer).toMatch(/access-control-allow-origin: \*/i);
       }
 
       const session = connectH2(mesh.gatewayUrl);

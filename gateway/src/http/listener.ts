@@ -22,13 +22,19 @@
 //     reset once an answer has begun); a session with no open stream for `idleTimeoutMs` is
 //     closed, PINGs or not; concurrent streams, header list, session memory, invalid frames,
 //     rejected streams (rapid reset), outstanding PINGs and SETTINGS are all bounded;
-//   - TLS: the handshake within `headersTimeoutMs`; bytes before the protocol is known, too.
+//   - TLS: the handshake within `headersTimeoutMs`; bytes before the protocol is known, and an
+//     HTTP/2 client's SETTINGS, too (deadlines, however the bytes trickle);
+//   - answers: each taken by the client within `requestTimeoutMs` of being ready, else its
+//     connection (HTTP/1.1) or stream (HTTP/2) is closed; at most MAX_PIPELINED HTTP/1.1
+//     requests of one connection waiting for their answers.
 //
 // Draining (close): stop accepting; HTTP/2 sessions get GOAWAY and finish their streams;
 // every HTTP/1.1 response not yet written says `Connection: close`, and its connection closes
 // after it. Idle keep-alive connections are left to send their next request (answered with
 // `Connection: close`) or to time out: closing them would race with a request arriving. At
 // `graceMs` whatever is left is closed.
+
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import {
   createServer as createHttp1Server,
@@ -92,9 +98,23 @@ const PREFACE = Buffer.from("PRI * HTTP/2.0");
 /** Listening sockets on the one port (see `acceptor` below). */
 const ACCEPTORS = 8;
 const OVER_CAPACITY_BODY = '{"code":"unavailable","message":"too many connections"}';
-const OVER_CAPACITY =
+/**
+ * Answered to a connection over a cap before its request is read: with a request id like every
+ * answer, and readable by a browser (the request is not parsed, so its Origin is unknown; the
+ * answer says nothing but "come back later").
+ */
+const overCapacity = () =>
   "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n" +
+  `X-Request-Id: ${randomUUID()}\r\nAccess-Control-Allow-Origin: *\r\n` +
+  "Access-Control-Expose-Headers: Retry-After, X-Request-Id\r\n" +
   `Content-Type: application/json\r\nContent-Length: ${OVER_CAPACITY_BODY.length}\r\n\r\n${OVER_CAPACITY_BODY}`;
+/**
+ * HTTP/1.1 requests one connection may have waiting for their answers (pipelined). Node parses
+ * every request of a chunk at once and buffers their answers: 1,800 pipelined requests for a
+ * 26 KB answer in one 63 KB packet held 200 MB (found by review). Browsers and HTTP clients do
+ * not pipeline this deep.
+ */
+const MAX_PIPELINED = 8;
 
 export function createListener(options: ListenerOptions): Listener {
   const headersTimeoutMs = Math.min(options.headersTimeoutMs ?? 10_000, options.requestTimeoutMs);
@@ -111,12 +131,25 @@ export function createListener(options: ListenerOptions): Listener {
   const sessions = new Set<Http2Session>();
   /** HTTP/1.1 responses being served, so that draining can ask each to close its connection. */
   const active = new Set<ServerResponse>();
+  /** HTTP/1.1 requests of each connection still waiting for (the end of) their answer. */
+  const pipelined = new WeakMap<Socket, number>();
+  /** HTTP/2 streams open, for the answer deadline (below). */
+  const streams = new Set<Http2Stream>();
+  /** When an answer was seen finished on our side but not yet taken by the client. */
+  const stalledSince = new WeakMap<object, number>();
   let closing = false;
   let onDrained: (() => void) | undefined;
 
   const http1Handler: Handler = (req, res) => {
     const socket = req.socket as Socket;
     const response = res as ServerResponse;
+    const waiting = (pipelined.get(socket) ?? 0) + 1;
+    if (waiting > MAX_PIPELINED) {
+      socket.destroy();
+      return;
+    }
+    pipelined.set(socket, waiting);
+    response.once("close", () => pipelined.set(socket, (pipelined.get(socket) ?? 1) - 1));
     if (refused.has(peerOf(socket))) {
       response.writeHead(503, {
         "retry-after": "1",
@@ -147,6 +180,12 @@ export function createListener(options: ListenerOptions): Listener {
 
   const onSession = (session: Http2Session) => {
     const socket = session.socket as Socket | undefined;
+    // The client's SETTINGS (after the preface) within the headers timeout: a client dripping
+    // the preface one byte at a time is not served for minutes (found by review).
+    const settings = setTimeout(() => session.destroy(), headersTimeoutMs);
+    settings.unref();
+    session.once("remoteSettings", () => clearTimeout(settings));
+    session.once("close", () => clearTimeout(settings));
     // Never closed from inside this event: Node still has to feed the session the bytes read
     // while peeking (on the next tick), and throws outside any handler if it is gone.
     if (socket && refused.has(peerOf(socket))) {
@@ -182,6 +221,8 @@ export function createListener(options: ListenerOptions): Listener {
 
   /** HTTP/2: each stream's request must be received whole in time, else it is reset. */
   const onStream = (stream: Http2Stream) => {
+    streams.add(stream);
+    stream.once("close", () => streams.delete(stream));
     const timer = setTimeout(() => {
       if (!stream.destroyed && !stream.closed && !stream.readableEnded) stream.close(h2.NGHTTP2_CANCEL);
     }, options.requestTimeoutMs);
@@ -237,6 +278,29 @@ export function createListener(options: ListenerOptions): Listener {
     h2c.on("stream", onStream);
   }
 
+  // Answers the client does not take (it stops reading, or its HTTP/2 flow-control window stays
+  // shut): each must be taken within the request timeout of being ready, else its connection
+  // (HTTP/1.1) or stream (HTTP/2) is closed. Without this an answer could be held forever:
+  // 4,000 zero-window HTTP/2 streams from 40 connections held 130 MB (found by review).
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    const overdue = (key: object, stalled: boolean) => {
+      if (!stalled) {
+        stalledSince.delete(key);
+        return false;
+      }
+      const since = stalledSince.get(key) ?? now;
+      stalledSince.set(key, since);
+      return now - since >= options.requestTimeoutMs;
+    };
+    for (const res of active)
+      if (overdue(res, res.writableEnded && !res.writableFinished)) res.socket?.destroy();
+    for (const stream of streams) {
+      if (overdue(stream, stream.writableEnded && !stream.closed)) stream.close(h2.NGHTTP2_CANCEL);
+    }
+  }, 1_000);
+  sweep.unref();
+
   const release = (socket: Socket, key: string) => {
     sockets.delete(socket);
     const left = (perAddress.get(key) ?? 1) - 1;
@@ -247,13 +311,17 @@ export function createListener(options: ListenerOptions): Listener {
 
   const sniff = (socket: Socket) => {
     let received = Buffer.alloc(0);
+    // A deadline, not an idle timer: a client sending a byte now and then is not given more.
+    const deadline = setTimeout(() => socket.destroy(), headersTimeoutMs);
+    deadline.unref();
+    socket.once("close", () => clearTimeout(deadline));
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       // Decide as soon as the bytes seen so far match the preface in full or stop matching it.
       const n = Math.min(received.length, PREFACE.length);
       if (n < PREFACE.length && received.subarray(0, n).equals(PREFACE.subarray(0, n))) return;
       socket.off("data", onData);
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       socket.pause();
       socket.unshift(received);
       if (received.subarray(0, PREFACE.length).equals(PREFACE)) {
@@ -266,8 +334,8 @@ export function createListener(options: ListenerOptions): Listener {
           // it would never close and would count against the cap for good (found by the
           // cap test: "too many connections" after every client had gone).
           socket.resume();
-          socket.end(OVER_CAPACITY);
-          socket.setTimeout(headersTimeoutMs, () => socket.destroy());
+          socket.end(overCapacity());
+          setTimeout(() => socket.destroy(), headersTimeoutMs).unref();
           return;
         }
         h1?.emit("connection", socket);
@@ -296,12 +364,17 @@ export function createListener(options: ListenerOptions): Listener {
       refused.add(peer);
     }
     if (secure) {
+      // Over a cap on HTTPS: closed at once. A readable 503 would cost a TLS handshake per
+      // refusal (0.8 ms of CPU each: 1,250 a second fill a core; found by review); clients
+      // retry a refused connection as they would a 503.
+      if (refused.has(peer)) {
+        socket.destroy();
+        return;
+      }
       // The TLS server bounds the handshake (handshakeTimeout), then HTTP/1.1 or HTTP/2.
       secure.emit("connection", socket);
       return;
     }
-    // Until the protocol is known, nothing else bounds a silent connection.
-    socket.setTimeout(headersTimeoutMs, () => socket.destroy());
     sniff(socket);
   };
   // libuv accepts one connection per listening socket per turn of the event loop (libuv#3696).
@@ -347,6 +420,7 @@ export function createListener(options: ListenerOptions): Listener {
       return new Promise((resolve) => {
         const finish = () => {
           clearTimeout(timer);
+          clearInterval(sweep);
           onDrained = undefined;
           for (const s of sockets) s.destroy();
           for (const session of sessions) session.destroy();

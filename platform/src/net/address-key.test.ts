@@ -19,11 +19,15 @@ describe("addressLimitKey", () => {
       "2002:cb00:7107::1",
       "2002:cb00:7107:beef::42",
       "2001:0:4136:e378:8000:63bf:34ff:8ef8",
-      "2001:db8::5efe:203.0.113.7",
-      "fe80::200:5efe:cb00:7107",
     ]) {
       expect([form, addressLimitKey(form)]).toEqual([form, "203.0.113.7"]);
     }
+  });
+
+  it("counts ISATAP addresses by their /64: the host writes the IPv4 address itself", () => {
+    expect(addressLimitKey("2001:db8:1:2::5efe:203.0.113.7")).toBe("2001:0db8:0001:0002::/64");
+    expect(addressLimitKey("2001:db8:1:2:0:5efe:127.0.0.1")).toBe("2001:0db8:0001:0002::/64");
+    expect(addressLimitKey("fe80::200:5efe:cb00:7107")).toBe("fe80:0000:0000:0000::/64");
   });
 
   it("counts other IPv6 addresses by their /64, zone ids dropped", () => {

@@ -5,9 +5,11 @@
 //     compatible (::a.b.c.d, deprecated), translated (::ffff:0:a.b.c.d, SIIT), NAT64
 //     (64:ff9b::a.b.c.d and the local-use 64:ff9b:1::/48 with a /96 prefix), 6to4
 //     (2002:AABB:CCDD::/48, whose whole /48 belongs to one IPv4 host) and Teredo (2001:0::/32,
-//     the client's address inverted in the last 32 bits), and ISATAP (an interface id of
-//     0:5efe or 200:5efe before the IPv4 address, under any prefix);
+//     the client's address inverted in the last 32 bits);
 //   - other IPv6 addresses by their /64 network (one subscriber usually holds a whole /64).
+//     ISATAP addresses (…:0:5efe:a.b.c.d) too: their interface id is chosen by the host, so
+//     whoever holds a /64 could write any IPv4 address there, counting as (and locking out)
+//     any IPv4 source, or as a new one per connection (found by review).
 // Zone ids (fe80::1%eth0) are dropped. Undefined for anything that is not an IP address.
 import { isIP } from "node:net";
 
@@ -41,7 +43,6 @@ function embeddedIPv4(g: number[]): string | undefined {
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 1 && zeros(g3, g4, g5)) return dotted(g6, g7); // local NAT64
   if (g0 === 0x2002) return dotted(g1, g2); // 6to4
   if (g0 === 0x2001 && g1 === 0) return dotted(g6 ^ 0xffff, g7 ^ 0xffff); // Teredo client
-  if ((g4 === 0 || g4 === 0x200) && g5 === 0x5efe) return dotted(g6, g7); // ISATAP
   return undefined;
 }
 
