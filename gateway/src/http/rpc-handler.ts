@@ -5,12 +5,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { ContextValues } from "@connectrpc/connect";
-import { type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
-import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+} from "@connectrpc/connect";
+import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
-  universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 
@@ -41,6 +46,55 @@ export interface RpcHandlerOptions extends Partial<ConnectRouterOptions> {
   unreadable(req: NodeRequest, res: NodeResponse, values: ContextValues, err: unknown): void;
 }
 
+/** Said to the handlers' signal when the client goes away (a reason: see below). */
+const CLIENT_GONE = new ConnectError("the client went away", Code.Canceled);
+
+/**
+ * Connect's universalRequestFromNodeRequest, less two costs measured on every request: its
+ * AbortController is aborted without a reason when the response closes, which builds a
+ * DOMException with a stack trace (4 % of the gateway's CPU under load), and its body is a
+ * transpiled async generator around the request (the request is an async iterable itself).
+ * The signal still says the client went away; a reset's HTTP/2 code is not told apart.
+ */
+function universalRequestOf(
+  req: NodeRequest,
+  res: NodeResponse,
+  values: ContextValues,
+): UniversalServerRequest {
+  const authority = "authority" in req ? req.authority : req.headers.host;
+  if (authority === undefined) {
+    throw new ConnectError(
+      "unable to determine request authority from Node.js server request",
+      Code.Internal,
+    );
+  }
+  const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
+  const controller = new AbortController();
+  const abort = () => controller.abort(CLIENT_GONE);
+  // HTTP/2: the request closes with its stream. HTTP/1.1: it closes as soon as its body is
+  // read, so the response's close is the one that says the exchange is over.
+  if ("stream" in req) req.once("close", abort);
+  else {
+    req.once("error", abort);
+    res.once("close", abort);
+  }
+  const header = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (name.startsWith(":") || value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) header.append(name, v);
+    else header.append(name, value);
+  }
+  return {
+    httpVersion: req.httpVersion,
+    method: req.method ?? "",
+    url: new URL(req.url ?? "", `${encrypted ? "https" : "http"}://${authority}`).toString(),
+    header,
+    body: req as AsyncIterable<Uint8Array>,
+    signal: controller.signal,
+    contextValues: values,
+  };
+}
+
 export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest, res: NodeResponse) => void {
   const router = createConnectRouter({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   options.routes(router);
@@ -65,9 +119,9 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest,
       res.end(answer.body);
       return;
     }
-    let uReq: ReturnType<typeof universalRequestFromNodeRequest>;
+    let uReq: UniversalServerRequest;
     try {
-      uReq = universalRequestFromNodeRequest(req, res, undefined, values);
+      uReq = universalRequestOf(req, res, values);
     } catch (err) {
       // Thrown synchronously: uncaught, it would end the process.
       options.unreadable(req, res, values, err);

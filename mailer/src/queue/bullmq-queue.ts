@@ -64,11 +64,16 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
     durable: true,
 
     async enqueue(email: LoginEmail) {
-      // BullMQ ignores a job whose id exists, but does not say so: ask first. Two concurrent
-      // calls may both answer "new"; the job id still makes sure only one email exists.
-      const exists = (await deps.connection.exists(queue.toKey(email.messageId))) === 1;
-      if (exists) return { duplicate: true };
-      assertNotExpired(email);
+      // BullMQ ignores a job whose id exists, but does not say so: ask. Two concurrent calls
+      // may both answer "new"; the job id still makes sure only one email exists.
+      const exists = () => deps.connection.exists(queue.toKey(email.messageId)).then((n) => n === 1);
+      if (email.expiresAt <= email.queuedAt) {
+        // A retry of an email queued in time is still answered as what it was.
+        if (await exists()) return { duplicate: true };
+        assertNotExpired(email);
+      }
+      // The question and the add in one round trip (auto-pipelined): an add of a job that
+      // already exists changes nothing, and the answer to the question tells which it was.
       const data: JobData = {
         messageId: email.messageId,
         sealed: deps.sealer.seal(JSON.stringify({ recipient: email.recipient, code: email.code })),
@@ -79,15 +84,18 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
         queuedAt: email.queuedAt,
         requestId: email.requestId,
       };
-      await queue.add("login-code", data, {
-        jobId: email.messageId,
-        timestamp: email.queuedAt,
-        attempts: options.maxAttempts,
-        backoff: { type: "deterministic-jitter" },
-        removeOnComplete: { age: retentionSeconds },
-        removeOnFail: { age: retentionSeconds },
-      });
-      return { duplicate: false };
+      const [existed] = await Promise.all([
+        exists(),
+        queue.add("login-code", data, {
+          jobId: email.messageId,
+          timestamp: email.queuedAt,
+          attempts: options.maxAttempts,
+          backoff: { type: "deterministic-jitter" },
+          removeOnComplete: { age: retentionSeconds },
+          removeOnFail: { age: retentionSeconds },
+        }),
+      ]);
+      return { duplicate: existed };
     },
 
     async status(messageId) {
