@@ -116,72 +116,81 @@ async function stop(code: number) {
 process.on("SIGINT", () => void stop(0));
 process.on("SIGTERM", () => void stop(0));
 
-// A service that cannot start says why in its own log lines (echoed above); end cleanly.
-process.on("unhandledRejection", (err) => {
-  const message = err instanceof Error ? err.message.split("\n")[0] : String(err);
-  process.stderr.write(`\nThe mesh could not start: ${message}\n`);
-  process.stderr.write("(A port in use? Stop what holds it, or set its variable, e.g. GATEWAY_PORT=0.)\n");
-  void stop(1);
-});
-
 // --- go ----------------------------------------------------------------------------------------
-const [persistence, mailer] = await Promise.all([
-  start("persistence", {
-    PERSISTENCE_PORT: port("PERSISTENCE_PORT", 50051),
-    PERSISTENCE_OPS_PORT: port("PERSISTENCE_OPS_PORT", 9101),
-  }),
-  start("mailer", {
-    MAILER_PORT: port("MAILER_PORT", 50052),
-    MAILER_HTTP_PORT: port("MAILER_HTTP_PORT", 9102),
-    MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT", 2525),
-  }),
-]);
-const gatewayPort = Number(port("GATEWAY_PORT", 8080)) || (await freePort());
-const gatewayUrl = `http://${host}:${gatewayPort}`;
-await start("gateway", {
-  GATEWAY_PORT: String(gatewayPort),
-  PERSISTENCE_ADDRESSES: `${host}:${persistence.ports.grpcPort}`,
-  MAILER_ADDRESSES: `${host}:${mailer.ports.grpcPort}`,
-  JWT_ISSUER: env.JWT_ISSUER ?? gatewayUrl,
-});
-const app = await devClientApp(persistence.ports.grpcPort as number);
-const inboxUrl = `http://${host}:${mailer.ports.httpPort}/inbox`;
-demo = createDemoApp({
-  gatewayUrl,
-  apiKey: app.apiKey,
-  appId: app.appId,
-  issuer: env.JWT_ISSUER ?? gatewayUrl,
-  inboxUrl,
-});
-const demoPort = await demo.listen(host, Number(port("DEMO_PORT", 3000)));
+async function main() {
+  const [persistence, mailer] = await Promise.all([
+    start("persistence", {
+      PERSISTENCE_PORT: port("PERSISTENCE_PORT", 50051),
+      PERSISTENCE_OPS_PORT: port("PERSISTENCE_OPS_PORT", 9101),
+    }),
+    start("mailer", {
+      MAILER_PORT: port("MAILER_PORT", 50052),
+      MAILER_HTTP_PORT: port("MAILER_HTTP_PORT", 9102),
+      MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT", 2525),
+    }),
+  ]);
+  const gatewayPort = Number(port("GATEWAY_PORT", 8080)) || (await freePort());
+  const gatewayUrl = `http://${host}:${gatewayPort}`;
+  await start("gateway", {
+    GATEWAY_PORT: String(gatewayPort),
+    PERSISTENCE_ADDRESSES: `${host}:${persistence.ports.grpcPort}`,
+    MAILER_ADDRESSES: `${host}:${mailer.ports.grpcPort}`,
+    JWT_ISSUER: env.JWT_ISSUER ?? gatewayUrl,
+  });
+  const app = await devClientApp(persistence.ports.grpcPort as number);
+  const inboxUrl = `http://${host}:${mailer.ports.httpPort}/inbox`;
+  demo = createDemoApp({
+    gatewayUrl,
+    apiKey: app.apiKey,
+    appId: app.appId,
+    issuer: env.JWT_ISSUER ?? gatewayUrl,
+    inboxUrl,
+  });
+  const demoPort = await demo.listen(host, Number(port("DEMO_PORT", 3000)));
 
-const store = env.REDIS_URL
-  ? `Redis (${parseRedisUrl(env.REDIS_URL)
-      .nodes.map((n) => `${n.host}:${n.port}`)
-      .join(", ")})`
-  : "in memory";
-const mail = env.SMTP_URL ? "sent through SMTP_URL" : `caught by the development inbox: ${inboxUrl}`;
-const lines = [
-  "",
-  "emailauth is running",
-  "",
-  `  Demo client app       http://${host}:${demoPort}`,
-  env.SMTP_URL ? "" : `  Development inbox     ${inboxUrl}`,
-  `  Gateway (public API)  ${gatewayUrl}`,
-  `  Persistence (gRPC)    ${host}:${persistence.ports.grpcPort}   operations: http://${host}:${persistence.ports.opsPort}/metrics`,
-  `  Mailer (gRPC)         ${host}:${mailer.ports.grpcPort}   operations: http://${host}:${mailer.ports.httpPort}/metrics`,
-  "",
-  `  Development client app ${app.appId}, API key:`,
-  `    ${app.apiKey}`,
-  "  Try it with curl:",
-  `    curl -H 'authorization: Bearer ${app.apiKey}' -H 'content-type: application/json' \\`,
-  `      -d '{"email":"you@example.com"}' ${gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`,
-  "",
-  `  Store: ${store}. Emails: ${mail}.`,
-  env.REDIS_URL
-    ? ""
-    : "  WARNING: NOTHING IS DURABLE. Users, sessions, client apps and queued emails are lost when you stop.",
-  "  Stop with Ctrl+C.",
-  "",
-].filter((l, i, all) => l !== "" || all[i - 1] !== "");
-process.stdout.write(`${lines.join("\n")}\n`);
+  const store = env.REDIS_URL
+    ? `Redis (${parseRedisUrl(env.REDIS_URL)
+        .nodes.map((n) => `${n.host}:${n.port}`)
+        .join(", ")})`
+    : "in memory";
+  const mail = env.SMTP_URL ? "sent through SMTP_URL" : `caught by the development inbox: ${inboxUrl}`;
+  const lines = [
+    "",
+    "emailauth is running",
+    "",
+    `  Demo client app       http://${host}:${demoPort}`,
+    env.SMTP_URL ? "" : `  Development inbox     ${inboxUrl}`,
+    `  Gateway (public API)  ${gatewayUrl}`,
+    `  Persistence (gRPC)    ${host}:${persistence.ports.grpcPort}   operations: http://${host}:${persistence.ports.opsPort}/metrics`,
+    `  Mailer (gRPC)         ${host}:${mailer.ports.grpcPort}   operations: http://${host}:${mailer.ports.httpPort}/metrics`,
+    "",
+    `  Development client app ${app.appId}, API key:`,
+    `    ${app.apiKey}`,
+    "  Try it with curl:",
+    `    curl -H 'authorization: Bearer ${app.apiKey}' -H 'content-type: application/json' \\`,
+    `      -d '{"email":"you@example.com"}' ${gatewayUrl}/emailauth.auth.v1.AuthService/StartLogin`,
+    "",
+    `  Store: ${store}. Emails: ${mail}.`,
+    env.REDIS_URL
+      ? ""
+      : "  WARNING: NOTHING IS DURABLE. Users, sessions, client apps and queued emails are lost when you stop.",
+    "  Stop with Ctrl+C.",
+    "",
+  ].filter((l, i, all) => l !== "" || all[i - 1] !== "");
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+try {
+  await main();
+} catch (err) {
+  // A service that cannot start has said why in its own lines (echoed above). Everything
+  // started is stopped: nothing is left holding a port.
+  const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
+  process.stderr.write(`\nThe mesh could not start: ${message}\n`);
+  if (/EADDRINUSE|address already in use/i.test(`${err instanceof Error ? err.message : ""}`)) {
+    process.stderr.write(
+      "A port is in use: stop what holds it, or set its variable (e.g. GATEWAY_PORT=0 picks a free one).\n",
+    );
+  }
+  await stop(1);
+}

@@ -146,11 +146,14 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
     queue,
     inbox,
     async close(graceMs) {
+      const started = Date.now();
       await server.stop(graceMs);
-      await queue.close();
+      await queue.close(Math.max(0, graceMs - (Date.now() - started)));
       transport.close();
       await inbox?.close();
-      if (client) await client.quit().catch(() => client?.disconnect());
+      // QUIT is queued until Redis answers, which it never does when Redis is gone.
+      if (client?.status === "ready") await client.quit().catch(() => client?.disconnect());
+      else client?.disconnect();
     },
   };
 }

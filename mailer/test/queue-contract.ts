@@ -44,7 +44,29 @@ export function describeQueueContract(name: string, make: QueueFactory): void {
       return q;
     };
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((q) => q.close()));
+      await Promise.all(open.splice(0).map((q) => q.close(1_000)));
+    });
+
+    it("stops within its grace although a delivery never ends, and keeps that email queued", async () => {
+      const q = await make(OPTIONS, quiet);
+      let started: (() => void) | undefined;
+      const delivering = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      q.start(() => {
+        started?.();
+        return new Promise<void>(() => {}); // a relay that never answers
+      });
+      const e = email();
+      await q.enqueue(e);
+      await delivering;
+      // Resolves: the test's own timeout is what would catch a hang.
+      await q.close(100);
+      if (q.durable) {
+        const again = await make(OPTIONS, quiet);
+        open.push(again);
+        expect((await again.status(e.messageId))?.state).not.toBe("sent");
+      }
     });
 
     it("delivers a queued email once and reports it sent", async () => {

@@ -1,6 +1,7 @@
 // Process lifecycle for a service's main.ts: start, then on SIGTERM/SIGINT stop gracefully
 // (the service decides what that means: stop accepting, drain, close pools) within a time
 // limit. A second signal, a failure to stop in time, or a crash exits non-zero.
+import { pino } from "pino";
 import { ConfigError } from "./config/load.ts";
 import type { Logger } from "./log/logger.ts";
 
@@ -16,9 +17,53 @@ export interface RunDeps {
   exit?: (code: number) => void;
 }
 
+/** How long the last log lines may take to reach a slow or vanished reader before we exit. */
+const FLUSH_BOUND_MS = 1_000;
+
+/**
+ * Exits once the logger's buffered lines are written, or after FLUSH_BOUND_MS if they cannot
+ * be. pino flushes synchronously again on exit, and sonic-boom retries a write that failed
+ * with EPIPE forever there (its flushSync only gives up on EAGAIN): a service whose stdout
+ * reader died would never exit. So that last flush is skipped when the reader is known to be
+ * gone (`readerGone`) or the bound passed.
+ */
+function exitAfterFlush(
+  logger: Logger,
+  code: number,
+  exit: (code: number) => void,
+  readerGone: boolean,
+): void {
+  if (readerGone) {
+    skipFinalFlush(logger);
+    exit(code);
+    return;
+  }
+  let done = false;
+  const finish = (flushed: boolean) => {
+    if (done) return;
+    done = true;
+    if (!flushed) skipFinalFlush(logger);
+    exit(code);
+  };
+  setTimeout(() => finish(false), FLUSH_BOUND_MS).unref();
+  try {
+    logger.flush((err) => finish(!err));
+  } catch {
+    finish(false);
+  }
+}
+
+function skipFinalFlush(logger: Logger): void {
+  const stream = (logger as unknown as Record<symbol, { flushSync?: () => void }>)[pino.symbols.streamSym];
+  if (stream && typeof stream.flushSync === "function") stream.flushSync = () => {};
+}
+
 export async function runService(deps: RunDeps): Promise<void> {
-  const exit = deps.exit ?? ((code: number) => process.exit(code));
+  const exitNow = deps.exit ?? ((code: number) => process.exit(code));
   const { logger } = deps;
+  // True once the process that started us (and reads our stdout) is gone.
+  let parentGone = false;
+  const exit = (code: number) => exitAfterFlush(logger, code, exitNow, parentGone);
   process.on("uncaughtException", (err) => {
     logger.fatal({ err }, "uncaught exception");
     exit(1);
@@ -39,7 +84,8 @@ export async function runService(deps: RunDeps): Promise<void> {
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
       logger.warn({ signal }, "second signal: exiting now");
-      exit(1);
+      skipFinalFlush(logger);
+      exitNow(1);
       return;
     }
     stopping = true;
@@ -53,8 +99,7 @@ export async function runService(deps: RunDeps): Promise<void> {
       () => {
         clearTimeout(timer);
         logger.info("stopped");
-        // Let the log line reach stdout before exiting.
-        logger.flush(() => exit(0));
+        exit(0);
       },
       (err: unknown) => {
         clearTimeout(timer);
@@ -65,7 +110,24 @@ export async function runService(deps: RunDeps): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // Started by a process that holds our stdin (npm start, the tests): when it goes, however it
+  // went (even SIGKILL), its end of the pipe closes, and we stop as if it had sent SIGTERM
+  // rather than live on, orphaned, holding ports.
+  if (process.env[STOP_WITH_PARENT] === "1") {
+    process.stdin.on("error", () => {});
+    process.stdin.once("end", () => {
+      parentGone = true;
+      onSignal("SIGTERM");
+    });
+    process.stdin.resume();
+  }
+  // Writing logs to a pipe whose reader is gone must not crash or hang the stop.
+  process.stdout.on("error", () => {});
+  process.stderr.on("error", () => {});
 }
+
+/** Set by spawnService: stop when the parent's end of our stdin closes. */
+export const STOP_WITH_PARENT = "EMAILAUTH_STOP_WITH_PARENT";
 
 /**
  * Loads configuration the way every main.ts does: on a ConfigError, print the message (it

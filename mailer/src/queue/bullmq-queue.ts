@@ -199,9 +199,33 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
       worker.on("error", () => {}); // as for the queue
     },
 
-    async close() {
-      await worker?.close();
-      await queue.close();
+    async close(graceMs) {
+      // BullMQ's graceful close waits for the active jobs and then for Redis commands; with
+      // Redis gone those are never answered (the queue connection retries forever, by design),
+      // so a stop would hang until the process is killed. Bounded: past the grace, or at once
+      // when Redis is not connected, the worker closes without waiting.
+      const graceful = deps.connection.status === "ready";
+      const closed = (async () => {
+        await worker?.close(!graceful);
+        await queue.close();
+      })().then(
+        () => true,
+        () => true,
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), graceful ? graceMs : 0);
+      });
+      const done = await Promise.race([closed, bound]);
+      clearTimeout(timer);
+      if (!done) {
+        void worker?.close(true).catch(() => {});
+        // Their own connections (the worker's blocking one) are dropped, not quit politely.
+        await Promise.race([
+          Promise.allSettled([worker?.disconnect(), queue.disconnect()]),
+          new Promise((resolve) => setTimeout(resolve, 200)),
+        ]);
+      }
     },
   };
 }

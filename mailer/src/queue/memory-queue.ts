@@ -121,10 +121,18 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       pump();
     },
 
-    async close() {
+    async close(graceMs) {
       closed = true;
       for (const entry of entries.values()) clearTimeout(entry.timer);
-      await Promise.all(active);
+      // A relay that never answers must not hold the stop past its grace.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all(active),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }

@@ -82,8 +82,12 @@ export interface MailQueue {
   status(messageId: string): Promise<DeliveryStatusRecord | undefined>;
   /** Starts delivering with `deliver`. */
   start(deliver: Deliver): void;
-  /** Stops taking new messages and waits for those being sent. */
-  close(): Promise<void>;
+  /**
+   * Stops taking new messages and waits up to `graceMs` for those being sent. With the store
+   * gone, or past the grace, it stops without waiting: an email whose sending was cut short is
+   * still queued (its lock expires and a mailer sends it), so nothing is lost.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
 /** Refuses a new email whose code has already expired (checked after the duplicate check). */

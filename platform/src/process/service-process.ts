@@ -4,6 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
+import { STOP_WITH_PARENT } from "../lifecycle.ts";
 import { createLogSink, type LogSink } from "./log-sink.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..");
@@ -38,8 +39,15 @@ export async function spawnService(name: ServiceName, options: SpawnOptions = {}
   const logs = options.logs ?? createLogSink(options.onLine ? { onLine: options.onLine } : {});
   const child = spawn(process.execPath, [join(repoRoot, name, "src", "main.ts")], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", LOG_LEVEL: "info", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "",
+      LOG_LEVEL: "info",
+      ...options.env,
+      [STOP_WITH_PARENT]: "1",
+    },
+    // Our end of its stdin stays open while we live: when we go, the service stops too.
+    stdio: ["pipe", "pipe", "pipe"],
   });
   child.stdout?.on("data", (c: Buffer) => logs.write(c));
   child.stderr?.on("data", (c: Buffer) => logs.write(c));
