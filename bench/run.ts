@@ -22,6 +22,7 @@
 //     the Dockerfile's NODE_OPTIONS; their /metrics are saved in the run's folder.
 // Results: bench/results/latest.json and latest.md (and a time-stamped copy).
 import { execFile, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
@@ -306,8 +307,8 @@ async function main() {
       REDIS_URL: redisUrl,
       PERSISTENCE_PORT: "0",
       PERSISTENCE_OPS_PORT: "0",
-      PERSISTENCE_PEPPER: "bench-pepper-bench-pepper-bench-pepper-01",
-      PERSISTENCE_CODE_SECRETS: "bench-code-secret-bench-code-secret-0001",
+      PERSISTENCE_PEPPER: randomBytes(32).toString("base64url"),
+      PERSISTENCE_CODE_SECRETS: randomBytes(32).toString("base64url"),
       LIMIT_APP_SENDS_PER_MINUTE: "1000000",
       LIMIT_GLOBAL_SENDS_PER_MINUTE: "100000000",
     }),
@@ -317,7 +318,7 @@ async function main() {
       MAILER_PORT: "0",
       MAILER_HTTP_PORT: "0",
       SMTP_URL: `smtp://127.0.0.1:${sink.ports.smtpPort}?ignoreTLS=true`,
-      MAILER_QUEUE_KEYS: "bench-queue-key-bench-queue-key-bench-0001",
+      MAILER_QUEUE_KEYS: randomBytes(32).toString("base64url"),
       MAILER_FROM: "Sign-in <no-reply@bench.example>",
     }),
   ]);

@@ -2,9 +2,17 @@
 // service's environment is one its configuration accepts in production mode (no unknown or
 // misspelled variable, nothing required missing), the addresses and ports agree, and the
 // Dockerfile builds a non-root image on Node 24.
-import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ConfigDefinition, loadConfig, MODE_VAR, type Spec } from "@emailauth/platform";
+import {
+  type ConfigDefinition,
+  generateSigningJwk,
+  loadConfig,
+  MODE_VAR,
+  type Spec,
+} from "@emailauth/platform";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { gatewayConfig } from "../gateway/src/config.ts";
@@ -28,13 +36,24 @@ const compose = parse(readFileSync(join(root, "docker-compose.yml"), "utf8"), { 
   volumes: Record<string, unknown>;
 };
 
-// Values an operator puts in .env, as in .env.example.
+// Values an operator puts in .env: those of .env.example, with each change-me placeholder
+// replaced by a random secret as it says (production refuses the placeholders themselves).
 const dotenv = Object.fromEntries(
   readFileSync(join(root, ".env.example"), "utf8")
     .split("\n")
     .filter((l) => /^[A-Z_]+=/.test(l))
-    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)])
+    .map(([k, v]) => [k, v?.startsWith("change-me") ? randomBytes(32).toString("base64") : v]),
 );
+
+// Compose's secrets, mounted under /run/secrets/<name> in the containers: made here as the
+// README says, so that the configurations can check the files.
+const secretFiles = mkdtempSync(join(tmpdir(), "compose-secrets-"));
+writeFileSync(join(secretFiles, "jwks"), JSON.stringify({ keys: [generateSigningJwk("k1")] }), {
+  mode: 0o600,
+});
+const inContainer = (value: string) =>
+  value.startsWith("/run/secrets/") ? join(secretFiles, value.slice("/run/secrets/".length)) : value;
 
 /** Compose's interpolation: ${VAR}, ${VAR:-default}, ${VAR:?error}. */
 function interpolate(value: string): string {
@@ -57,7 +76,10 @@ const definitions: Record<string, ConfigDefinition<Spec>> = {
 
 const envOf = (name: string) =>
   Object.fromEntries(
-    Object.entries(compose.services[name]?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]),
+    Object.entries(compose.services[name]?.environment ?? {}).map(([k, v]) => [
+      k,
+      inContainer(interpolate(String(v))),
+    ]),
   );
 
 describe("docker-compose.yml", () => {

@@ -1,9 +1,14 @@
 // The foundation as an operator meets it: each service started as its own process, listed and
 // health-checked with `buf curl` through server reflection, and refusing to start when
 // misconfigured.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl, listServices } from "./helpers/buf-curl.ts";
+
+const root = join(import.meta.dirname, "..");
 
 describe("the three services", () => {
   let persistence: ServiceProcess;
@@ -74,17 +79,61 @@ describe("a misconfigured service", () => {
     expect(text).toContain("PERSISTENCE_CODE_SECRETS is required in production mode");
   });
 
-  it("refuses production mode without what production requires", async () => {
-    const p = await spawnService("gateway", {
-      env: { EMAILAUTH_MODE: "production", JWT_ISSUER: "https://auth.example.com" },
-      expectExit: true,
-    });
+  it("refuses production mode without what production requires, every problem in one round", async () => {
+    const p = await spawnService("gateway", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
     expect((await p.exited).code).toBe(78);
     const text = p.logs.text();
+    expect(text).toContain("JWT_ISSUER is required in production mode");
     expect(text).toContain("JWT_PRIVATE_JWKS_FILE is required in production mode");
     expect(text).toContain("GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE are required in production mode");
     expect(text).toContain(
       "GRPC_TLS_CERT_FILE, GRPC_TLS_KEY_FILE and GRPC_TLS_CA_FILE are required in production mode",
+    );
+  });
+
+  it("refuses the placeholder secrets of .env.example, and says how to make real ones", async () => {
+    const example = Object.fromEntries(
+      readFileSync(join(root, ".env.example"), "utf8")
+        .split("\n")
+        .filter((l) => /^[A-Z_]+=/.test(l))
+        .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+    );
+    const env = {
+      EMAILAUTH_MODE: "production",
+      GRPC_ALLOW_PLAINTEXT: "true",
+      REDIS_URL: "redis://127.0.0.1:1",
+    };
+    const [persistence, mailer] = await Promise.all([
+      spawnService("persistence", { env: { ...env, ...example }, expectExit: true }),
+      spawnService("mailer", { env: { ...env, ...example, MAILER_FROM: "a@b.example" }, expectExit: true }),
+    ]);
+    expect((await persistence.exited).code).toBe(78);
+    expect((await mailer.exited).code).toBe(78);
+    for (const [service, name] of [
+      [persistence, "PERSISTENCE_PEPPER"],
+      [persistence, "PERSISTENCE_CODE_SECRETS"],
+      [mailer, "MAILER_QUEUE_KEYS"],
+    ] as const) {
+      expect(service.logs.text()).toContain(`${name} looks like a placeholder`);
+      expect(service.logs.text()).toContain("openssl rand -base64 32");
+      expect(service.logs.text()).not.toContain(example[name]);
+    }
+  });
+
+  it("reads the key file at start-up and says when it is not a JWKS (npm's banner in it)", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "jwks-")), "jwks.json");
+    writeFileSync(
+      file,
+      '\n> @emailauth/mesh@1.0.0 admin\n> node persistence/src/cli/admin.ts keys generate\n\n{"keys": []}\n',
+    );
+    const p = await spawnService("gateway", {
+      env: { JWT_PRIVATE_JWKS_FILE: file, GATEWAY_PORT: "eighty" },
+      expectExit: true,
+    });
+    expect((await p.exited).code).toBe(78);
+    expect(p.logs.text()).toContain('GATEWAY_PORT="eighty"');
+    expect(p.logs.text()).toContain(
+      `JWT_PRIVATE_JWKS_FILE: ${file} is not JSON (it starts with npm's banner lines); make the file with: npx emailauth-admin keys generate --out ${file}`,
     );
   });
 });

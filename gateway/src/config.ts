@@ -7,6 +7,7 @@ import {
   logVars,
   vars,
 } from "@emailauth/platform";
+import { activeKeyOf, readJwksFile } from "./tokens/key-set.ts";
 
 export const gatewayConfig = defineConfig({
   service: "gateway",
@@ -70,7 +71,7 @@ export const gatewayConfig = defineConfig({
       vars.filePath({
         production: "required",
         description:
-          'JSON file {"keys": [...]} of private Ed25519 JWKs with kids, the same for every replica (`npx emailauth-admin keys generate` makes one). Unset (development only): an ephemeral key made at start-up.',
+          'JSON file {"keys": [...]} of private Ed25519 JWKs with kids, the same for every replica (`npx emailauth-admin keys generate --out jwks.json` makes one). Unset (development only): an ephemeral key made at start-up.',
       }),
     ),
     JWT_ACTIVE_KID: vars.optional(
@@ -188,6 +189,14 @@ export const gatewayConfig = defineConfig({
       problems.push(
         "JWT_PRIVATE_JWKS_FILE is required in production mode (every replica must sign with the same keys)",
       );
+    }
+    // The key file's content, here rather than at start-up, so that it is reported with the rest.
+    if (c.JWT_PRIVATE_JWKS_FILE) {
+      try {
+        activeKeyOf(readJwksFile(c.JWT_PRIVATE_JWKS_FILE), c.JWT_ACTIVE_KID);
+      } catch (err) {
+        problems.push(`JWT_PRIVATE_JWKS_FILE: ${(err as Error).message}`);
+      }
     }
     return problems;
   },

@@ -2,7 +2,7 @@
 // (itself a process, on a real Redis), with readable output, --json for scripts, and exit codes.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -146,6 +146,19 @@ describe("emailauth-admin", () => {
       "k2",
     ]);
     expect((await admin("keys", "add", file, "--kid", "k2")).code).toBe(2);
+  });
+
+  it("writes a new key file itself: private, clean JSON, never over an existing one", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "keys-")), "jwks.json");
+    expect((await admin("keys", "generate", "--kid", "k9", "--out", file)).stdout).toContain(`wrote ${file}`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(file, "utf8")).keys[0]).toMatchObject({ kid: "k9", crv: "Ed25519" });
+    const again = await admin("keys", "generate", "--out", file);
+    expect([again.code, again.stderr.split("\n")[0]]).toEqual([
+      2,
+      `${file} exists; to add a key to it use: keys add ${file}`,
+    ]);
+    expect(JSON.parse(readFileSync(file, "utf8")).keys[0].kid).toBe("k9");
   });
 
   it("explains bad usage (exit 2), refusals (exit 1) and an unreachable service (exit 69)", async () => {

@@ -1,5 +1,6 @@
 // The whole mesh for cross-service tests: a real redis-server, a real SMTP server, and each
 // service as its own Node process on free ports, configured as an operator would (env vars).
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -91,12 +92,12 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
     : {};
   const productionPersistence: Record<string, string> = tls
     ? {
-        PERSISTENCE_PEPPER: "test-pepper-test-pepper-test-pepper-0001",
-        PERSISTENCE_CODE_SECRETS: "test-code-secret-test-code-secret-00001",
+        PERSISTENCE_PEPPER: randomBytes(32).toString("base64url"),
+        PERSISTENCE_CODE_SECRETS: randomBytes(32).toString("base64url"),
       }
     : {};
   const productionMailer: Record<string, string> = tls
-    ? { MAILER_QUEUE_KEYS: "test-queue-key-test-queue-key-test-00001" }
+    ? { MAILER_QUEUE_KEYS: randomBytes(32).toString("base64url") }
     : {};
 
   const redisUrl: Record<string, string> = options.store === "memory" ? {} : { REDIS_URL: redis.url };

@@ -38,11 +38,8 @@ function publicPart(jwk: JWK): JWK {
   return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, kid: jwk.kid, alg: "EdDSA", use: "sig" };
 }
 
-export async function createKeySet(
-  privateJwks: JWK[],
-  activeKid: string | undefined,
-  options: KeySetOptions,
-): Promise<KeySet> {
+/** The key that signs; throws, saying what is wrong, when the set cannot be used. */
+export function activeKeyOf(privateJwks: JWK[], activeKid: string | undefined): JWK & { kid: string } {
   if (privateJwks.length === 0) throw new Error("the JWKS has no keys");
   const kids = new Set<string>();
   for (const jwk of privateJwks) {
@@ -54,6 +51,15 @@ export async function createKeySet(
   }
   const active = activeKid ? privateJwks.find((k) => k.kid === activeKid) : privateJwks[0];
   if (!active?.kid) throw new Error(`no key with kid "${activeKid}" in the JWKS`);
+  return active as JWK & { kid: string };
+}
+
+export async function createKeySet(
+  privateJwks: JWK[],
+  activeKid: string | undefined,
+  options: KeySetOptions,
+): Promise<KeySet> {
+  const active = activeKeyOf(privateJwks, activeKid);
   const signingKey = await importJWK(active, "EdDSA");
   const published = { keys: privateJwks.map(publicPart) };
   const kid = active.kid;
@@ -78,7 +84,17 @@ export async function createKeySet(
 }
 
 export function readJwksFile(path: string): JWK[] {
-  const parsed = JSON.parse(readFileSync(path, "utf8")) as { keys?: JWK[] };
-  if (!Array.isArray(parsed.keys)) throw new Error(`${path} is not a JWKS ({"keys": [...]})`);
+  const text = readFileSync(path, "utf8");
+  let parsed: { keys?: JWK[] };
+  try {
+    parsed = JSON.parse(text) as { keys?: JWK[] };
+  } catch {
+    // The classic: `npm run admin -- keys generate > file` puts npm's banner first.
+    const banner = /^\s*> /.test(text) ? " (it starts with npm's banner lines)" : "";
+    throw new Error(
+      `${path} is not JSON${banner}; make the file with: npx emailauth-admin keys generate --out ${path}`,
+    );
+  }
+  if (!Array.isArray(parsed?.keys)) throw new Error(`${path} is not a JWKS ({"keys": [...]})`);
   return parsed.keys;
 }

@@ -41,7 +41,9 @@ Sessions
   sessions list <user id>
   sessions revoke-all <user id> [--app <app id>]
 Gateway signing keys
-  keys generate [--kid <kid>]           print a JWKS file with one new Ed25519 key
+  keys generate [--kid <kid>] [--out <file>]
+                                        a JWKS file with one new Ed25519 key, written to
+                                        <file> (mode 0600, never overwritten) or printed
   keys add <jwks file> [--kid <kid>]    add a new key to a JWKS file (published, not yet active)
 
 Options
@@ -70,6 +72,7 @@ const { values: opts, positionals } = (() => {
         grace: { type: "string" },
         app: { type: "string" },
         kid: { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -118,7 +121,25 @@ async function main(): Promise<void> {
   if (group === "keys") {
     if (command === "generate") {
       const jwks = { keys: [generateSigningJwk(opts.kid)] };
-      process.stdout.write(`${JSON.stringify(jwks, null, 2)}\n`);
+      const text = `${JSON.stringify(jwks, null, 2)}\n`;
+      // --out rather than `> file`: `npm run admin -- keys generate > file` would put npm's own
+      // banner lines into the file, and a shell redirect makes it readable by everyone.
+      if (opts.out) {
+        try {
+          writeFileSync(opts.out, text, { mode: 0o600, flag: "wx" });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "EEXIST") {
+            throw new UsageError(`${opts.out} exists; to add a key to it use: keys add ${opts.out}`);
+          }
+          throw err;
+        }
+        print(`wrote ${opts.out} (private; one key, kid ${jwks.keys[0]?.kid})`, {
+          kid: jwks.keys[0]?.kid,
+          file: opts.out,
+        });
+        return;
+      }
+      process.stdout.write(text);
       return;
     }
     if (command === "add") {

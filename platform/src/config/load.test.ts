@@ -1,6 +1,13 @@
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, defineConfig, loadConfig } from "./load.ts";
-import { duration, int, optional, secret, url } from "./vars.ts";
+import { weakSecretReason } from "./secret-strength.ts";
+import { duration, filePath, int, optional, secret, secretList, url } from "./vars.ts";
+
+const random = () => randomBytes(32).toString("base64url");
 
 const definition = defineConfig({
   service: "example",
@@ -47,17 +54,85 @@ describe("loadConfig", () => {
   it("requires development-only defaults in production mode, without echoing secrets", () => {
     const problems = problemsOf({ EMAILAUTH_MODE: "production", REDIS_URL: "redis://r" });
     expect(problems).toEqual([
-      "SECRET is required in production mode: a secret (a secret of at least 32 characters)",
+      "SECRET is required in production mode: a secret (a secret of at least 32 random characters)",
     ]);
     const short = problemsOf({ EMAILAUTH_MODE: "production", REDIS_URL: "redis://r", SECRET: "hunter2" });
-    expect(short).toEqual(["SECRET=(secret value hidden): expected a secret of at least 32 characters"]);
+    expect(short).toEqual([
+      "SECRET=(secret value hidden): expected a secret of at least 32 random characters",
+    ]);
     expect(short.join()).not.toContain("hunter2");
   });
 
-  it("runs cross-variable checks once every variable is valid", () => {
-    expect(problemsOf({ EMAILAUTH_MODE: "production", SECRET: "s".repeat(32) })).toEqual([
+  it("reports the variables' problems and the cross-variable ones in one round", () => {
+    expect(problemsOf({ EMAILAUTH_MODE: "production", PORT: "eighty", SECRET: random() })).toEqual([
+      'PORT="eighty": expected an integer from 0 to 65535',
       "REDIS_URL is required in production mode",
     ]);
+  });
+
+  it("does not add a cross-variable problem about a variable it already refused", () => {
+    expect(problemsOf({ EMAILAUTH_MODE: "production", REDIS_URL: "http://x", SECRET: random() })).toEqual([
+      'REDIS_URL="http://x": expected a URL (redis://)',
+    ]);
+  });
+
+  it("refuses placeholder and low-randomness secrets in production, says how to make one, echoes none", () => {
+    const placeholder = "change-me-to-32-or-more-random-characters-0000";
+    const typed = "pepper-pepper-pepper-pepper-pepper-01";
+    for (const value of [placeholder, typed, "a".repeat(40)]) {
+      const problems = problemsOf({ EMAILAUTH_MODE: "production", REDIS_URL: "redis://r", SECRET: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^SECRET (looks like a placeholder|has too little randomness)/);
+      expect(problems[0]).toContain("openssl rand -base64 32");
+      expect(problems[0]).not.toContain(value);
+    }
+    // Development mode takes what it is given (its embedded default is a placeholder too).
+    expect(loadConfig(definition, { SECRET: placeholder }).SECRET).toBe(placeholder);
+  });
+
+  it("names which secret of a list is weak", () => {
+    const list = defineConfig({ service: "x", vars: { KEYS: secretList({ description: "keys" }) } });
+    try {
+      loadConfig(list, { EMAILAUTH_MODE: "production", KEYS: `${random()},${"b".repeat(32)}` });
+      throw new Error("expected a ConfigError");
+    } catch (err) {
+      expect((err as ConfigError).problems).toEqual([
+        expect.stringMatching(/^KEYS \(secret 2 of 2\) has too little randomness/),
+      ]);
+    }
+  });
+
+  it("passes every output of a random generator, refuses repeated words", () => {
+    for (let i = 0; i < 2_000; i++) {
+      expect(weakSecretReason(randomBytes(16).toString("hex"))).toBeUndefined();
+      expect(weakSecretReason(randomBytes(24).toString("base64"))).toBeUndefined();
+    }
+    expect(weakSecretReason("bench-code-secret-bench-code-secret-0001")).toBeDefined();
+    expect(weakSecretReason("abcabcabcabcabcabcabcabcabcabcabc")).toBeDefined();
+  });
+
+  it("checks that a file path names a readable file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const file = join(dir, "key.pem");
+    writeFileSync(file, "x");
+    const spec = defineConfig({ service: "x", vars: { KEY_FILE: filePath({ description: "a key" }) } });
+    expect(loadConfig(spec, { KEY_FILE: file }).KEY_FILE).toBe(file);
+    const problem = (path: string) => {
+      try {
+        loadConfig(spec, { KEY_FILE: path });
+      } catch (err) {
+        return (err as ConfigError).problems[0];
+      }
+      return undefined;
+    };
+    expect(problem(join(dir, "missing.pem"))).toContain(
+      "expected the path of a readable file (no such file)",
+    );
+    expect(problem(dir)).toContain("(not a file)");
+    if (process.getuid?.() !== 0) {
+      chmodSync(file, 0o000);
+      expect(problem(file)).toContain("(not readable by this process)");
+    }
   });
 
   it("rejects an unknown mode", () => {

@@ -1,6 +1,7 @@
 // Loads one service's configuration from the environment, all at once: every problem is
 // reported in one error that names each variable and what it allows, so an operator fixes
 // them in one go. Only a service's main.ts calls this.
+import { GENERATE_SECRET_HINT, weakSecretReason } from "./secret-strength.ts";
 import type { Mode, Var } from "./vars.ts";
 
 export type Spec = Record<string, Var<unknown>>;
@@ -40,11 +41,24 @@ function readMode(env: NodeJS.ProcessEnv, problems: string[]): Mode {
   return "development";
 }
 
+function weakSecretProblems(name: string, value: unknown): string[] {
+  const secrets = Array.isArray(value) ? value : [value];
+  const problems: string[] = [];
+  secrets.forEach((secret, i) => {
+    const reason = typeof secret === "string" ? weakSecretReason(secret) : undefined;
+    if (!reason) return;
+    const which = secrets.length > 1 ? ` (secret ${i + 1} of ${secrets.length})` : "";
+    problems.push(`${name}${which} ${reason}; production needs a random one, ${GENERATE_SECRET_HINT}`);
+  });
+  return problems;
+}
+
 export function loadConfig<S extends Spec>(
   definition: ConfigDefinition<S>,
   env: NodeJS.ProcessEnv,
 ): ConfigOf<S> & { readonly mode: Mode } {
   const problems: string[] = [];
+  const refused: string[] = [];
   const mode = readMode(env, problems);
   const values: Record<string, unknown> = { mode };
   for (const [name, v] of Object.entries(definition.vars)) {
@@ -65,10 +79,24 @@ export function loadConfig<S extends Spec>(
     } catch (err) {
       const shown = v.secret ? "(secret value hidden)" : JSON.stringify(raw);
       problems.push(`${name}=${shown}: ${(err as Error).message}`);
+      refused.push(name);
+      continue;
     }
+    if (v.mustBeRandom && mode === "production") problems.push(...weakSecretProblems(name, values[name]));
   }
   const config = values as ConfigOf<S> & { mode: Mode };
-  if (problems.length === 0 && definition.check) problems.push(...definition.check(config));
+  // The rules across variables run even when some variables were refused (theirs are then
+  // undefined), so that one start-up reports every problem. A rule that names a refused
+  // variable, or trips over its missing value, has nothing to add to that variable's own
+  // problem ("X is required" about an X that was set but refused would mislead).
+  if (definition.check) {
+    try {
+      const mentionsRefused = (p: string) => refused.some((name) => new RegExp(`\\b${name}\\b`).test(p));
+      problems.push(...definition.check(config).filter((p) => !mentionsRefused(p)));
+    } catch {
+      // reported above
+    }
+  }
   if (problems.length > 0) throw new ConfigError(definition.service, problems);
   return config;
 }

@@ -1,6 +1,7 @@
 // Typed environment variables. Each helper returns a `Var`: how to parse the raw string, what
 // is allowed (in words, for error messages and the README's configuration reference), and the
 // defaults. One definition serves validation, typing and documentation, so they cannot drift.
+import { accessSync, constants, statSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
 import { parseRedisUrl } from "../redis/redis-url.ts";
@@ -24,6 +25,8 @@ export interface Var<T> {
   readonly secret: boolean;
   /** What production mode asks of it, for the documentation (a rule checked elsewhere). */
   readonly production?: string;
+  /** A generated secret: production mode refuses placeholders and low-randomness values. */
+  readonly mustBeRandom?: boolean;
   /** Turns the raw string into a value; throws an Error whose message says what is wrong. */
   parse(raw: string): T;
 }
@@ -112,19 +115,22 @@ export function str(
 /** A secret of at least `minLength` characters; its value never appears in messages. */
 export function secret(opts: Common & { minLength?: number }): Var<string> {
   const min = opts.minLength ?? 32;
-  const allowed = `a secret of at least ${min} characters`;
-  return make({ ...opts, secret: true }, allowed, fromZod(z.string().min(min).max(4096), allowed));
+  const allowed = `a secret of at least ${min} random characters`;
+  return {
+    ...make({ ...opts, secret: true }, allowed, fromZod(z.string().min(min).max(4096), allowed)),
+    mustBeRandom: true,
+  };
 }
 
 /** Comma-separated secrets (the first one is current, the others are accepted during rotation). */
 export function secretList(opts: Common & { minLength?: number }): Var<string[]> {
   const min = opts.minLength ?? 32;
-  const allowed = `comma-separated secrets of at least ${min} characters each, current first`;
+  const allowed = `comma-separated secrets of at least ${min} random characters each, current first`;
   const schema = z
     .string()
     .transform((raw) => raw.split(",").map((s) => s.trim()))
     .pipe(z.array(z.string().min(min).max(4096)).min(1).max(10));
-  return make({ ...opts, secret: true }, allowed, fromZod(schema, allowed));
+  return { ...make({ ...opts, secret: true }, allowed, fromZod(schema, allowed)), mustBeRandom: true };
 }
 
 export function url(opts: Common & { protocols: readonly string[]; secret?: boolean }): Var<string> {
@@ -224,8 +230,26 @@ export function duration(opts: Common & { min: number; max: number }): Var<numbe
   });
 }
 
+/** The path of a file that exists and this process can read (checked when the config loads). */
 export function filePath(opts: Common): Var<string> {
-  return str({ ...opts, maxLength: 4096, patternText: "a file path" });
+  const allowed = "the path of a readable file";
+  return make(opts, allowed, (raw) => {
+    if (raw.length > 4096) throw new Error(`expected ${allowed}`);
+    try {
+      if (!statSync(raw).isFile()) throw new Error("not a file");
+      accessSync(raw, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === "ENOENT"
+          ? "no such file"
+          : code === "EACCES"
+            ? "not readable by this process"
+            : "not a file";
+      throw new Error(`expected ${allowed} (${why})`);
+    }
+    return raw;
+  });
 }
 
 /** A Redis deployment URL (see redis/redis-url.ts); hidden in errors, as it may hold a password. */
