@@ -7,6 +7,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["{platform,persistence,mailer,gateway,proto}/{src,test}/**/*.test.ts", "test/**/*.test.ts"],
+    // Missing programs (redis-server) stop the run at once with one line saying what to install,
+    // rather than a timeout in every file that needs them.
+    globalSetup: ["test/prerequisites.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",

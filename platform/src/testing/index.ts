@@ -11,6 +11,7 @@ export {
 } from "../process/index.ts";
 export { createTestClock, type TestClock } from "./clock.ts";
 export {
+  MISSING_REDIS,
   type RedisClusterProcess,
   type RedisProcess,
   startRedis,

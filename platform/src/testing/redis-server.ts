@@ -22,6 +22,10 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
+/** What to say when there is no redis-server to start (also said once before any test runs). */
+export const MISSING_REDIS =
+  "redis-server is not installed; the tests start their own Redis processes. Install Debian's package: sudo apt-get install -y redis-server redis-tools (or run `bash dev/run.sh test`, which does it for you)";
+
 function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeoutMs = 10_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = "";
@@ -38,6 +42,14 @@ function waitForLine(child: ChildProcess, pattern: RegExp, what: string, timeout
       }
     };
     child.stdout?.on("data", onData);
+    child.once("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        err.code === "ENOENT"
+          ? new Error(`${MISSING_REDIS}`)
+          : new Error(`${what} could not be started: ${err.message}`),
+      );
+    });
     child.once("exit", (code) => {
       clearTimeout(timer);
       reject(new Error(`${what} exited with ${code}: ${output.slice(-2000)}`));
