@@ -13,7 +13,9 @@
 
 NODE_VERSION=24.21.0
 NPM_VERSION=11.6.2
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+_self="${BASH_SOURCE[0]}"
+[[ $_self == */* ]] || _self="./$_self"
+ROOT="$(cd "${_self%/*}/.." && pwd)"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf '\n%s\n\n' "$*" >&2; exit 1; }
