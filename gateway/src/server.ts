@@ -24,6 +24,7 @@ import {
 import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
 import { ServerReflection } from "@emailauth/proto/reflection";
+import { ServerReflection as ServerReflectionV1alpha } from "@emailauth/proto/reflection-v1alpha";
 import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { createAdmission } from "./edge/admission.ts";
 import { CLIENT_ADDRESS, REQUEST_ID } from "./edge/context.ts";
@@ -35,7 +36,7 @@ import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
 import { createRpcHandler } from "./http/rpc-handler.ts";
 import { createHealthService } from "./ops/health-service.ts";
-import { createReflectionService } from "./ops/reflection-service.ts";
+import { createReflectionServices } from "./ops/reflection-service.ts";
 import type { KeySet } from "./tokens/key-set.ts";
 
 export interface GatewayServerDeps {
@@ -113,12 +114,16 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     routes(router) {
       router.service(AuthService, deps.auth);
       router.service(Health, createHealthService({ readiness, services: [AuthService.typeName] }));
-      router.service(
-        ServerReflection,
-        createReflectionService({
-          services: [AuthService.typeName, Health.typeName, ServerReflection.typeName],
-        }),
-      );
+      const reflection = createReflectionServices({
+        services: [
+          AuthService.typeName,
+          Health.typeName,
+          ServerReflection.typeName,
+          ServerReflectionV1alpha.typeName,
+        ],
+      });
+      router.service(ServerReflection, reflection.v1);
+      router.service(ServerReflectionV1alpha, reflection.v1alpha);
     },
     wrap: edge.wrap,
     early: edge.early,

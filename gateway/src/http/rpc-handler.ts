@@ -12,7 +12,11 @@ import {
   type ConnectRouterOptions,
   createConnectRouter,
 } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
+import type {
+  UniversalHandler,
+  UniversalServerRequest,
+  UniversalServerResponse,
+} from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
   compressionGzip,
@@ -128,7 +132,7 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest,
       return;
     }
     handler(uReq)
-      .then((uRes) => universalResponseToNodeResponse(uRes, res))
+      .then((uRes) => universalResponseToNodeResponse(withPlainGrpcMessage(uRes), res))
       // The edge has logged a handler that threw; a write that fails means the client has
       // gone. Either way, end the response.
       .catch(() => {
@@ -139,5 +143,52 @@ export function createRpcHandler(options: RpcHandlerOptions): (req: NodeRequest,
           // already closed
         }
       });
+  };
+}
+
+/**
+ * The gRPC spec percent-encodes grpc-message only outside printable ASCII (and "%" itself);
+ * connect-node encodes it with encodeURIComponent, which also turns ",", ":", "/"... into
+ * %XX. grpc-js decodes with decodeURI, which leaves those escaped: its users read
+ * "missing%2C unknown". Re-encoded the spec's way, every client reads the same text.
+ */
+export function grpcPercentEncode(text: string): string {
+  let out = "";
+  for (const b of new TextEncoder().encode(text)) {
+    out +=
+      b >= 0x20 && b <= 0x7e && b !== 0x25
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+function respell(headers: Headers | undefined): void {
+  const message = headers?.get("grpc-message");
+  if (!headers || message == null) return;
+  let text: string;
+  try {
+    text = decodeURIComponent(message);
+  } catch {
+    return;
+  }
+  headers.set("grpc-message", grpcPercentEncode(text));
+}
+
+function withPlainGrpcMessage(uRes: UniversalServerResponse): UniversalServerResponse {
+  respell(uRes.header);
+  const { body, trailer } = uRes;
+  if (!trailer) return uRes;
+  if (body === undefined || body instanceof Uint8Array) {
+    respell(trailer);
+    return uRes;
+  }
+  // gRPC fills the trailer as its body ends, and the trailer is written after that.
+  return {
+    ...uRes,
+    body: (async function* () {
+      yield* body;
+      respell(trailer);
+    })(),
   };
 }

@@ -260,6 +260,21 @@ export const QueueLoginCodeEmailRequest: MessageFns<QueueLoginCodeEmailRequest> 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<QueueLoginCodeEmailRequest>): QueueLoginCodeEmailRequest {
+    return QueueLoginCodeEmailRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueLoginCodeEmailRequest>): QueueLoginCodeEmailRequest {
+    const message = createBaseQueueLoginCodeEmailRequest();
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.recipient = object.recipient ?? "";
+    message.code = object.code ?? "";
+    message.locale = object.locale ?? "";
+    message.appName = object.appName ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.senderAddress = object.senderAddress ?? "";
+    return message;
+  },
 };
 
 function createBaseQueueLoginCodeEmailResponse(): QueueLoginCodeEmailResponse {
@@ -316,6 +331,16 @@ export const QueueLoginCodeEmailResponse: MessageFns<QueueLoginCodeEmailResponse
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<QueueLoginCodeEmailResponse>): QueueLoginCodeEmailResponse {
+    return QueueLoginCodeEmailResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueLoginCodeEmailResponse>): QueueLoginCodeEmailResponse {
+    const message = createBaseQueueLoginCodeEmailResponse();
+    message.messageId = object.messageId ?? "";
+    message.duplicate = object.duplicate ?? false;
+    return message;
   },
 };
 
@@ -374,6 +399,16 @@ export const QueueLoginCodeEmailsRequest: MessageFns<QueueLoginCodeEmailsRequest
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<QueueLoginCodeEmailsRequest>): QueueLoginCodeEmailsRequest {
+    return QueueLoginCodeEmailsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueLoginCodeEmailsRequest>): QueueLoginCodeEmailsRequest {
+    const message = createBaseQueueLoginCodeEmailsRequest();
+    message.requests = object.requests?.map((e) => QueueLoginCodeEmailRequest.fromPartial(e)) || [];
+    message.requestIds = object.requestIds?.map((e) => e) || [];
+    return message;
+  },
 };
 
 function createBaseQueueLoginCodeEmailsResponse(): QueueLoginCodeEmailsResponse {
@@ -419,6 +454,15 @@ export const QueueLoginCodeEmailsResponse: MessageFns<QueueLoginCodeEmailsRespon
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<QueueLoginCodeEmailsResponse>): QueueLoginCodeEmailsResponse {
+    return QueueLoginCodeEmailsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueLoginCodeEmailsResponse>): QueueLoginCodeEmailsResponse {
+    const message = createBaseQueueLoginCodeEmailsResponse();
+    message.results = object.results?.map((e) => QueueLoginCodeEmailResult.fromPartial(e)) || [];
+    return message;
   },
 };
 
@@ -477,6 +521,20 @@ export const QueueLoginCodeEmailResult: MessageFns<QueueLoginCodeEmailResult> = 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<QueueLoginCodeEmailResult>): QueueLoginCodeEmailResult {
+    return QueueLoginCodeEmailResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<QueueLoginCodeEmailResult>): QueueLoginCodeEmailResult {
+    const message = createBaseQueueLoginCodeEmailResult();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? QueueLoginCodeEmailResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ErrorDetail.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseGetDeliveryStatusRequest(): GetDeliveryStatusRequest {
@@ -533,6 +591,16 @@ export const GetDeliveryStatusRequest: MessageFns<GetDeliveryStatusRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetDeliveryStatusRequest>): GetDeliveryStatusRequest {
+    return GetDeliveryStatusRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetDeliveryStatusRequest>): GetDeliveryStatusRequest {
+    const message = createBaseGetDeliveryStatusRequest();
+    message.messageId = object.messageId ?? undefined;
+    message.idempotencyKey = object.idempotencyKey ?? undefined;
+    return message;
   },
 };
 
@@ -678,6 +746,23 @@ export const DeliveryStatus: MessageFns<DeliveryStatus> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<DeliveryStatus>): DeliveryStatus {
+    return DeliveryStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeliveryStatus>): DeliveryStatus {
+    const message = createBaseDeliveryStatus();
+    message.messageId = object.messageId ?? "";
+    message.state = object.state ?? 0;
+    message.attempts = object.attempts ?? 0;
+    message.nextAttemptAt = object.nextAttemptAt ?? undefined;
+    message.queuedAt = object.queuedAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.sentAt = object.sentAt ?? undefined;
+    message.errorClass = object.errorClass ?? "";
+    message.smtpCode = object.smtpCode ?? 0;
+    return message;
+  },
 };
 
 function createBaseGetDeliveryStatusResponse(): GetDeliveryStatusResponse {
@@ -723,6 +808,17 @@ export const GetDeliveryStatusResponse: MessageFns<GetDeliveryStatusResponse> = 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetDeliveryStatusResponse>): GetDeliveryStatusResponse {
+    return GetDeliveryStatusResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetDeliveryStatusResponse>): GetDeliveryStatusResponse {
+    const message = createBaseGetDeliveryStatusResponse();
+    message.status = (object.status !== undefined && object.status !== null)
+      ? DeliveryStatus.fromPartial(object.status)
+      : undefined;
+    return message;
   },
 };
 
@@ -885,6 +981,14 @@ export const MailerServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
   const nanos = (date.getTime() % 1_000) * 1_000_000;
@@ -900,4 +1004,6 @@ function fromTimestamp(t: Timestamp): Date {
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
 }

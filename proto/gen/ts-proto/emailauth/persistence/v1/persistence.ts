@@ -571,6 +571,18 @@ export const User: MessageFns<User> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<User>): User {
+    return User.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<User>): User {
+    const message = createBaseUser();
+    message.id = object.id ?? "";
+    message.email = object.email ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.lastLoginAt = object.lastLoginAt ?? undefined;
+    return message;
+  },
 };
 
 function createBaseSession(): Session {
@@ -703,6 +715,22 @@ export const Session: MessageFns<Session> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<Session>): Session {
+    return Session.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Session>): Session {
+    const message = createBaseSession();
+    message.id = object.id ?? "";
+    message.userId = object.userId ?? "";
+    message.clientAppId = object.clientAppId ?? "";
+    message.createdAt = object.createdAt ?? undefined;
+    message.refreshedAt = object.refreshedAt ?? undefined;
+    message.idleExpiresAt = object.idleExpiresAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.userAgent = object.userAgent ?? "";
+    return message;
+  },
 };
 
 function createBaseClientAppSettings(): ClientAppSettings {
@@ -823,6 +851,21 @@ export const ClientAppSettings: MessageFns<ClientAppSettings> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ClientAppSettings>): ClientAppSettings {
+    return ClientAppSettings.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClientAppSettings>): ClientAppSettings {
+    const message = createBaseClientAppSettings();
+    message.displayName = object.displayName ?? "";
+    message.senderAddress = object.senderAddress ?? "";
+    message.codeAlphabet = object.codeAlphabet ?? 0;
+    message.codeLength = object.codeLength ?? 0;
+    message.codeTtlSeconds = object.codeTtlSeconds ?? 0;
+    message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
+    message.sendsPerMinute = object.sendsPerMinute ?? 0;
+    return message;
+  },
 };
 
 function createBaseClientApp(): ClientApp {
@@ -923,6 +966,22 @@ export const ClientApp: MessageFns<ClientApp> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<ClientApp>): ClientApp {
+    return ClientApp.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ClientApp>): ClientApp {
+    const message = createBaseClientApp();
+    message.id = object.id ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ClientAppSettings.fromPartial(object.settings)
+      : undefined;
+    message.keyPrefix = object.keyPrefix ?? "";
+    message.disabled = object.disabled ?? false;
+    message.createdAt = object.createdAt ?? undefined;
+    message.updatedAt = object.updatedAt ?? undefined;
+    return message;
   },
 };
 
@@ -1032,6 +1091,20 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<IssueLoginCodeRequest>): IssueLoginCodeRequest {
+    return IssueLoginCodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueLoginCodeRequest>): IssueLoginCodeRequest {
+    const message = createBaseIssueLoginCodeRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.email = object.email ?? "";
+    message.endUserIp = object.endUserIp ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.requestFingerprint = object.requestFingerprint ?? Buffer.alloc(0);
+    message.idempotencyKeyGenerated = object.idempotencyKeyGenerated ?? false;
+    return message;
+  },
 };
 
 function createBaseIssueLoginCodeResponse(): IssueLoginCodeResponse {
@@ -1121,6 +1194,19 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<IssueLoginCodeResponse>): IssueLoginCodeResponse {
+    return IssueLoginCodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueLoginCodeResponse>): IssueLoginCodeResponse {
+    const message = createBaseIssueLoginCodeResponse();
+    message.challengeId = object.challengeId ?? "";
+    message.code = object.code ?? "";
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.resendAvailableAt = object.resendAvailableAt ?? undefined;
+    message.email = object.email ?? "";
+    return message;
   },
 };
 
@@ -1254,6 +1340,22 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ConsumeLoginCodeRequest>): ConsumeLoginCodeRequest {
+    return ConsumeLoginCodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeLoginCodeRequest>): ConsumeLoginCodeRequest {
+    const message = createBaseConsumeLoginCodeRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.challengeId = object.challengeId ?? undefined;
+    message.email = object.email ?? undefined;
+    message.code = object.code ?? "";
+    message.userAgent = object.userAgent ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.requestFingerprint = object.requestFingerprint ?? Buffer.alloc(0);
+    message.idempotencyKeyGenerated = object.idempotencyKeyGenerated ?? false;
+    return message;
+  },
 };
 
 function createBaseCancelLoginCodeRequest(): CancelLoginCodeRequest {
@@ -1311,6 +1413,16 @@ export const CancelLoginCodeRequest: MessageFns<CancelLoginCodeRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
+    return CancelLoginCodeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelLoginCodeRequest>): CancelLoginCodeRequest {
+    const message = createBaseCancelLoginCodeRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.challengeId = object.challengeId ?? "";
+    return message;
+  },
 };
 
 function createBaseCancelLoginCodeResponse(): CancelLoginCodeResponse {
@@ -1356,6 +1468,15 @@ export const CancelLoginCodeResponse: MessageFns<CancelLoginCodeResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
+    return CancelLoginCodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelLoginCodeResponse>): CancelLoginCodeResponse {
+    const message = createBaseCancelLoginCodeResponse();
+    message.canceled = object.canceled ?? false;
+    return message;
   },
 };
 
@@ -1436,6 +1557,20 @@ export const ConsumeLoginCodeResponse: MessageFns<ConsumeLoginCodeResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ConsumeLoginCodeResponse>): ConsumeLoginCodeResponse {
+    return ConsumeLoginCodeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeLoginCodeResponse>): ConsumeLoginCodeResponse {
+    const message = createBaseConsumeLoginCodeResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    message.newUser = object.newUser ?? false;
+    message.session = (object.session !== undefined && object.session !== null)
+      ? Session.fromPartial(object.session)
+      : undefined;
+    message.refreshToken = object.refreshToken ?? "";
+    return message;
+  },
 };
 
 function createBaseIssueLoginCodesRequest(): IssueLoginCodesRequest {
@@ -1493,6 +1628,16 @@ export const IssueLoginCodesRequest: MessageFns<IssueLoginCodesRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<IssueLoginCodesRequest>): IssueLoginCodesRequest {
+    return IssueLoginCodesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueLoginCodesRequest>): IssueLoginCodesRequest {
+    const message = createBaseIssueLoginCodesRequest();
+    message.requests = object.requests?.map((e) => IssueLoginCodeRequest.fromPartial(e)) || [];
+    message.requestIds = object.requestIds?.map((e) => e) || [];
+    return message;
+  },
 };
 
 function createBaseIssueLoginCodesResponse(): IssueLoginCodesResponse {
@@ -1538,6 +1683,15 @@ export const IssueLoginCodesResponse: MessageFns<IssueLoginCodesResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<IssueLoginCodesResponse>): IssueLoginCodesResponse {
+    return IssueLoginCodesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueLoginCodesResponse>): IssueLoginCodesResponse {
+    const message = createBaseIssueLoginCodesResponse();
+    message.results = object.results?.map((e) => IssueLoginCodeResult.fromPartial(e)) || [];
+    return message;
   },
 };
 
@@ -1596,6 +1750,20 @@ export const IssueLoginCodeResult: MessageFns<IssueLoginCodeResult> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<IssueLoginCodeResult>): IssueLoginCodeResult {
+    return IssueLoginCodeResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<IssueLoginCodeResult>): IssueLoginCodeResult {
+    const message = createBaseIssueLoginCodeResult();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? IssueLoginCodeResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ErrorDetail.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseConsumeLoginCodesRequest(): ConsumeLoginCodesRequest {
@@ -1653,6 +1821,16 @@ export const ConsumeLoginCodesRequest: MessageFns<ConsumeLoginCodesRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ConsumeLoginCodesRequest>): ConsumeLoginCodesRequest {
+    return ConsumeLoginCodesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeLoginCodesRequest>): ConsumeLoginCodesRequest {
+    const message = createBaseConsumeLoginCodesRequest();
+    message.requests = object.requests?.map((e) => ConsumeLoginCodeRequest.fromPartial(e)) || [];
+    message.requestIds = object.requestIds?.map((e) => e) || [];
+    return message;
+  },
 };
 
 function createBaseConsumeLoginCodesResponse(): ConsumeLoginCodesResponse {
@@ -1698,6 +1876,15 @@ export const ConsumeLoginCodesResponse: MessageFns<ConsumeLoginCodesResponse> = 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<ConsumeLoginCodesResponse>): ConsumeLoginCodesResponse {
+    return ConsumeLoginCodesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeLoginCodesResponse>): ConsumeLoginCodesResponse {
+    const message = createBaseConsumeLoginCodesResponse();
+    message.results = object.results?.map((e) => ConsumeLoginCodeResult.fromPartial(e)) || [];
+    return message;
   },
 };
 
@@ -1756,6 +1943,20 @@ export const ConsumeLoginCodeResult: MessageFns<ConsumeLoginCodeResult> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ConsumeLoginCodeResult>): ConsumeLoginCodeResult {
+    return ConsumeLoginCodeResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ConsumeLoginCodeResult>): ConsumeLoginCodeResult {
+    const message = createBaseConsumeLoginCodeResult();
+    message.response = (object.response !== undefined && object.response !== null)
+      ? ConsumeLoginCodeResponse.fromPartial(object.response)
+      : undefined;
+    message.error = (object.error !== undefined && object.error !== null)
+      ? ErrorDetail.fromPartial(object.error)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseGetChallengeRequest(): GetChallengeRequest {
@@ -1801,6 +2002,15 @@ export const GetChallengeRequest: MessageFns<GetChallengeRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetChallengeRequest>): GetChallengeRequest {
+    return GetChallengeRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetChallengeRequest>): GetChallengeRequest {
+    const message = createBaseGetChallengeRequest();
+    message.challengeId = object.challengeId ?? "";
+    return message;
   },
 };
 
@@ -1903,6 +2113,20 @@ export const GetChallengeResponse: MessageFns<GetChallengeResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<GetChallengeResponse>): GetChallengeResponse {
+    return GetChallengeResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetChallengeResponse>): GetChallengeResponse {
+    const message = createBaseGetChallengeResponse();
+    message.challengeId = object.challengeId ?? "";
+    message.clientAppId = object.clientAppId ?? "";
+    message.state = object.state ?? 0;
+    message.issuedAt = object.issuedAt ?? undefined;
+    message.expiresAt = object.expiresAt ?? undefined;
+    message.failedAttempts = object.failedAttempts ?? 0;
+    return message;
+  },
 };
 
 function createBaseRefreshSessionRequest(): RefreshSessionRequest {
@@ -1999,6 +2223,19 @@ export const RefreshSessionRequest: MessageFns<RefreshSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RefreshSessionRequest>): RefreshSessionRequest {
+    return RefreshSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefreshSessionRequest>): RefreshSessionRequest {
+    const message = createBaseRefreshSessionRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.refreshToken = object.refreshToken ?? "";
+    message.idempotencyKey = object.idempotencyKey ?? "";
+    message.requestFingerprint = object.requestFingerprint ?? Buffer.alloc(0);
+    message.idempotencyKeyGenerated = object.idempotencyKeyGenerated ?? false;
+    return message;
+  },
 };
 
 function createBaseRefreshSessionResponse(): RefreshSessionResponse {
@@ -2056,6 +2293,18 @@ export const RefreshSessionResponse: MessageFns<RefreshSessionResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RefreshSessionResponse>): RefreshSessionResponse {
+    return RefreshSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RefreshSessionResponse>): RefreshSessionResponse {
+    const message = createBaseRefreshSessionResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? Session.fromPartial(object.session)
+      : undefined;
+    message.refreshToken = object.refreshToken ?? "";
+    return message;
+  },
 };
 
 function createBaseGetSessionRequest(): GetSessionRequest {
@@ -2102,6 +2351,15 @@ export const GetSessionRequest: MessageFns<GetSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<GetSessionRequest>): GetSessionRequest {
+    return GetSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionRequest>): GetSessionRequest {
+    const message = createBaseGetSessionRequest();
+    message.sessionId = object.sessionId ?? "";
+    return message;
+  },
 };
 
 function createBaseGetSessionResponse(): GetSessionResponse {
@@ -2147,6 +2405,17 @@ export const GetSessionResponse: MessageFns<GetSessionResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetSessionResponse>): GetSessionResponse {
+    return GetSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetSessionResponse>): GetSessionResponse {
+    const message = createBaseGetSessionResponse();
+    message.session = (object.session !== undefined && object.session !== null)
+      ? Session.fromPartial(object.session)
+      : undefined;
+    return message;
   },
 };
 
@@ -2205,6 +2474,16 @@ export const ListUserSessionsRequest: MessageFns<ListUserSessionsRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ListUserSessionsRequest>): ListUserSessionsRequest {
+    return ListUserSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListUserSessionsRequest>): ListUserSessionsRequest {
+    const message = createBaseListUserSessionsRequest();
+    message.userId = object.userId ?? "";
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
+  },
 };
 
 function createBaseListUserSessionsResponse(): ListUserSessionsResponse {
@@ -2250,6 +2529,15 @@ export const ListUserSessionsResponse: MessageFns<ListUserSessionsResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<ListUserSessionsResponse>): ListUserSessionsResponse {
+    return ListUserSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListUserSessionsResponse>): ListUserSessionsResponse {
+    const message = createBaseListUserSessionsResponse();
+    message.sessions = object.sessions?.map((e) => Session.fromPartial(e)) || [];
+    return message;
   },
 };
 
@@ -2319,6 +2607,17 @@ export const RevokeSessionRequest: MessageFns<RevokeSessionRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
+    return RevokeSessionRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSessionRequest>): RevokeSessionRequest {
+    const message = createBaseRevokeSessionRequest();
+    message.sessionId = object.sessionId ?? undefined;
+    message.refreshToken = object.refreshToken ?? undefined;
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
+  },
 };
 
 function createBaseRevokeSessionResponse(): RevokeSessionResponse {
@@ -2364,6 +2663,15 @@ export const RevokeSessionResponse: MessageFns<RevokeSessionResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
+    return RevokeSessionResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeSessionResponse>): RevokeSessionResponse {
+    const message = createBaseRevokeSessionResponse();
+    message.revoked = object.revoked ?? false;
+    return message;
   },
 };
 
@@ -2422,6 +2730,16 @@ export const RevokeUserSessionsRequest: MessageFns<RevokeUserSessionsRequest> = 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RevokeUserSessionsRequest>): RevokeUserSessionsRequest {
+    return RevokeUserSessionsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeUserSessionsRequest>): RevokeUserSessionsRequest {
+    const message = createBaseRevokeUserSessionsRequest();
+    message.userId = object.userId ?? "";
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
+  },
 };
 
 function createBaseRevokeUserSessionsResponse(): RevokeUserSessionsResponse {
@@ -2467,6 +2785,15 @@ export const RevokeUserSessionsResponse: MessageFns<RevokeUserSessionsResponse> 
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<RevokeUserSessionsResponse>): RevokeUserSessionsResponse {
+    return RevokeUserSessionsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RevokeUserSessionsResponse>): RevokeUserSessionsResponse {
+    const message = createBaseRevokeUserSessionsResponse();
+    message.revokedCount = object.revokedCount ?? 0;
+    return message;
   },
 };
 
@@ -2514,6 +2841,15 @@ export const GetUserRequest: MessageFns<GetUserRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<GetUserRequest>): GetUserRequest {
+    return GetUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserRequest>): GetUserRequest {
+    const message = createBaseGetUserRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
 };
 
 function createBaseGetUserResponse(): GetUserResponse {
@@ -2559,6 +2895,15 @@ export const GetUserResponse: MessageFns<GetUserResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetUserResponse>): GetUserResponse {
+    return GetUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetUserResponse>): GetUserResponse {
+    const message = createBaseGetUserResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    return message;
   },
 };
 
@@ -2606,6 +2951,15 @@ export const FindUserByEmailRequest: MessageFns<FindUserByEmailRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<FindUserByEmailRequest>): FindUserByEmailRequest {
+    return FindUserByEmailRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindUserByEmailRequest>): FindUserByEmailRequest {
+    const message = createBaseFindUserByEmailRequest();
+    message.email = object.email ?? "";
+    return message;
+  },
 };
 
 function createBaseFindUserByEmailResponse(): FindUserByEmailResponse {
@@ -2651,6 +3005,15 @@ export const FindUserByEmailResponse: MessageFns<FindUserByEmailResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<FindUserByEmailResponse>): FindUserByEmailResponse {
+    return FindUserByEmailResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<FindUserByEmailResponse>): FindUserByEmailResponse {
+    const message = createBaseFindUserByEmailResponse();
+    message.user = (object.user !== undefined && object.user !== null) ? User.fromPartial(object.user) : undefined;
+    return message;
   },
 };
 
@@ -2698,6 +3061,15 @@ export const DeleteUserRequest: MessageFns<DeleteUserRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<DeleteUserRequest>): DeleteUserRequest {
+    return DeleteUserRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteUserRequest>): DeleteUserRequest {
+    const message = createBaseDeleteUserRequest();
+    message.userId = object.userId ?? "";
+    return message;
+  },
 };
 
 function createBaseDeleteUserResponse(): DeleteUserResponse {
@@ -2744,6 +3116,15 @@ export const DeleteUserResponse: MessageFns<DeleteUserResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<DeleteUserResponse>): DeleteUserResponse {
+    return DeleteUserResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteUserResponse>): DeleteUserResponse {
+    const message = createBaseDeleteUserResponse();
+    message.deleted = object.deleted ?? false;
+    return message;
+  },
 };
 
 function createBaseCreateClientAppRequest(): CreateClientAppRequest {
@@ -2789,6 +3170,17 @@ export const CreateClientAppRequest: MessageFns<CreateClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<CreateClientAppRequest>): CreateClientAppRequest {
+    return CreateClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateClientAppRequest>): CreateClientAppRequest {
+    const message = createBaseCreateClientAppRequest();
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ClientAppSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
   },
 };
 
@@ -2847,6 +3239,18 @@ export const CreateClientAppResponse: MessageFns<CreateClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<CreateClientAppResponse>): CreateClientAppResponse {
+    return CreateClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CreateClientAppResponse>): CreateClientAppResponse {
+    const message = createBaseCreateClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    message.apiKey = object.apiKey ?? "";
+    return message;
+  },
 };
 
 function createBaseAuthenticateClientAppRequest(): AuthenticateClientAppRequest {
@@ -2892,6 +3296,15 @@ export const AuthenticateClientAppRequest: MessageFns<AuthenticateClientAppReque
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<AuthenticateClientAppRequest>): AuthenticateClientAppRequest {
+    return AuthenticateClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuthenticateClientAppRequest>): AuthenticateClientAppRequest {
+    const message = createBaseAuthenticateClientAppRequest();
+    message.apiKey = object.apiKey ?? "";
+    return message;
   },
 };
 
@@ -2939,6 +3352,17 @@ export const AuthenticateClientAppResponse: MessageFns<AuthenticateClientAppResp
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<AuthenticateClientAppResponse>): AuthenticateClientAppResponse {
+    return AuthenticateClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AuthenticateClientAppResponse>): AuthenticateClientAppResponse {
+    const message = createBaseAuthenticateClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseGetClientAppRequest(): GetClientAppRequest {
@@ -2985,6 +3409,15 @@ export const GetClientAppRequest: MessageFns<GetClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<GetClientAppRequest>): GetClientAppRequest {
+    return GetClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetClientAppRequest>): GetClientAppRequest {
+    const message = createBaseGetClientAppRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
+  },
 };
 
 function createBaseGetClientAppResponse(): GetClientAppResponse {
@@ -3030,6 +3463,17 @@ export const GetClientAppResponse: MessageFns<GetClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<GetClientAppResponse>): GetClientAppResponse {
+    return GetClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<GetClientAppResponse>): GetClientAppResponse {
+    const message = createBaseGetClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    return message;
   },
 };
 
@@ -3088,6 +3532,16 @@ export const ListClientAppsRequest: MessageFns<ListClientAppsRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<ListClientAppsRequest>): ListClientAppsRequest {
+    return ListClientAppsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListClientAppsRequest>): ListClientAppsRequest {
+    const message = createBaseListClientAppsRequest();
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    return message;
+  },
 };
 
 function createBaseListClientAppsResponse(): ListClientAppsResponse {
@@ -3144,6 +3598,16 @@ export const ListClientAppsResponse: MessageFns<ListClientAppsResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<ListClientAppsResponse>): ListClientAppsResponse {
+    return ListClientAppsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListClientAppsResponse>): ListClientAppsResponse {
+    const message = createBaseListClientAppsResponse();
+    message.clientApps = object.clientApps?.map((e) => ClientApp.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
   },
 };
 
@@ -3202,6 +3666,18 @@ export const UpdateClientAppRequest: MessageFns<UpdateClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<UpdateClientAppRequest>): UpdateClientAppRequest {
+    return UpdateClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateClientAppRequest>): UpdateClientAppRequest {
+    const message = createBaseUpdateClientAppRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.settings = (object.settings !== undefined && object.settings !== null)
+      ? ClientAppSettings.fromPartial(object.settings)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseUpdateClientAppResponse(): UpdateClientAppResponse {
@@ -3247,6 +3723,17 @@ export const UpdateClientAppResponse: MessageFns<UpdateClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<UpdateClientAppResponse>): UpdateClientAppResponse {
+    return UpdateClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateClientAppResponse>): UpdateClientAppResponse {
+    const message = createBaseUpdateClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    return message;
   },
 };
 
@@ -3305,6 +3792,16 @@ export const RotateClientAppKeyRequest: MessageFns<RotateClientAppKeyRequest> = 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RotateClientAppKeyRequest>): RotateClientAppKeyRequest {
+    return RotateClientAppKeyRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateClientAppKeyRequest>): RotateClientAppKeyRequest {
+    const message = createBaseRotateClientAppKeyRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    message.graceSeconds = object.graceSeconds ?? 0;
+    return message;
+  },
 };
 
 function createBaseRotateClientAppKeyResponse(): RotateClientAppKeyResponse {
@@ -3362,6 +3859,18 @@ export const RotateClientAppKeyResponse: MessageFns<RotateClientAppKeyResponse> 
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<RotateClientAppKeyResponse>): RotateClientAppKeyResponse {
+    return RotateClientAppKeyResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<RotateClientAppKeyResponse>): RotateClientAppKeyResponse {
+    const message = createBaseRotateClientAppKeyResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    message.apiKey = object.apiKey ?? "";
+    return message;
+  },
 };
 
 function createBaseDisableClientAppRequest(): DisableClientAppRequest {
@@ -3407,6 +3916,15 @@ export const DisableClientAppRequest: MessageFns<DisableClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<DisableClientAppRequest>): DisableClientAppRequest {
+    return DisableClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableClientAppRequest>): DisableClientAppRequest {
+    const message = createBaseDisableClientAppRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
   },
 };
 
@@ -3454,6 +3972,17 @@ export const DisableClientAppResponse: MessageFns<DisableClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<DisableClientAppResponse>): DisableClientAppResponse {
+    return DisableClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DisableClientAppResponse>): DisableClientAppResponse {
+    const message = createBaseDisableClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseEnableClientAppRequest(): EnableClientAppRequest {
@@ -3499,6 +4028,15 @@ export const EnableClientAppRequest: MessageFns<EnableClientAppRequest> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<EnableClientAppRequest>): EnableClientAppRequest {
+    return EnableClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableClientAppRequest>): EnableClientAppRequest {
+    const message = createBaseEnableClientAppRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
   },
 };
 
@@ -3546,6 +4084,17 @@ export const EnableClientAppResponse: MessageFns<EnableClientAppResponse> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<EnableClientAppResponse>): EnableClientAppResponse {
+    return EnableClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<EnableClientAppResponse>): EnableClientAppResponse {
+    const message = createBaseEnableClientAppResponse();
+    message.clientApp = (object.clientApp !== undefined && object.clientApp !== null)
+      ? ClientApp.fromPartial(object.clientApp)
+      : undefined;
+    return message;
+  },
 };
 
 function createBaseDeleteClientAppRequest(): DeleteClientAppRequest {
@@ -3592,6 +4141,15 @@ export const DeleteClientAppRequest: MessageFns<DeleteClientAppRequest> = {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
   },
+
+  create(base?: DeepPartial<DeleteClientAppRequest>): DeleteClientAppRequest {
+    return DeleteClientAppRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteClientAppRequest>): DeleteClientAppRequest {
+    const message = createBaseDeleteClientAppRequest();
+    message.clientAppId = object.clientAppId ?? "";
+    return message;
+  },
 };
 
 function createBaseDeleteClientAppResponse(): DeleteClientAppResponse {
@@ -3637,6 +4195,15 @@ export const DeleteClientAppResponse: MessageFns<DeleteClientAppResponse> = {
     } finally {
       (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
     }
+  },
+
+  create(base?: DeepPartial<DeleteClientAppResponse>): DeleteClientAppResponse {
+    return DeleteClientAppResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DeleteClientAppResponse>): DeleteClientAppResponse {
+    const message = createBaseDeleteClientAppResponse();
+    message.deleted = object.deleted ?? false;
+    return message;
   },
 };
 
@@ -4650,6 +5217,14 @@ export const PersistenceServiceClient = makeGenericClientConstructor(
   serviceName: string;
 };
 
+type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
+
+export type DeepPartial<T> = T extends Builtin ? T
+  : T extends globalThis.Array<infer U> ? globalThis.Array<DeepPartial<U>>
+  : T extends ReadonlyArray<infer U> ? ReadonlyArray<DeepPartial<U>>
+  : T extends {} ? { [K in keyof T]?: DeepPartial<T[K]> }
+  : Partial<T>;
+
 function toTimestamp(date: Date): Timestamp {
   const seconds = Math.trunc(date.getTime() / 1_000);
   const nanos = (date.getTime() % 1_000) * 1_000_000;
@@ -4665,4 +5240,6 @@ function fromTimestamp(t: Timestamp): Date {
 export interface MessageFns<T> {
   encode(message: T, writer?: BinaryWriter): BinaryWriter;
   decode(input: BinaryReader | Uint8Array, length?: number): T;
+  create(base?: DeepPartial<T>): T;
+  fromPartial(object: DeepPartial<T>): T;
 }
