@@ -18,7 +18,7 @@ describe("the three services", () => {
   beforeAll(async () => {
     [persistence, mailer] = await Promise.all([
       spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-      spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0" } }),
+      spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
     ]);
     gateway = await spawnService("gateway", {
       env: {

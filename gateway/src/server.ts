@@ -116,10 +116,10 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
       router.service(Health, createHealthService({ readiness, services: [AuthService.typeName] }));
       const reflection = createReflectionServices({
         services: [
+          // Listed as the grpc-js services list theirs: v1alpha answers but is not listed.
           AuthService.typeName,
           Health.typeName,
           ServerReflection.typeName,
-          ServerReflectionV1alpha.typeName,
         ],
       });
       router.service(ServerReflection, reflection.v1);
