@@ -51,6 +51,7 @@ await runService({
         failuresPerMinute: config.API_KEY_FAILURES_PER_MINUTE,
       }),
       keys,
+      apiReferencePage: config.mode === "development",
       checks: upstreams.checks,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       requestTimeoutMs: config.REQUEST_TIMEOUT,

@@ -4,6 +4,7 @@
 //   /grpc.health.v1.Health/*                health, from real readiness
 //   /grpc.reflection.v1.ServerReflection/*  reflection, for buf curl / grpcurl
 //   /.well-known/jwks.json                  the public keys of access tokens
+//   /openapi.json (/docs in development)    the public API described
 //   /healthz /readyz /metrics               operations
 import { randomUUID } from "node:crypto";
 import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
@@ -23,6 +24,7 @@ import {
 } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
+import { openApiDocument } from "@emailauth/proto/openapi";
 import { ServerReflection } from "@emailauth/proto/reflection";
 import { ServerReflection as ServerReflectionV1alpha } from "@emailauth/proto/reflection-v1alpha";
 import type { ClientAppAuthenticator } from "./auth/client-app-auth.ts";
@@ -32,6 +34,7 @@ import { handlePreflight } from "./edge/cors.ts";
 import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
 import { toConnectError } from "./edge/public-errors.ts";
 import { createRpcEdge } from "./edge/rpc-edge.ts";
+import { createApiDocsRoutes } from "./http/api-docs.ts";
 import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";
 import { createRpcHandler } from "./http/rpc-handler.ts";
@@ -41,6 +44,8 @@ import type { KeySet } from "./tokens/key-set.ts";
 
 export interface GatewayServerDeps {
   logger: Logger;
+  /** Serve the API reference page at /docs (development). /openapi.json is always served. */
+  apiReferencePage?: boolean;
   metrics: Metrics;
   auth: ServiceImpl<typeof AuthService>;
   authenticator: ClientAppAuthenticator;
@@ -96,7 +101,11 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(body);
     return true;
   };
-  const routes = [jwks, createOpsRoutes({ metrics: deps.metrics, readiness })];
+  const routes = [
+    jwks,
+    createApiDocsRoutes({ document: openApiDocument(), referencePage: deps.apiReferencePage ?? false }),
+    createOpsRoutes({ metrics: deps.metrics, readiness }),
+  ];
   const admission = createAdmission({
     maxInFlight: deps.maxInFlight,
     targetLatencyMs: deps.admissionTargetLatencyMs ?? 300,
