@@ -6,6 +6,7 @@ FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 COPY proto/package.json proto/
+COPY proto/client/package.json proto/client/
 COPY platform/package.json platform/
 COPY persistence/package.json persistence/
 COPY mailer/package.json mailer/

@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type AuthClient, createAuthClient, errorReason } from "@emailauth/proto/client";
+import { type AuthClient, createAuthClient, errorReason } from "@emailauth/client/source";
 import { createRemoteJWKSet, jwtVerify } from "jose";
 
 interface Visitor {

@@ -140,4 +140,11 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toContain("npm ci --omit=dev");
   });
+
+  it("gives npm ci every workspace's package.json (npm ci fails on a missing one)", () => {
+    const { workspaces } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      workspaces: string[];
+    };
+    for (const w of workspaces) expect(dockerfile).toContain(`COPY ${w}/package.json ${w}/`);
+  });
 });

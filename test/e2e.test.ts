@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { AuthService, createAuthClient, errorReason } from "@emailauth/proto/client";
+import { AuthService, createAuthClient, errorReason } from "@emailauth/client/source";
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl } from "./helpers/buf-curl.ts";

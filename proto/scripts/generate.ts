@@ -40,10 +40,14 @@ rmSync(join(root, "proto/gen/es/buf"), { recursive: true, force: true });
 run(bin("buf"), ["build", "--exclude-source-info", "-o", "proto/gen/descriptors.binpb"]);
 
 if (process.argv.includes("--check")) {
-  const changed = execFileSync("git", ["status", "--porcelain", "--", "proto/gen", "proto/vendor"], {
-    cwd: root,
-    encoding: "utf8",
-  });
+  const changed = execFileSync(
+    "git",
+    ["status", "--porcelain", "--", "proto/gen", "proto/vendor", "proto/client/src/gen"],
+    {
+      cwd: root,
+      encoding: "utf8",
+    },
+  );
   if (changed.trim() !== "") {
     console.error(`Generated code is stale; run \`npm run generate\` and commit:\n${changed}`);
     process.exit(1);
