@@ -324,10 +324,11 @@ async function main() {
   ]);
   const gatewayPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  await startProcess("gateway", ["gateway/src/main.ts"], {
+  const gateway = await startProcess("gateway", ["gateway/src/main.ts"], {
     ...common,
     GATEWAY_ALLOW_PLAINTEXT_HTTP: "true",
     GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_OPS_PORT: "0",
     PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
     MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
     JWT_ISSUER: gatewayUrl,
@@ -407,7 +408,7 @@ async function main() {
     const urls = {
       persistence: `http://127.0.0.1:${persistence.ports.opsPort}/metrics`,
       mailer: `http://127.0.0.1:${mailer.ports.httpPort}/metrics`,
-      gateway: `${gatewayUrl}/metrics`,
+      gateway: `http://127.0.0.1:${gateway.ports.opsPort}/metrics`,
     };
     for (const [name, url] of Object.entries(urls)) {
       writeFileSync(join(work, `metrics-${phase}-${name}.txt`), await (await fetch(url)).text());

@@ -88,13 +88,14 @@ ensure_dependencies() {
   fi
 }
 
-# What the tests start themselves: redis-server (and redis-cli), and Chromium for the browser
-# test. Installed from Debian when we are root or have sudo without a password; otherwise we
+# What the tests start themselves: redis-server (and redis-cli), Chromium for the browser test,
+# and promtool (Debian's prometheus package) to check the metrics and the alert rules. Installed from Debian when we are root or have sudo without a password; otherwise we
 # stop at once and say the one command to run.
 ensure_test_packages() {
   local missing=() sudo_cmd=""
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v redis-cli >/dev/null || missing+=(redis-tools)
+  command -v promtool >/dev/null || missing+=(prometheus) # promtool checks /metrics and the alert rules
   [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || missing+=(chromium)
   [ "${#missing[@]}" -eq 0 ] && return
   if [ "$(id -u)" -ne 0 ]; then

@@ -178,6 +178,6 @@ it("bash dev/run.sh test, without redis-server and not root: stops at once with 
     child.stdin?.end();
   });
   expect(result.code).toBe(1);
-  expect(result.stderr).toContain("sudo apt-get install -y redis-server redis-tools chromium");
+  expect(result.stderr).toContain("sudo apt-get install -y redis-server redis-tools prometheus chromium");
   expect(Date.now() - t0).toBeLessThan(5_000);
 });

@@ -81,6 +81,24 @@ describe("production mode", () => {
     expect(session.user?.email).toBe(email);
   });
 
+  it("serves /metrics on the operations port only, health on both", async () => {
+    const get = (url: string) =>
+      new Promise<number>((resolve, reject) => {
+        request(url, { ca: certs.ca }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on("error", reject)
+          .end();
+      });
+    expect(await get(`${mesh.gatewayUrl}/metrics`)).toBe(404);
+    expect(await get(`${mesh.gatewayUrl}/readyz`)).toBe(200);
+    const ops = `http://127.0.0.1:${mesh.gateway.ports.opsPort}`;
+    const metrics = await fetch(`${ops}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("emailauth_requests_total");
+  });
+
   it("refuses plaintext HTTP on the public port", async () => {
     const plain = mesh.gatewayUrl.replace("https:", "http:");
     await expect(fetch(`${plain}/healthz`)).rejects.toThrow();

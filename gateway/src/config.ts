@@ -22,8 +22,15 @@ export const gatewayConfig = defineConfig({
     GATEWAY_PORT: vars.port({
       default: "8080",
       description:
-        "The public port: Connect JSON/binary, gRPC and gRPC-Web, and /healthz, /readyz, /metrics, /.well-known/jwks.json.",
+        "The public port: Connect JSON/binary, gRPC and gRPC-Web, /.well-known/jwks.json, /openapi.json, /healthz and /readyz (and /metrics when there is no GATEWAY_OPS_PORT).",
     }),
+    GATEWAY_OPS_PORT: vars.optional(
+      vars.port({
+        production: "9100 when unset",
+        description:
+          "The operations port: /metrics, /healthz, /readyz, on GATEWAY_HOST. When set (always in production mode: 9100 by default), /metrics is served there only, not on the public port. Unset in development: /metrics is on the public port.",
+      }),
+    ),
     GATEWAY_TLS_CERT_FILE: vars.optional(
       vars.filePath({
         description: "PEM certificate (chain) for HTTPS on the public port.",

@@ -1,5 +1,7 @@
 // The gateway's composition root: the only file that reads the environment and listens.
 import {
+  audit,
+  createHttpServer,
   createLogger,
   createMetrics,
   generateSigningJwk,
@@ -17,6 +19,9 @@ import { createUpstreams } from "./upstreams.ts";
 
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
+// Production always has an operations port (metrics off the public one); development has one
+// only when asked.
+const opsPort = config.GATEWAY_OPS_PORT ?? (config.mode === "production" ? 9100 : undefined);
 
 await runService({
   logger,
@@ -32,6 +37,10 @@ await runService({
     const keys = await createKeySet(privateJwks, config.JWT_ACTIVE_KID, {
       issuer: config.JWT_ISSUER,
       ttlMs: config.ACCESS_TOKEN_TTL,
+    });
+    audit(logger, "signing_keys.loaded", {
+      activeKid: keys.activeKid,
+      kids: keys.jwks().keys.map((k) => k.kid ?? ""),
     });
     const upstreams = await createUpstreams({
       persistenceAddresses: config.PERSISTENCE_ADDRESSES,
@@ -52,6 +61,7 @@ await runService({
       }),
       keys,
       apiReferencePage: config.mode === "development",
+      publicMetrics: opsPort === undefined,
       checks: upstreams.checks,
       maxRequestBytes: config.MAX_REQUEST_BYTES,
       requestTimeoutMs: config.REQUEST_TIMEOUT,
@@ -71,13 +81,22 @@ await runService({
         }),
     });
     const port = await server.listen(config.GATEWAY_HOST, config.GATEWAY_PORT);
+    const ops = opsPort === undefined ? undefined : createHttpServer({ routes: [server.opsRoute], logger });
+    const boundOpsPort = await ops?.listen(config.GATEWAY_HOST, opsPort as number);
     logger.info(
-      { httpPort: port, mode: config.mode, tls: Boolean(config.GATEWAY_TLS_CERT_FILE), kid: keys.activeKid },
+      {
+        httpPort: port,
+        ...(boundOpsPort !== undefined && { opsPort: boundOpsPort }),
+        mode: config.mode,
+        tls: Boolean(config.GATEWAY_TLS_CERT_FILE),
+        kid: keys.activeKid,
+      },
       "listening",
     );
     return {
       async stop() {
         await server.stop(10_000);
+        await ops?.close();
         upstreams.close();
       },
     };

@@ -46,6 +46,8 @@ export interface GatewayServerDeps {
   logger: Logger;
   /** Serve the API reference page at /docs (development). /openapi.json is always served. */
   apiReferencePage?: boolean;
+  /** Serve /metrics on the public port too (default true; false once an ops port serves it). */
+  publicMetrics?: boolean;
   metrics: Metrics;
   auth: ServiceImpl<typeof AuthService>;
   authenticator: ClientAppAuthenticator;
@@ -75,6 +77,8 @@ export interface GatewayServerDeps {
 
 export interface GatewayServer {
   readonly readiness: Readiness;
+  /** /healthz, /readyz and /metrics, for an operations port apart from the public one. */
+  readonly opsRoute: HttpRoute;
   listen(host: string, port: number): Promise<number>;
   stop(graceMs: number): Promise<void>;
 }
@@ -101,10 +105,19 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
     res.end(body);
     return true;
   };
+  const opsRoute = createOpsRoutes({ metrics: deps.metrics, readiness });
+  // Metrics say how the service is attacked and how it holds: with an operations port they
+  // are served there only, as identity products do; health stays public for load balancers.
+  const noPublicMetrics: HttpRoute = (req, res) => {
+    if (deps.publicMetrics !== false || (req.url ?? "").split("?")[0] !== "/metrics") return false;
+    sendJson(res, 404, { error: "not found" });
+    return true;
+  };
   const routes = [
     jwks,
     createApiDocsRoutes({ document: openApiDocument(), referencePage: deps.apiReferencePage ?? false }),
-    createOpsRoutes({ metrics: deps.metrics, readiness }),
+    noPublicMetrics,
+    opsRoute,
   ];
   const admission = createAdmission({
     maxInFlight: deps.maxInFlight,
@@ -239,6 +252,7 @@ export function createGatewayServer(deps: GatewayServerDeps): GatewayServer {
   });
   return {
     readiness,
+    opsRoute,
     async listen(host, port) {
       const bound = await listener.listen(host, port);
       await readiness.refresh();

@@ -5,6 +5,7 @@ import {
   createGrpcClient,
   createUpstream,
   grpcHealthCheck,
+  Histogram,
   MAX_BATCH,
   type Metrics,
   type TlsFiles,
@@ -54,6 +55,15 @@ export async function createUpstreams(deps: {
     addresses: deps.mailerAddresses,
     credentials,
   });
+  const batchSizes = new Histogram({
+    name: "emailauth_upstream_batch_size",
+    help: "Requests per call to persistence and the mailer for the coalesced methods (1: a request that went alone).",
+    labelNames: ["service", "method"],
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+    registers: [deps.metrics.registry],
+  });
+  const observeBatch = (service: string) => (method: string, size: number) =>
+    batchSizes.observe({ service, method }, size);
   const persistence = withCoalescing(
     createUpstream(persistenceClient, {
       service: "persistence",
@@ -80,7 +90,11 @@ export async function createUpstreams(deps: {
       ],
     }),
     PERSISTENCE_BATCHES,
-    { deadlineMs: deps.deadlineMs, maxBatch: deps.maxBatch ?? MAX_BATCH },
+    {
+      deadlineMs: deps.deadlineMs,
+      maxBatch: deps.maxBatch ?? MAX_BATCH,
+      onSend: observeBatch("persistence"),
+    },
   );
   const mailer = withCoalescing(
     createUpstream(mailerClient, {
@@ -91,7 +105,7 @@ export async function createUpstreams(deps: {
       idempotentMethods: ["queueLoginCodeEmail", "queueLoginCodeEmails", "getDeliveryStatus"],
     }),
     MAILER_BATCHES,
-    { deadlineMs: deps.deadlineMs, maxBatch: deps.maxBatch ?? MAX_BATCH },
+    { deadlineMs: deps.deadlineMs, maxBatch: deps.maxBatch ?? MAX_BATCH, onSend: observeBatch("mailer") },
   );
   return {
     persistence,

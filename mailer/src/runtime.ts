@@ -11,13 +11,13 @@ import {
 } from "@emailauth/platform/redis";
 import type { SmtpCatcher } from "@emailauth/platform/smtp";
 import type { ServerCredentials } from "@grpc/grpc-js";
-import { Counter } from "prom-client";
+import { Counter, Gauge } from "prom-client";
 import { createDeliver } from "./delivery/deliver.ts";
 import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport.ts";
 import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
 import { createBullmqQueue } from "./queue/bullmq-queue.ts";
 import { createMemoryQueue } from "./queue/memory-queue.ts";
-import type { MailQueue, QueueObserver, QueueOptions } from "./queue/queue.ts";
+import type { MailQueue, QueueObserver, QueueOptions, QueueStats } from "./queue/queue.ts";
 import { createMailerServer } from "./server.ts";
 import { createTemplates } from "./templates/templates.ts";
 
@@ -62,13 +62,21 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
     labelNames: ["error_class", "final"],
     registers: [o.metrics.registry],
   });
+  const deliveries = new Counter({
+    name: "emailauth_email_deliveries_total",
+    help: "Delivery attempts by outcome: sent, retried (a transient failure; another attempt is scheduled) or failed (permanently, or out of attempts).",
+    labelNames: ["outcome"],
+    registers: [o.metrics.registry],
+  });
   const observer: QueueObserver = {
     sent({ messageId, requestId }, attempts) {
       sent.inc();
+      deliveries.inc({ outcome: "sent" });
       logger.debug({ requestId, messageId, attempts }, "email sent");
     },
     failed({ messageId, requestId }, errorClass, attempt, final) {
       failures.inc({ error_class: errorClass, final: String(final) });
+      deliveries.inc({ outcome: final ? "failed" : "retried" });
       logger[final ? "warn" : "info"](
         { requestId, messageId, errorClass, attempt, final },
         final ? "email failed" : "email will be retried",
@@ -131,6 +139,45 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
       messageIdDomain: domainOf(o.from),
     }),
   );
+
+  // Read when scraped (one or two Redis round trips): what waits, and for how long. A scrape
+  // while Redis is down leaves the last values; the readiness check reports the outage.
+  // One read serves both gauges of a scrape.
+  let lastStats: QueueStats = { waiting: 0, delayed: 0, active: 0, oldestWaitingAgeMs: 0 };
+  let reading: { at: number; stats: Promise<QueueStats> } | undefined;
+  const stats = () => {
+    if (!reading || Date.now() - reading.at > 1_000) {
+      const read = queue.stats().then(
+        (s) => {
+          lastStats = s;
+          return s;
+        },
+        () => lastStats,
+      );
+      reading = { at: Date.now(), stats: read };
+    }
+    return reading.stats;
+  };
+  new Gauge({
+    name: "emailauth_mail_queue_jobs",
+    help: "Emails in the queue now, by state: waiting (ready, not yet taken), delayed (a retry's backoff), active (being sent).",
+    labelNames: ["state"],
+    registers: [o.metrics.registry],
+    async collect() {
+      const s = await stats();
+      this.set({ state: "waiting" }, s.waiting);
+      this.set({ state: "delayed" }, s.delayed);
+      this.set({ state: "active" }, s.active);
+    },
+  });
+  new Gauge({
+    name: "emailauth_mail_queue_oldest_waiting_seconds",
+    help: "How long the oldest waiting email has waited to be taken (0 when none waits): the delivery lag people feel.",
+    registers: [o.metrics.registry],
+    async collect() {
+      this.set((await stats()).oldestWaitingAgeMs / 1000);
+    },
+  });
 
   const server = createMailerServer({
     logger,

@@ -146,6 +146,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
         JWT_PRIVATE_JWKS_FILE: jwksFile,
         ...mtls,
         ...(tls && { GATEWAY_TLS_CERT_FILE: tls.certFile, GATEWAY_TLS_KEY_FILE: tls.keyFile }),
+        // Production serves /metrics on an operations port (9100 unless set): any free one.
+        ...(tls && { GATEWAY_OPS_PORT: "0" }),
         ...options.env?.gateway,
         ...env,
       },

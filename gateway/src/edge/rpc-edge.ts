@@ -29,7 +29,7 @@ import {
 import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { appError, Code, codeName, type Logger, type Metrics } from "@emailauth/platform";
+import { appError, Code, Counter, codeName, type Logger, type Metrics } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
 import type { Admission, Priority } from "./admission.ts";
 import {
@@ -85,9 +85,25 @@ export interface RpcEdge {
 
 export function createRpcEdge(deps: RpcEdgeDeps): RpcEdge {
   const { logger, metrics, admission } = deps;
+  // What operators alert on: refusals by their stable reason (rate limits, locks, bad keys,
+  // shed load), and the aggregate-guessing signal, wrong codes per client app. Labels are
+  // bounded: methods, catalog reasons, and client app ids (made by operators).
+  const errors = new Counter({
+    name: "emailauth_gateway_errors_total",
+    help: "Public requests answered with an error, by method and stable reason (RATE_LIMITED, EMAIL_LOCKED, API_KEY_INVALID, OVERLOADED...).",
+    labelNames: ["method", "reason"],
+    registers: [metrics.registry],
+  });
+  const failedVerifications = new Counter({
+    name: "emailauth_verification_failures_total",
+    help: "VerifyLogin calls answered CODE_INVALID, by client app: a rise across one app's logins is someone guessing codes.",
+    labelNames: ["client_app"],
+    registers: [metrics.registry],
+  });
   // Refusals, summed up in one log line a second at most.
   const shed = { count: 0, reasons: {} as Record<string, number>, lastLog: 0 };
   const noteRefusal = (reason: string, method: string) => {
+    errors.inc({ method, reason });
     metrics.requests.inc({
       method,
       code: codeName(reason === "OVERLOADED" ? Code.ResourceExhausted : Code.Unavailable),
@@ -194,6 +210,12 @@ export function createRpcEdge(deps: RpcEdgeDeps): RpcEdge {
         const status = codeName(outcome.code);
         metrics.requests.inc({ method, code: status });
         metrics.requestDuration.observe({ method, code: status }, seconds);
+        if (isPublic && outcome.reason) {
+          errors.inc({ method, reason: outcome.reason });
+          if (outcome.reason === "CODE_INVALID" && method === "VerifyLogin") {
+            failedVerifications.inc({ client_app: values.get(CLIENT_APP)?.id ?? "unknown" });
+          }
+        }
         if (isPublic) {
           logger.info(
             {

@@ -98,6 +98,19 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
       return { duplicate: existed };
     },
 
+    async stats() {
+      const counts = await queue.getJobCounts("waiting", "prioritized", "delayed", "active");
+      // New jobs are pushed on the left of the wait list and taken from the right: the oldest
+      // waiting one is the last.
+      const [oldest] = await queue.getJobs(["waiting"], -1, -1);
+      return {
+        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+        delayed: counts.delayed ?? 0,
+        active: counts.active ?? 0,
+        oldestWaitingAgeMs: oldest ? Math.max(0, Date.now() - oldest.timestamp) : 0,
+      };
+    },
+
     async status(messageId) {
       const job = (await queue.getJob(messageId)) as Job<JobData> | undefined;
       if (!job) return undefined;

@@ -116,6 +116,18 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       return entry ? { ...entry.status } : undefined;
     },
 
+    async stats() {
+      let delayed = 0;
+      for (const e of entries.values()) if (e.timer) delayed++;
+      const oldest = ready.length > 0 ? entries.get(ready[0] as string) : undefined;
+      return {
+        waiting: ready.length,
+        delayed,
+        active: active.size,
+        oldestWaitingAgeMs: oldest ? Math.max(0, Date.now() - oldest.status.updatedAt) : 0,
+      };
+    },
+
     start(d) {
       deliver = d;
       pump();

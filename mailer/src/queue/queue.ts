@@ -71,6 +71,17 @@ export interface QueueObserver {
   ): void;
 }
 
+export interface QueueStats {
+  /** Ready to send, not yet taken by a worker. */
+  waiting: number;
+  /** Waiting for a retry's backoff to pass. */
+  delayed: number;
+  /** Being sent now. */
+  active: number;
+  /** Since when the oldest waiting email has waited (ms), 0 when none waits. */
+  oldestWaitingAgeMs: number;
+}
+
 export interface MailQueue {
   readonly durable: boolean;
   /**
@@ -80,6 +91,8 @@ export interface MailQueue {
    */
   enqueue(email: LoginEmail): Promise<{ duplicate: boolean }>;
   status(messageId: string): Promise<DeliveryStatusRecord | undefined>;
+  /** How much is waiting, for the metrics operators alert on. */
+  stats(): Promise<QueueStats>;
   /** Starts delivering with `deliver`. */
   start(deliver: Deliver): void;
   /**

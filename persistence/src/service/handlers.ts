@@ -1,6 +1,6 @@
 // The PersistenceService RPCs: validate the request, call the domain, map records to
 // messages. Errors are AppErrors from the catalog; the gRPC layer puts them on the wire.
-import { type AsyncHandlers, addressLimitKey, appError } from "@emailauth/platform";
+import { AppError, type AsyncHandlers, addressLimitKey, appError, audit } from "@emailauth/platform";
 import {
   ChallengeState,
   type ChallengeState as ChallengeStateValue,
@@ -158,7 +158,7 @@ export function createPersistenceHandlers(
   core: PersistenceCore,
 ): Omit<AsyncHandlers<PersistenceServiceServer>, BatchMethods> {
   return {
-    async issueLoginCode(req) {
+    async issueLoginCode(req, ctx) {
       const r = parse(requests.issueLoginCode, req);
       const issued = await core.login.issue({
         clientAppId: r.clientAppId,
@@ -166,6 +166,7 @@ export function createPersistenceHandlers(
         ipDigest: ipDigestOf(core.peppered, r.endUserIp),
         idempotency: idempotencyOf(r),
       });
+      audit(ctx.logger, "login_code.issued", { clientAppId: r.clientAppId, challengeId: issued.challengeId });
       return {
         challengeId: issued.challengeId,
         code: issued.code,
@@ -175,19 +176,33 @@ export function createPersistenceHandlers(
       };
     },
 
-    async consumeLoginCode(req) {
+    async consumeLoginCode(req, ctx) {
       const r = parse(requests.consumeLoginCode, req);
       let target: { challengeId: string } | { email: string };
       if (r.challengeId !== undefined) target = { challengeId: r.challengeId };
       else if (r.email !== undefined) target = { email: emailOf(r.email) };
       else throw appError("INVALID_ARGUMENT", { message: "target: challenge_id or email is required" });
-      const done = await core.login.consume({
-        clientAppId: r.clientAppId,
-        target,
-        code: r.code,
-        userAgent: r.userAgent,
-        idempotency: idempotencyOf(r),
-      });
+      const challengeId = "challengeId" in target ? target.challengeId : undefined;
+      const done = await core.login
+        .consume({
+          clientAppId: r.clientAppId,
+          target,
+          code: r.code,
+          userAgent: r.userAgent,
+          idempotency: idempotencyOf(r),
+        })
+        .catch((err: unknown) => {
+          if (err instanceof AppError && (err.reason === "CODE_INVALID" || err.reason === "EMAIL_LOCKED")) {
+            audit(ctx.logger, err.reason === "CODE_INVALID" ? "login.verification_failed" : "email.locked", {
+              clientAppId: r.clientAppId,
+              ...(challengeId && { challengeId }),
+            });
+          }
+          throw err;
+        });
+      const ids = { clientAppId: r.clientAppId, userId: done.user.id };
+      if (done.newUser) audit(ctx.logger, "user.created", ids);
+      audit(ctx.logger, "session.opened", { ...ids, sessionId: done.session.id, newUser: done.newUser });
       return {
         user: toUser(done.user),
         newUser: done.newUser,
@@ -214,12 +229,20 @@ export function createPersistenceHandlers(
       };
     },
 
-    async refreshSession(req) {
+    async refreshSession(req, ctx) {
       const r = parse(requests.refreshSession, req);
-      const refreshed = await core.sessions.refresh({
+      const refreshed = await core.sessions
+        .refresh({ clientAppId: r.clientAppId, refreshToken: r.refreshToken, idempotency: idempotencyOf(r) })
+        .catch((err: unknown) => {
+          if (err instanceof AppError && err.reason === "REFRESH_TOKEN_REUSED") {
+            audit(ctx.logger, "session.reuse_detected", { clientAppId: r.clientAppId });
+          }
+          throw err;
+        });
+      audit(ctx.logger, "session.refreshed", {
         clientAppId: r.clientAppId,
-        refreshToken: r.refreshToken,
-        idempotency: idempotencyOf(r),
+        userId: refreshed.session.userId,
+        sessionId: refreshed.session.id,
       });
       return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
     },
@@ -234,7 +257,7 @@ export function createPersistenceHandlers(
       return { sessions: (await core.sessions.listForUser(r)).map(toSession) };
     },
 
-    async revokeSession(req) {
+    async revokeSession(req, ctx) {
       const r = parse(requests.revokeSession, req);
       const target =
         r.sessionId !== undefined
@@ -244,12 +267,25 @@ export function createPersistenceHandlers(
             : undefined;
       if (!target)
         throw appError("INVALID_ARGUMENT", { message: "target: session_id or refresh_token is required" });
-      return { revoked: await core.sessions.revoke(target, r.clientAppId) };
+      const revoked = await core.sessions.revoke(target, r.clientAppId);
+      if (revoked) {
+        audit(ctx.logger, "session.revoked", {
+          ...(r.clientAppId && { clientAppId: r.clientAppId }),
+          ...("sessionId" in target && { sessionId: target.sessionId }),
+        });
+      }
+      return { revoked };
     },
 
-    async revokeUserSessions(req) {
+    async revokeUserSessions(req, ctx) {
       const r = parse(requests.revokeUserSessions, req);
-      return { revokedCount: await core.sessions.revokeForUser(r) };
+      const count = await core.sessions.revokeForUser(r);
+      audit(ctx.logger, "user.sessions_revoked", {
+        userId: r.userId,
+        ...(r.clientAppId && { clientAppId: r.clientAppId }),
+        count,
+      });
+      return { revokedCount: count };
     },
 
     async getUser(req) {
@@ -262,13 +298,16 @@ export function createPersistenceHandlers(
       return { user: toUser(await core.users.findByEmail(emailOf(r.email))) };
     },
 
-    async deleteUser(req) {
+    async deleteUser(req, ctx) {
       const r = parse(requests.deleteUser, req);
-      return { deleted: await core.users.delete(r.userId) };
+      const deleted = await core.users.delete(r.userId);
+      if (deleted) audit(ctx.logger, "user.deleted", { userId: r.userId });
+      return { deleted };
     },
 
-    async createClientApp(req) {
+    async createClientApp(req, ctx) {
       const { app, apiKey } = await core.clientApps.create(settingsInput(req.settings));
+      audit(ctx.logger, "client_app.created", { clientAppId: app.id });
       return { clientApp: toClientApp(app), apiKey };
     },
 
@@ -288,32 +327,39 @@ export function createPersistenceHandlers(
       return { clientApps: page.apps.map(toClientApp), nextPageToken: page.nextPageToken };
     },
 
-    async updateClientApp(req) {
+    async updateClientApp(req, ctx) {
       const r = parse(requests.updateClientApp, req);
-      return {
-        clientApp: toClientApp(await core.clientApps.update(r.clientAppId, settingsInput(req.settings))),
-      };
+      const app = await core.clientApps.update(r.clientAppId, settingsInput(req.settings));
+      audit(ctx.logger, "client_app.updated", { clientAppId: r.clientAppId });
+      return { clientApp: toClientApp(app) };
     },
 
-    async rotateClientAppKey(req) {
+    async rotateClientAppKey(req, ctx) {
       const r = parse(requests.rotateClientAppKey, req);
       const { app, apiKey } = await core.clientApps.rotateKey(r.clientAppId, r.graceSeconds);
+      audit(ctx.logger, "client_app.key_rotated", { clientAppId: r.clientAppId });
       return { clientApp: toClientApp(app), apiKey };
     },
 
-    async disableClientApp(req) {
+    async disableClientApp(req, ctx) {
       const r = parse(requests.disableClientApp, req);
-      return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, true)) };
+      const app = await core.clientApps.setDisabled(r.clientAppId, true);
+      audit(ctx.logger, "client_app.disabled", { clientAppId: r.clientAppId });
+      return { clientApp: toClientApp(app) };
     },
 
-    async enableClientApp(req) {
+    async enableClientApp(req, ctx) {
       const r = parse(requests.enableClientApp, req);
-      return { clientApp: toClientApp(await core.clientApps.setDisabled(r.clientAppId, false)) };
+      const app = await core.clientApps.setDisabled(r.clientAppId, false);
+      audit(ctx.logger, "client_app.enabled", { clientAppId: r.clientAppId });
+      return { clientApp: toClientApp(app) };
     },
 
-    async deleteClientApp(req) {
+    async deleteClientApp(req, ctx) {
       const r = parse(requests.deleteClientApp, req);
-      return { deleted: await core.clientApps.delete(r.clientAppId) };
+      const deleted = await core.clientApps.delete(r.clientAppId);
+      if (deleted) audit(ctx.logger, "client_app.deleted", { clientAppId: r.clientAppId });
+      return { deleted };
     },
   };
 }

@@ -23,6 +23,8 @@ export interface CoalescerDeps<Req, Res> {
   deadlineMs: number;
   /** The most requests in one batch call (the server's limit). */
   maxBatch: number;
+  /** Told the size of every call sent (1 for a request that went alone), for the metrics. */
+  onSend?: (size: number) => void;
 }
 
 interface Pending<Req, Res> {
@@ -43,6 +45,7 @@ export function createCoalescer<Req, Res>(
     const live = items.filter((item) => !item.settled);
     const [first] = live;
     if (!first) return;
+    deps.onSend?.(live.length);
     if (live.length === 1) {
       deps.one(first.request, first.options).then(first.resolve, first.reject);
       return;
@@ -137,7 +140,7 @@ export function createCoalescer<Req, Res>(
 export function withCoalescing<C>(
   upstream: Upstream<C>,
   batches: Record<string, string>,
-  options: { deadlineMs: number; maxBatch: number },
+  options: { deadlineMs: number; maxBatch: number; onSend?: (method: string, size: number) => void },
 ): Upstream<C> {
   type AnyCall = (method: string, request: unknown, options?: CallOptionsLite) => Promise<unknown>;
   const call = upstream.call.bind(upstream) as unknown as AnyCall;
@@ -150,6 +153,7 @@ export function withCoalescing<C>(
         many: (batch, opts) => call(batchMethod, batch, opts) as Promise<{ results: BatchResult<unknown>[] }>,
         deadlineMs: options.deadlineMs,
         maxBatch: options.maxBatch,
+        ...(options.onSend && { onSend: (size: number) => options.onSend?.(method, size) }),
       }),
     );
   }

@@ -22,7 +22,19 @@ export interface Metrics {
 export function createMetrics(deps: { service: string; defaultMetrics?: boolean }): Metrics {
   const registry = new Registry();
   registry.setDefaultLabels({ service: deps.service });
-  if (deps.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  if (deps.defaultMetrics ?? true) {
+    collectDefaultMetrics({ register: registry });
+    // prom-client names three gauges with a counter's "_total" suffix, which `promtool check
+    // metrics` refuses; their per-type gauges (nodejs_active_handles{type}...) stay, and their
+    // sum is the total.
+    for (const name of [
+      "nodejs_active_handles_total",
+      "nodejs_active_requests_total",
+      "nodejs_active_resources_total",
+    ]) {
+      registry.removeSingleMetric(name);
+    }
+  }
   return {
     registry,
     requests: new Counter({

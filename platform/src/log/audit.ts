@@ -1,0 +1,56 @@
+// The audit trail: one log line per security-relevant fact, written at info through the call's
+// logger (keep LOG_LEVEL at info or lower in production to keep them). Each line has
+// `"msg":"audit"`, a stable `audit` event name (below; new names may be added, none will
+// change meaning), the ids it concerns, and the request id of the call (the call's logger
+// carries it). Never a secret: no email address, code, API key or token; people are named by
+// their user id only. A log pipeline routes these lines on `msg == "audit"`.
+import type { Logger } from "./logger.ts";
+
+export const AUDIT_EVENTS = [
+  /** A one-time code was issued and its email queued (StartLogin). */
+  "login_code.issued",
+  /** A code was checked and did not match (or was expired, used, unknown). */
+  "login.verification_failed",
+  /** A verification was refused because the email address is locked after too many failures. */
+  "email.locked",
+  /** A person logged in for the first time: their user was created. */
+  "user.created",
+  /** A login succeeded and a session was opened. */
+  "session.opened",
+  /** A refresh token was traded for a new pair. */
+  "session.refreshed",
+  /** A used refresh token came back: the whole session was revoked. */
+  "session.reuse_detected",
+  /** One session was logged out. */
+  "session.revoked",
+  /** Every session of a user (in one app, or all) was logged out. */
+  "user.sessions_revoked",
+  /** A user and everything about them was erased. */
+  "user.deleted",
+  "client_app.created",
+  "client_app.updated",
+  "client_app.key_rotated",
+  "client_app.disabled",
+  "client_app.enabled",
+  "client_app.deleted",
+  /** The gateway loaded its signing keys (at start-up: a rotation shows as a new active kid). */
+  "signing_keys.loaded",
+] as const;
+
+export type AuditEvent = (typeof AUDIT_EVENTS)[number];
+
+export interface AuditFields {
+  clientAppId?: string;
+  userId?: string;
+  sessionId?: string;
+  challengeId?: string;
+  newUser?: boolean;
+  count?: number;
+  reason?: string;
+  activeKid?: string;
+  kids?: string[];
+}
+
+export function audit(logger: Logger, event: AuditEvent, fields: AuditFields = {}): void {
+  logger.info({ audit: event, ...fields }, "audit");
+}
