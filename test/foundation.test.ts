@@ -133,7 +133,7 @@ describe("a misconfigured service", () => {
     expect((await p.exited).code).toBe(78);
     expect(p.logs.text()).toContain('GATEWAY_PORT="eighty"');
     expect(p.logs.text()).toContain(
-      `JWT_PRIVATE_JWKS_FILE: ${file} is not JSON (it starts with npm's banner lines); make the file with: npx emailauth-admin keys generate --out ${file}`,
+      `JWT_PRIVATE_JWKS_FILE: ${file} is not JSON (it starts with npm's banner lines); remove it and make it again with: npx emailauth-admin keys generate --out ${file}`,
     );
   });
 });

@@ -114,6 +114,25 @@ describe("SIGTERM with the service's dependencies gone", () => {
   });
 });
 
+describe("SIGTERM with Redis hung (a partition: connected, never answering)", () => {
+  it("persistence drops the connection it cannot close politely and exits 0", async () => {
+    const redis = await startRedis();
+    const persistence = await spawnService("persistence", {
+      env: { REDIS_URL: `redis://127.0.0.1:${redis.port}`, PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" },
+    });
+    try {
+      process.kill(redis.pid, "SIGSTOP");
+      const t0 = Date.now();
+      expect(await persistence.stop()).toEqual({ code: 0, signal: null });
+      expect(Date.now() - t0).toBeLessThan(GRACE_MS);
+    } finally {
+      persistence.kill();
+      process.kill(redis.pid, "SIGCONT");
+      await redis.stop();
+    }
+  });
+});
+
 describe("npm start leaves nothing behind", () => {
   it("a port in use: the runner says so, stops what it started and exits 1", async () => {
     const holder = createServer();
@@ -125,7 +144,7 @@ describe("npm start leaves nothing behind", () => {
       const [code] = await runner.exited;
       expect(code).toBe(1);
       expect(runner.output()).toContain("The mesh could not start");
-      expect(runner.output()).toContain("A port is in use");
+      expect(runner.output()).toContain(`Port ${taken} is in use: stop what holds it, or set GATEWAY_PORT`);
       expect(runner.output()).not.toMatch(/^\s+at /m); // a hint, not a stack trace
       expect(processesMarked(runner.mark)).toEqual([]);
     } finally {

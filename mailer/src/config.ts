@@ -121,7 +121,7 @@ export const mailerConfig = defineConfig({
       description: "Language of emails when the person's language has no templates.",
     }),
     MAILER_TEMPLATES_DIR: vars.optional(
-      vars.filePath({
+      vars.dirPath({
         description:
           "A folder of login-code.<locale>.<subject|text|html>.mustache files that override or add templates.",
       }),

@@ -9,7 +9,7 @@
 //   3. after the longest access-token lifetime, remove the old key and roll again.
 // In development, with no file, an ephemeral key is made at start-up (tokens stop verifying
 // when the gateway restarts).
-import { randomUUID } from "node:crypto";
+import { createPrivateKey, createPublicKey, type JsonWebKey, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { importJWK, type JWK, SignJWT } from "jose";
 
@@ -42,12 +42,29 @@ function publicPart(jwk: JWK): JWK {
 export function activeKeyOf(privateJwks: JWK[], activeKid: string | undefined): JWK & { kid: string } {
   if (privateJwks.length === 0) throw new Error("the JWKS has no keys");
   const kids = new Set<string>();
-  for (const jwk of privateJwks) {
-    if (jwk.kty !== "OKP" || jwk.crv !== "Ed25519" || !jwk.d || !jwk.x || !jwk.kid) {
+  for (const jwk of privateJwks as (JWK | null)[]) {
+    if (
+      !jwk ||
+      typeof jwk !== "object" ||
+      jwk.kty !== "OKP" ||
+      jwk.crv !== "Ed25519" ||
+      !jwk.d ||
+      !jwk.x ||
+      !jwk.kid
+    ) {
       throw new Error("every key must be a private Ed25519 JWK (kty OKP, crv Ed25519, d, x) with a kid");
     }
     if (kids.has(jwk.kid)) throw new Error(`duplicate kid "${jwk.kid}"`);
     kids.add(jwk.kid);
+    // d and x must be one key pair: a mismatch would sign tokens nobody can verify.
+    let x: string | undefined;
+    try {
+      const key = createPrivateKey({ key: jwk as JsonWebKey, format: "jwk" });
+      x = createPublicKey(key).export({ format: "jwk" }).x;
+    } catch {
+      throw new Error(`key "${jwk.kid}": d is not a valid Ed25519 private key`);
+    }
+    if (x !== jwk.x) throw new Error(`key "${jwk.kid}": x is not the public key of d`);
   }
   const active = activeKid ? privateJwks.find((k) => k.kid === activeKid) : privateJwks[0];
   if (!active?.kid) throw new Error(`no key with kid "${activeKid}" in the JWKS`);
@@ -84,7 +101,8 @@ export async function createKeySet(
 }
 
 export function readJwksFile(path: string): JWK[] {
-  const text = readFileSync(path, "utf8");
+  // A byte-order mark (some editors write one) is not part of the JSON.
+  const text = readFileSync(path, "utf8").replace(/^\uFEFF/, "");
   let parsed: { keys?: JWK[] };
   try {
     parsed = JSON.parse(text) as { keys?: JWK[] };
@@ -92,7 +110,7 @@ export function readJwksFile(path: string): JWK[] {
     // The classic: `npm run admin -- keys generate > file` puts npm's banner first.
     const banner = /^\s*> /.test(text) ? " (it starts with npm's banner lines)" : "";
     throw new Error(
-      `${path} is not JSON${banner}; make the file with: npx emailauth-admin keys generate --out ${path}`,
+      `${path} is not JSON${banner}; remove it and make it again with: npx emailauth-admin keys generate --out ${path}`,
     );
   }
   if (!Array.isArray(parsed?.keys)) throw new Error(`${path} is not a JWKS ({"keys": [...]})`);

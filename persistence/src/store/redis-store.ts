@@ -475,7 +475,25 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
 
     async close() {
-      await client.quit();
+      // QUIT waits for Redis to answer: a hung Redis (a partition, a stopped process) would
+      // hold the stop until the process is killed. Past a second, the connection is dropped.
+      if (client.status !== "ready") {
+        client.disconnect();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const quit = client.quit().then(
+        () => true,
+        () => false,
+      );
+      const quitted = await Promise.race([
+        quit,
+        new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), 1_000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!quitted) client.disconnect();
     },
   };
 }

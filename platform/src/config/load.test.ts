@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, defineConfig, loadConfig } from "./load.ts";
 import { weakSecretReason } from "./secret-strength.ts";
-import { duration, filePath, int, optional, secret, secretList, url } from "./vars.ts";
+import { dirPath, duration, filePath, int, optional, redisUrl, secret, secretList, url } from "./vars.ts";
 
 const random = () => randomBytes(32).toString("base64url");
 
@@ -133,6 +133,51 @@ describe("loadConfig", () => {
       chmodSync(file, 0o000);
       expect(problem(file)).toContain("(not readable by this process)");
     }
+  });
+
+  it("checks that a folder path names a readable folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "config-"));
+    const spec = defineConfig({ service: "x", vars: { DIR: dirPath({ description: "a folder" }) } });
+    expect(loadConfig(spec, { DIR: dir }).DIR).toBe(dir);
+    const file = join(dir, "f");
+    writeFileSync(file, "x");
+    expect(() => loadConfig(spec, { DIR: file })).toThrow(
+      "expected the path of a readable folder (not a folder)",
+    );
+  });
+
+  it("never echoes a part of a secret URL in its error (a password with a slash)", () => {
+    const spec = defineConfig({ service: "x", vars: { REDIS_URL: redisUrl({ description: "redis" }) } });
+    for (const raw of ["redis://:S3cretPassw0rd@", "redis://:ab/cdSECRET+x=@redis:6379"]) {
+      try {
+        loadConfig(spec, { REDIS_URL: raw });
+        throw new Error("expected a ConfigError");
+      } catch (err) {
+        const text = (err as ConfigError).message;
+        expect(text).toContain("REDIS_URL=(secret value hidden)");
+        expect(text).not.toMatch(/S3cret|SECRET|:ab/);
+      }
+    }
+  });
+
+  it("refuses white space, words, typed runs and encoded text as production secrets", () => {
+    const cases = {
+      [`${random()}\n`]: "contains white space",
+      "0123456789abcdefghijklmnopqrstuvwxyz": "runs of neighbouring characters",
+      "AcmeCorp2024!ProductionPepperKey": "contains a word",
+      [Buffer.from("hunter2hunter2hunter2hunter2").toString("base64")]: "is text in an encoding",
+      [Buffer.from("mysupersecretpassword").toString("hex")]: "is text in an encoding",
+    };
+    for (const [value, reason] of Object.entries(cases))
+      expect([value, weakSecretReason(value)]).toEqual([value, expect.stringContaining(reason)]);
+  });
+
+  it("checks a mistyped production mode by production's rules in the same round", () => {
+    const problems = problemsOf({ EMAILAUTH_MODE: "Production" });
+    expect(problems[0]).toBe('EMAILAUTH_MODE="Production": expected one of: development, production');
+    expect(problems).toContain(
+      "SECRET is required in production mode: a secret (a secret of at least 32 random characters)",
+    );
   });
 
   it("rejects an unknown mode", () => {

@@ -38,7 +38,9 @@ function readMode(env: NodeJS.ProcessEnv, problems: string[]): Mode {
   if (raw === undefined || raw === "" || raw === "development") return "development";
   if (raw === "production") return "production";
   problems.push(`${MODE_VAR}=${JSON.stringify(raw)}: expected one of: development, production`);
-  return "development";
+  // "Production" was meant as production: check the rest by its rules, so that this round
+  // reports their problems too (the service does not start either way).
+  return raw.trim().toLowerCase() === "production" ? "production" : "development";
 }
 
 function weakSecretProblems(name: string, value: unknown): string[] {

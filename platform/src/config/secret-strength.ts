@@ -6,11 +6,32 @@
 export const GENERATE_SECRET_HINT =
   'make one with: openssl rand -base64 32 (or: node -e \'console.log(require("crypto").randomBytes(32).toString("base64url"))\')';
 
-// Words of placeholders and samples. Six letters or more, so that a random string contains
-// one by chance with negligible probability (a 43-character base64 string holds a given
-// 6-letter word, any case, with odds below 1 in 10^8).
+// Words of placeholders, samples and hand-made values. Six letters or more, so that a random
+// string contains one by chance with negligible probability (a 43-character base64 string
+// holds a given 6-letter word, any case, with odds below 1 in 10^8).
 const PLACEHOLDER =
-  /change[-_ .]?me|changeit|placeholder|example|replace[-_ .]?(?:me|this)|insecure|your[-_ .]?secret|secret[-_ .]?here|not[-_ .]?secret/i;
+  /change[-_ .]?me|changeit|placeholder|example|replace[-_ .]?(?:me|this)|insecure|your[-_ .]?secret|secret[-_ .]?here|not[-_ .]?secret|development|never[-_ .]?use|production|password|pepper|qwerty|asdfgh|zxcvbn|emailauth/i;
+
+/** The share of neighbours one apart ("abcdef", "9876", "0123456789abcdef..."): typed runs. */
+function sequentialShare(value: string): number {
+  let runs = 0;
+  for (let i = 1; i < value.length; i++) {
+    if (Math.abs(value.charCodeAt(i) - value.charCodeAt(i - 1)) === 1) runs++;
+  }
+  return value.length < 2 ? 1 : runs / (value.length - 1);
+}
+
+/** The text a hex or base64 value stands for, when it reads as text (to look through encodings). */
+function decodedText(value: string): string | undefined {
+  let bytes: Buffer | undefined;
+  if (/^(?:[0-9a-f]{2})+$/i.test(value)) bytes = Buffer.from(value, "hex");
+  else if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) bytes = Buffer.from(value, "base64");
+  if (!bytes || bytes.length < 8) return undefined;
+  // Random bytes decode to mostly unprintable characters; text decodes to text.
+  const text = bytes.toString("latin1");
+  const letters = text.replace(/[^A-Za-z ]/g, "").length;
+  return /^[\x20-\x7e]+$/.test(text) && letters >= 0.7 * text.length ? text : undefined;
+}
 
 /** Bits of a value judged by its own character frequencies (Shannon), times its length. */
 function estimatedBits(value: string): number {
@@ -48,12 +69,18 @@ function repeatedTrigrams(value: string): number {
 
 /** Why a secret is unfit for production, or undefined when it looks random enough. */
 export function weakSecretReason(value: string): string | undefined {
-  if (PLACEHOLDER.test(value)) return "looks like a placeholder (from an example file or the docs)";
+  // A trailing newline from a file, a space from a paste: generators never make them, and the
+  // pepper is used byte for byte (dropping the newline later would lose every user).
+  if (/\s/.test(value)) return "contains white space (a newline from a file? generator output never has any)";
+  if (PLACEHOLDER.test(value)) return "looks like a placeholder or a hand-made value (it contains a word)";
+  const inner = decodedText(value);
+  if (inner !== undefined) return "is text in an encoding (hex or base64 of words), not random bytes";
+  if (sequentialShare(value) > 0.6) return "has too little randomness (runs of neighbouring characters)";
   // Thresholds chosen so that 32 random hex characters (the weakest generator output
   // accepted: 128 bits, measuring 100-125 here) pass, checked over a million draws, while a
   // short word repeated to reach the length does not.
   if (
-    new Set(value).size < 8 ||
+    new Set(value).size < 6 ||
     estimatedBits(value) < 80 ||
     period(value) < value.length / 2 ||
     repeatedTrigrams(value) > 0.25

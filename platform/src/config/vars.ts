@@ -252,14 +252,37 @@ export function filePath(opts: Common): Var<string> {
   });
 }
 
+/** The path of a folder that exists and this process can read (checked when the config loads). */
+export function dirPath(opts: Common): Var<string> {
+  const allowed = "the path of a readable folder";
+  return make(opts, allowed, (raw) => {
+    if (raw.length > 4096) throw new Error(`expected ${allowed}`);
+    try {
+      if (!statSync(raw).isDirectory()) throw new Error("not a folder");
+      accessSync(raw, constants.R_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === "ENOENT"
+          ? "no such folder"
+          : code === "EACCES"
+            ? "not readable by this process"
+            : "not a folder";
+      throw new Error(`expected ${allowed} (${why})`);
+    }
+    return raw;
+  });
+}
+
 /** A Redis deployment URL (see redis/redis-url.ts); hidden in errors, as it may hold a password. */
 export function redisUrl(opts: Common): Var<string> {
   const allowed = "a redis://, rediss://, redis+sentinel://…/<master> or redis+cluster://host:port,… URL";
   return make({ ...opts, secret: true }, allowed, (raw) => {
     try {
       parseRedisUrl(raw);
-    } catch (err) {
-      throw new Error(`expected ${allowed} (${(err as Error).message})`);
+    } catch {
+      // Not the parser's message: it quotes parts of the URL, and the URL may hold a password.
+      throw new Error(`expected ${allowed}`);
     }
     return raw;
   });
