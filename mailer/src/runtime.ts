@@ -141,7 +141,8 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
   );
 
   // Read when scraped (one or two Redis round trips): what waits, and for how long. A scrape
-  // while Redis is down leaves the last values; the readiness check reports the outage.
+  // never waits on a slow or stalled Redis for more than a quarter second: it gets the last
+  // values then (the readiness check reports the outage), and /metrics keeps answering.
   // One read serves both gauges of a scrape.
   let lastStats: QueueStats = { waiting: 0, delayed: 0, active: 0, oldestWaitingAgeMs: 0 };
   let reading: { at: number; stats: Promise<QueueStats> } | undefined;
@@ -156,7 +157,11 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
       );
       reading = { at: Date.now(), stats: read };
     }
-    return reading.stats;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<QueueStats>((resolve) => {
+      timer = setTimeout(() => resolve(lastStats), 250);
+    });
+    return Promise.race([reading.stats, late]).finally(() => clearTimeout(timer));
   };
   new Gauge({
     name: "emailauth_mail_queue_jobs",
