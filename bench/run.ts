@@ -24,6 +24,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
@@ -53,6 +54,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const IDLE_SECONDS = 5;
 /** BENCH_NO_COALESCING=1: the gateway sends every upstream call alone (UPSTREAM_BATCH_MAX=1), for A/B runs. */
 const NO_COALESCING = process.env.BENCH_NO_COALESCING === "1";
+/** BENCH_TRACE_RATIO=0.1: tracing on at that sampling ratio, for A/B runs (see below). */
+const TRACE_RATIO =
+  process.env.BENCH_TRACE_RATIO === undefined ? undefined : Number(process.env.BENCH_TRACE_RATIO);
 /** The overload phase: ten times the connections of the other runs. */
 const FLOOD_CONNECTIONS = 10 * CONNECTIONS;
 const THREADS = 2;
@@ -300,7 +304,25 @@ async function main() {
   const jwks = join(work, "jwks.json");
   writeFileSync(jwks, JSON.stringify({ keys: [generateSigningJwk("bench")] }));
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
-  const common = { EMAILAUTH_MODE: "production", GRPC_ALLOW_PLAINTEXT: "true", LOG_LEVEL: "info" };
+  // BENCH_TRACE_RATIO=0.1: every service traces a tenth of the requests (the sampler a
+  // production would use) and exports over OTLP/HTTP to a collector that takes and drops them,
+  // to measure what tracing costs. Unset: tracing is off, as by default.
+  let otel: Record<string, string> = {};
+  if (TRACE_RATIO !== undefined) {
+    const collector = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => res.end("{}"));
+    });
+    await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+    collector.unref();
+    otel = {
+      OTEL_TRACES_EXPORTER: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+      OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+      OTEL_TRACES_SAMPLER_ARG: String(TRACE_RATIO),
+    };
+  }
+  const common = { EMAILAUTH_MODE: "production", GRPC_ALLOW_PLAINTEXT: "true", LOG_LEVEL: "info", ...otel };
   const [persistence, mailer] = await Promise.all([
     startProcess("persistence", ["persistence/src/main.ts"], {
       ...common,
@@ -720,7 +742,11 @@ Overload: ${r.overload.connections} connections (10x) sending StartLogin for ${r
     return;
   }
   // The A/B run without coalescing is kept beside the main one, not over it.
-  const name = NO_COALESCING ? "latest-no-coalescing" : "latest";
+  const name = NO_COALESCING
+    ? "latest-no-coalescing"
+    : TRACE_RATIO !== undefined
+      ? `latest-tracing-${Math.round(TRACE_RATIO * 100)}`
+      : "latest";
   copyFileSync(join(work, "result.json"), join(out, `${name}.json`));
   copyFileSync(join(work, "result.md"), join(out, `${name}.md`));
   say(`\nwritten: bench/results/${name}.json, bench/results/${name}.md (logs in ${relative(root, work)})`);

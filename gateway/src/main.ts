@@ -8,6 +8,7 @@ import {
   loadConfig,
   loadOrExit,
   runService,
+  startTracing,
   tlsFilesFrom,
 } from "@emailauth/platform";
 import { createAuthService } from "./auth/auth-service.ts";
@@ -19,6 +20,8 @@ import { createUpstreams } from "./upstreams.ts";
 
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
+// Off unless the OTEL_* variables ask for it (see platform/src/tracing/tracing.ts).
+const tracer = startTracing("gateway");
 // Production always has an operations port (metrics off the public one); development has one
 // only when asked.
 const opsPort = config.GATEWAY_OPS_PORT ?? (config.mode === "production" ? 9100 : undefined);
@@ -98,6 +101,7 @@ await runService({
         await server.stop(10_000);
         await ops?.close();
         upstreams.close();
+        await tracer.shutdown();
       },
     };
   },

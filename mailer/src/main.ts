@@ -6,6 +6,7 @@ import {
   loadOrExit,
   runService,
   serverCredentials,
+  startTracing,
   tlsFilesFrom,
 } from "@emailauth/platform";
 import { mailerConfig } from "./config.ts";
@@ -13,6 +14,8 @@ import { createMailerRuntime } from "./runtime.ts";
 
 const config = loadOrExit(() => loadConfig(mailerConfig, process.env));
 const logger = createLogger({ service: "mailer", level: config.LOG_LEVEL });
+// Off unless the OTEL_* variables ask for it (see platform/src/tracing/tracing.ts).
+const tracer = startTracing("mailer");
 
 await runService({
   logger,
@@ -77,6 +80,11 @@ await runService({
       },
       "listening",
     );
-    return { stop: () => runtime.close(10_000) };
+    return {
+      async stop() {
+        await runtime.close(10_000);
+        await tracer.shutdown();
+      },
+    };
   },
 });

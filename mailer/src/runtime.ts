@@ -2,7 +2,20 @@
 // in-process), the SMTP transport (a relay, or the development inbox), templates, the worker,
 // and the gRPC/HTTP server. main.ts fills the options from the environment; tests fill them
 // by hand.
-import { type Check, createSealer, type Logger, type Metrics, type ServiceHost } from "@emailauth/platform";
+import {
+  type Check,
+  contextFromTraceparent,
+  createSealer,
+  endSpan,
+  type Logger,
+  type Metrics,
+  ROOT_CONTEXT,
+  type ServiceHost,
+  SpanKind,
+  trace,
+  traceContext,
+  tracing,
+} from "@emailauth/platform";
 import {
   createRedisClient,
   type RedisClient,
@@ -17,7 +30,14 @@ import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport
 import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
 import { createBullmqQueue } from "./queue/bullmq-queue.ts";
 import { createMemoryQueue } from "./queue/memory-queue.ts";
-import type { MailQueue, QueueObserver, QueueOptions, QueueStats } from "./queue/queue.ts";
+import {
+  type Deliver,
+  DeliveryError,
+  type MailQueue,
+  type QueueObserver,
+  type QueueOptions,
+  type QueueStats,
+} from "./queue/queue.ts";
 import { createMailerServer } from "./server.ts";
 import { createTemplates } from "./templates/templates.ts";
 
@@ -43,6 +63,45 @@ export interface MailerRuntime {
   /** The development inbox's SMTP catcher, when there is no relay. */
   readonly inbox: SmtpCatcher | undefined;
   close(graceMs: number): Promise<void>;
+}
+
+/**
+ * Each delivery attempt as a span of its own trace (it runs later, maybe in another mailer),
+ * linked to the request that queued the email, when tracing is on.
+ */
+function traced(deliver: Deliver, queueKind: string): Deliver {
+  return (email, attempt) => {
+    if (!tracing().enabled) return deliver(email, attempt);
+    const queued = contextFromTraceparent(email.traceparent);
+    const link = queued ? trace.getSpanContext(queued) : undefined;
+    const span = tracing().tracer.startSpan(
+      "mailer deliver",
+      {
+        kind: SpanKind.CONSUMER,
+        root: true,
+        links: link ? [{ context: link }] : [],
+        attributes: {
+          "messaging.system": queueKind === "redis" ? "bullmq" : "in-process",
+          "messaging.operation.type": "process",
+          "emailauth.attempt": attempt,
+          "emailauth.request_id": email.requestId,
+        },
+      },
+      ROOT_CONTEXT,
+    );
+    return traceContext
+      .with(trace.setSpan(ROOT_CONTEXT, span), () => deliver(email, attempt))
+      .then(
+        () => endSpan(span, { code: "ok" }),
+        (err: unknown) => {
+          endSpan(span, {
+            code: "error",
+            reason: err instanceof DeliveryError ? err.errorClass : "INTERNAL",
+          });
+          throw err;
+        },
+      );
+  };
 }
 
 function domainOf(from: string): string {
@@ -131,13 +190,16 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
   });
   const templates = createTemplates({ overrideDir: o.templatesDir, defaultLocale: o.defaultLocale });
   queue.start(
-    createDeliver({
-      transport,
-      templates,
-      from: o.from,
-      envelopeFrom: o.envelopeFrom,
-      messageIdDomain: domainOf(o.from),
-    }),
+    traced(
+      createDeliver({
+        transport,
+        templates,
+        from: o.from,
+        envelopeFrom: o.envelopeFrom,
+        messageIdDomain: domainOf(o.from),
+      }),
+      o.queue.kind,
+    ),
   );
 
   // Read when scraped (one or two Redis round trips): what waits, and for how long. A scrape

@@ -7,6 +7,7 @@ import {
   loadOrExit,
   runService,
   serverCredentials,
+  startTracing,
   tlsFilesFrom,
 } from "@emailauth/platform";
 import { withRedisUnavailable } from "@emailauth/platform/redis";
@@ -20,6 +21,8 @@ import { openStore } from "./store/open-store.ts";
 
 const config = loadOrExit(() => loadConfig(persistenceConfig, process.env));
 const logger = createLogger({ service: "persistence", level: config.LOG_LEVEL });
+// Off unless the OTEL_* variables ask for it (see platform/src/tracing/tracing.ts).
+const tracer = startTracing("persistence");
 
 await runService({
   logger,
@@ -92,6 +95,7 @@ await runService({
       async stop() {
         await server.stop(10_000);
         await store.close();
+        await tracer.shutdown();
       },
     };
   },

@@ -70,3 +70,19 @@ export { createHttpServer, type HttpServer } from "./ops/http-server.ts";
 export { createOpsRoutes, type HttpRoute, sendJson } from "./ops/ops-routes.ts";
 export { type Check, createReadiness, type Readiness, type ReadinessState } from "./ops/readiness.ts";
 export { parseRedisUrl, type RedisTarget } from "./redis/redis-url.ts";
+export {
+  context as traceContext,
+  contextFromTraceparent,
+  currentTraceparent,
+  endSpan,
+  headersGetter,
+  metadataGetter,
+  metadataSetter,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  startTracing,
+  type Tracing,
+  trace,
+  tracing,
+} from "./tracing/tracing.ts";

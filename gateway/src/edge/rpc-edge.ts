@@ -29,7 +29,21 @@ import {
 import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
-import { appError, Code, Counter, codeName, type Logger, type Metrics } from "@emailauth/platform";
+import {
+  appError,
+  Code,
+  Counter,
+  codeName,
+  endSpan,
+  headersGetter,
+  type Logger,
+  type Metrics,
+  propagation,
+  SpanKind,
+  trace,
+  traceContext,
+  tracing,
+} from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
 import type { Admission, Priority } from "./admission.ts";
 import {
@@ -200,10 +214,32 @@ export function createRpcEdge(deps: RpcEdgeDeps): RpcEdge {
         state.onHandler = () => admitted.begin();
       }
       metrics.inFlight.inc();
+      // The request's server span, in the client app's trace when it sent a `traceparent`.
+      const span =
+        isPublic && tracing().enabled
+          ? tracing().tracer.startSpan(
+              `${AuthService.typeName}/${method}`,
+              {
+                kind: SpanKind.SERVER,
+                attributes: {
+                  "rpc.system": protocol === "connect" ? "connect_rpc" : "grpc",
+                  "rpc.service": AuthService.typeName,
+                  "rpc.method": method,
+                  "emailauth.request_id": requestId,
+                },
+              },
+              propagation.extract(traceContext.active(), req.header, headersGetter),
+            )
+          : undefined;
       let done = false;
       const finish = (outcome: Outcome) => {
         if (done) return;
         done = true;
+        if (span) {
+          const clientAppId = values.get(CLIENT_APP)?.id;
+          if (clientAppId) span.setAttribute("emailauth.client_app", clientAppId);
+          endSpan(span, { code: codeName(outcome.code), reason: outcome.reason });
+        }
         ticket?.done();
         metrics.inFlight.dec();
         const seconds = (performance.now() - started) / 1000;
@@ -248,7 +284,8 @@ export function createRpcEdge(deps: RpcEdgeDeps): RpcEdge {
       };
       let res: UniversalServerResponse;
       try {
-        res = await handler({ ...req, contextValues: values });
+        const run = () => handler({ ...req, contextValues: values });
+        res = await (span ? traceContext.with(trace.setSpan(traceContext.active(), span), run) : run());
       } catch (err) {
         res = errorResponse(protocol, unanswerable(err));
       }

@@ -2,6 +2,7 @@
 // failure into a DeliveryError that says whether trying again can help.
 //   SMTP 4xx, connection errors, timeouts, authentication -> transient: retried
 //   SMTP 5xx, a refused envelope, an expired code           -> permanent: failed at once
+import { endSpan, SpanKind, tracing } from "@emailauth/platform";
 import type { Transporter } from "nodemailer";
 import MailComposer from "nodemailer/lib/mail-composer/index.js";
 import { type Deliver, DeliveryError, type LoginEmail } from "../queue/queue.ts";
@@ -83,13 +84,22 @@ export function createDeliver(deps: DeliverDeps): Deliver {
     })
       .compile()
       .build();
+    const span = tracing().enabled
+      ? tracing().tracer.startSpan("smtp send", {
+          kind: SpanKind.CLIENT,
+          attributes: { "network.protocol.name": "smtp" },
+        })
+      : undefined;
     try {
       await deps.transport.sendMail({
         envelope: { from: deps.envelopeFrom ?? addressOf(from), to: email.recipient },
         raw,
       });
+      if (span) endSpan(span, { code: "ok" });
     } catch (err) {
-      throw classify(err);
+      const failure = classify(err);
+      if (span) endSpan(span, { code: "error", reason: failure.errorClass });
+      throw failure;
     }
   };
 }

@@ -30,6 +30,7 @@ interface JobData {
   senderAddress: string;
   queuedAt: number;
   requestId: string;
+  traceparent?: string | undefined;
 }
 
 interface Progress {
@@ -83,6 +84,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
         senderAddress: email.senderAddress,
         queuedAt: email.queuedAt,
         requestId: email.requestId,
+        ...(email.traceparent && { traceparent: email.traceparent }),
       };
       const [existed] = await Promise.all([
         exists(),
@@ -160,6 +162,7 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
                 senderAddress: d.senderAddress,
                 queuedAt: d.queuedAt,
                 requestId: d.requestId ?? "",
+                traceparent: d.traceparent,
               },
               attempt,
             );

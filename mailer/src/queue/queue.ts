@@ -19,6 +19,8 @@ export interface LoginEmail {
   queuedAt: number;
   /** The request that queued it (the gateway's request id), for the delivery's log lines. */
   requestId: string;
+  /** The trace context of that request (W3C traceparent), when tracing is on: the delivery's span links to it. */
+  traceparent?: string | undefined;
 }
 
 export type DeliveryState = "queued" | "sending" | "sent" | "retrying" | "failed";

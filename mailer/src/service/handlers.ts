@@ -1,6 +1,12 @@
 // The MailerService RPCs: validate, queue or read the status. The message id is derived from
 // the idempotency key, so the same key always names the same email.
-import { type AsyncHandlers, appError, normalizeEmail } from "@emailauth/platform";
+import {
+  type AsyncHandlers,
+  appError,
+  currentTraceparent,
+  normalizeEmail,
+  tracing,
+} from "@emailauth/platform";
 import {
   type DeliveryState,
   type MailerServiceServer,
@@ -82,6 +88,7 @@ export function createMailerHandlers(deps: {
         senderAddress: r.senderAddress,
         queuedAt: now,
         requestId: ctx.requestId,
+        ...(tracing().enabled && { traceparent: currentTraceparent() }),
       });
       return { messageId, duplicate };
     },

@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { endSpan, SpanKind, tracing } from "@emailauth/platform";
 import type { RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
 import { MAX_GUESS_WEIGHT } from "../login/guess-weight.ts";
@@ -57,8 +58,31 @@ function loadScripts(
     client.defineCommand(`ea_${name}`, { numberOfKeys, lua: `${lib}\n${body}` });
   }
   const commands = client as unknown as Record<string, (...args: (string | number)[]) => Promise<Reply>>;
-  return (name, keys, args) =>
-    (commands[`ea_${name}`] as (...a: (string | number)[]) => Promise<Reply>)(...keys, ...args);
+  return (name, keys, args) => {
+    const run = () =>
+      (commands[`ea_${name}`] as (...a: (string | number)[]) => Promise<Reply>)(...keys, ...args);
+    if (!tracing().enabled) return run();
+    // A span per script (one Redis round trip). Its name and the operation only: keys and
+    // arguments are derived from people's addresses and secrets.
+    const span = tracing().tracer.startSpan(`redis ${name}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "db.system.name": "redis",
+        "db.operation.name": "EVALSHA",
+        "db.stored_procedure.name": name,
+      },
+    });
+    return run().then(
+      (reply) => {
+        endSpan(span, { code: "ok" });
+        return reply;
+      },
+      (err: unknown) => {
+        endSpan(span, { code: "error" });
+        throw err;
+      },
+    );
+  };
 }
 
 const STATES: Record<string, ChallengeState> = {

@@ -20,9 +20,11 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import { context, propagation } from "@opentelemetry/api";
 import { AppError } from "../errors/catalog.ts";
 import { fromGrpcError } from "../errors/grpc-status.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
+import { endSpan, metadataSetter, SpanKind, trace, tracing } from "../tracing/tracing.ts";
 import { REQUEST_ID_KEY } from "./handlers.ts";
 
 type ClientConstructor<C> = new (
@@ -167,11 +169,21 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
     const metadata = new Metadata({ waitForReady: true });
     if (options.requestId) metadata.set(REQUEST_ID_KEY, options.requestId);
     const started = performance.now();
-    const observe = (code: number) =>
+    // A client span, its context sent along as `traceparent` (when tracing is on).
+    const span = tracing().enabled
+      ? tracing().tracer.startSpan(`${deps.service}/${String(method)}`, {
+          kind: SpanKind.CLIENT,
+          attributes: { "rpc.system": "grpc", "rpc.service": deps.service, "rpc.method": String(method) },
+        })
+      : undefined;
+    if (span) propagation.inject(trace.setSpan(context.active(), span), metadata, metadataSetter);
+    const observe = (code: number) => {
       deps.metrics.upstreamDuration.observe(
         { service: deps.service, method, code: codeName(code) },
         (performance.now() - started) / 1000,
       );
+      if (span) endSpan(span, { code: codeName(code) });
+    };
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted) {
         reject(new AppError("CANCELED"));

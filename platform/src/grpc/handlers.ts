@@ -9,10 +9,12 @@ import type {
   sendUnaryData,
   UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { context, propagation } from "@opentelemetry/api";
 import { type AppError, appError, Code, toAppError } from "../errors/catalog.ts";
 import { toGrpcError } from "../errors/grpc-status.ts";
 import type { Logger } from "../log/logger.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
+import { endSpan, metadataGetter, SpanKind, trace, tracing } from "../tracing/tracing.ts";
 
 export const REQUEST_ID_KEY = "x-request-id";
 /** Marks a batch method's handler (serveBatch), whose requests are counted one by one. */
@@ -102,16 +104,30 @@ function wrap<Req, Res>(
     // A batch counts its requests, not itself (batch-handler.ts): the gauge is work in progress.
     const counted = !(BATCH in handler);
     if (counted) deps.metrics.inFlight.inc();
-    handler(call.request, ctx).then(
+    // A server span in the caller's trace (its `traceparent`), when tracing is on.
+    const span = tracing().enabled
+      ? tracing().tracer.startSpan(
+          method,
+          {
+            kind: SpanKind.SERVER,
+            attributes: { "rpc.system": "grpc", "rpc.method": method, "emailauth.request_id": requestId },
+          },
+          propagation.extract(context.active(), call.metadata, metadataGetter),
+        )
+      : undefined;
+    const run = () => handler(call.request, ctx);
+    (span ? context.with(trace.setSpan(context.active(), span), run) : run()).then(
       (response) => {
         if (counted) deps.metrics.inFlight.dec();
         reportServed(method, started, ctx, deps);
+        if (span) endSpan(span, { code: "ok" });
         callback(null, response);
       },
       (err: unknown) => {
         if (counted) deps.metrics.inFlight.dec();
         const appErr = toAppError(err);
         reportFailed(method, started, appErr, ctx, deps);
+        if (span) endSpan(span, { code: codeName(appErr.code), reason: appErr.reason });
         callback(toGrpcError(appErr));
       },
     );
