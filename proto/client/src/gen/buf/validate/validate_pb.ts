@@ -5,31 +5,17 @@
 // @generated from file buf/validate/validate.proto (package buf.validate, syntax proto2)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Duration, FieldMask, FieldOptions, OneofOptions, Timestamp } from "@bufbuild/protobuf/wkt";
-import {
-  file_google_protobuf_descriptor,
-  file_google_protobuf_duration,
-  file_google_protobuf_field_mask,
-  file_google_protobuf_timestamp,
-} from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file buf/validate/validate.proto.
  */
-export const file_buf_validate_validate: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChtidWYvdmFsaWRhdGUvdmFsaWRhdGUucHJvdG8SDGJ1Zi52YWxpZGF0ZSI3CgRSdWxlEgoKAmlkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKZXhwcmVzc2lvbhgDIAEoCSIeCgpPbmVvZlJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIIosJCgpGaWVsZFJ1bGVzEhYKDmNlbF9leHByZXNzaW9uGB0gAygJEh8KA2NlbBgXIAMoCzISLmJ1Zi52YWxpZGF0ZS5SdWxlEhAKCHJlcXVpcmVkGBkgASgIEiQKBmlnbm9yZRgbIAEoDjIULmJ1Zi52YWxpZGF0ZS5JZ25vcmUSKQoFZmxvYXQYASABKAsyGC5idWYudmFsaWRhdGUuRmxvYXRSdWxlc0gAEisKBmRvdWJsZRgCIAEoCzIZLmJ1Zi52YWxpZGF0ZS5Eb3VibGVSdWxlc0gAEikKBWludDMyGAMgASgLMhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXNIABIpCgVpbnQ2NBgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5JbnQ2NFJ1bGVzSAASKwoGdWludDMyGAUgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQzMlJ1bGVzSAASKwoGdWludDY0GAYgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQ2NFJ1bGVzSAASKwoGc2ludDMyGAcgASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQzMlJ1bGVzSAASKwoGc2ludDY0GAggASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQ2NFJ1bGVzSAASLQoHZml4ZWQzMhgJIAEoCzIaLmJ1Zi52YWxpZGF0ZS5GaXhlZDMyUnVsZXNIABItCgdmaXhlZDY0GAogASgLMhouYnVmLnZhbGlkYXRlLkZpeGVkNjRSdWxlc0gAEi8KCHNmaXhlZDMyGAsgASgLMhsuYnVmLnZhbGlkYXRlLlNGaXhlZDMyUnVsZXNIABIvCghzZml4ZWQ2NBgMIAEoCzIbLmJ1Zi52YWxpZGF0ZS5TRml4ZWQ2NFJ1bGVzSAASJwoEYm9vbBgNIAEoCzIXLmJ1Zi52YWxpZGF0ZS5Cb29sUnVsZXNIABIrCgZzdHJpbmcYDiABKAsyGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXNIABIpCgVieXRlcxgPIAEoCzIYLmJ1Zi52YWxpZGF0ZS5CeXRlc1J1bGVzSAASJwoEZW51bRgQIAEoCzIXLmJ1Zi52YWxpZGF0ZS5FbnVtUnVsZXNIABIvCghyZXBlYXRlZBgSIAEoCzIbLmJ1Zi52YWxpZGF0ZS5SZXBlYXRlZFJ1bGVzSAASJQoDbWFwGBMgASgLMhYuYnVmLnZhbGlkYXRlLk1hcFJ1bGVzSAASJQoDYW55GBQgASgLMhYuYnVmLnZhbGlkYXRlLkFueVJ1bGVzSAASLwoIZHVyYXRpb24YFSABKAsyGy5idWYudmFsaWRhdGUuRHVyYXRpb25SdWxlc0gAEjIKCmZpZWxkX21hc2sYHCABKAsyHC5idWYudmFsaWRhdGUuRmllbGRNYXNrUnVsZXNIABIxCgl0aW1lc3RhbXAYFiABKAsyHC5idWYudmFsaWRhdGUuVGltZXN0YW1wUnVsZXNIAEIGCgR0eXBlSgQIGBAZSgQIGhAbUgdza2lwcGVkUgxpZ25vcmVfZW1wdHkiugEKCkZsb2F0UnVsZXMSDQoFY29uc3QYASABKAISDAoCbHQYAiABKAJIABINCgNsdGUYAyABKAJIABIMCgJndBgEIAEoAkgBEg0KA2d0ZRgFIAEoAkgBEgoKAmluGAYgAygCEg4KBm5vdF9pbhgHIAMoAhIOCgZmaW5pdGUYCCABKAgSDwoHZXhhbXBsZRgJIAMoAioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iuwEKC0RvdWJsZVJ1bGVzEg0KBWNvbnN0GAEgASgBEgwKAmx0GAIgASgBSAASDQoDbHRlGAMgASgBSAASDAoCZ3QYBCABKAFIARINCgNndGUYBSABKAFIARIKCgJpbhgGIAMoARIOCgZub3RfaW4YByADKAESDgoGZmluaXRlGAggASgIEg8KB2V4YW1wbGUYCSADKAEqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqoBCgpJbnQzMlJ1bGVzEg0KBWNvbnN0GAEgASgFEgwKAmx0GAIgASgFSAASDQoDbHRlGAMgASgFSAASDAoCZ3QYBCABKAVIARINCgNndGUYBSABKAVIARIKCgJpbhgGIAMoBRIOCgZub3RfaW4YByADKAUSDwoHZXhhbXBsZRgIIAMoBSoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iqgEKCkludDY0UnVsZXMSDQoFY29uc3QYASABKAMSDAoCbHQYAiABKANIABINCgNsdGUYAyABKANIABIMCgJndBgEIAEoA0gBEg0KA2d0ZRgFIAEoA0gBEgoKAmluGAYgAygDEg4KBm5vdF9pbhgHIAMoAxIPCgdleGFtcGxlGAkgAygDKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDMyUnVsZXMSDQoFY29uc3QYASABKA0SDAoCbHQYAiABKA1IABINCgNsdGUYAyABKA1IABIMCgJndBgEIAEoDUgBEg0KA2d0ZRgFIAEoDUgBEgoKAmluGAYgAygNEg4KBm5vdF9pbhgHIAMoDRIPCgdleGFtcGxlGAggAygNKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDY0UnVsZXMSDQoFY29uc3QYASABKAQSDAoCbHQYAiABKARIABINCgNsdGUYAyABKARIABIMCgJndBgEIAEoBEgBEg0KA2d0ZRgFIAEoBEgBEgoKAmluGAYgAygEEg4KBm5vdF9pbhgHIAMoBBIPCgdleGFtcGxlGAggAygEKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDMyUnVsZXMSDQoFY29uc3QYASABKBESDAoCbHQYAiABKBFIABINCgNsdGUYAyABKBFIABIMCgJndBgEIAEoEUgBEg0KA2d0ZRgFIAEoEUgBEgoKAmluGAYgAygREg4KBm5vdF9pbhgHIAMoERIPCgdleGFtcGxlGAggAygRKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDY0UnVsZXMSDQoFY29uc3QYASABKBISDAoCbHQYAiABKBJIABINCgNsdGUYAyABKBJIABIMCgJndBgEIAEoEkgBEg0KA2d0ZRgFIAEoEkgBEgoKAmluGAYgAygSEg4KBm5vdF9pbhgHIAMoEhIPCgdleGFtcGxlGAggAygSKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKsAQoMRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgHEgwKAmx0GAIgASgHSAASDQoDbHRlGAMgASgHSAASDAoCZ3QYBCABKAdIARINCgNndGUYBSABKAdIARIKCgJpbhgGIAMoBxIOCgZub3RfaW4YByADKAcSDwoHZXhhbXBsZRgIIAMoByoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irAEKDEZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoBhIMCgJsdBgCIAEoBkgAEg0KA2x0ZRgDIAEoBkgAEgwKAmd0GAQgASgGSAESDQoDZ3RlGAUgASgGSAESCgoCaW4YBiADKAYSDgoGbm90X2luGAcgAygGEg8KB2V4YW1wbGUYCCADKAYqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIq0BCg1TRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgPEgwKAmx0GAIgASgPSAASDQoDbHRlGAMgASgPSAASDAoCZ3QYBCABKA9IARINCgNndGUYBSABKA9IARIKCgJpbhgGIAMoDxIOCgZub3RfaW4YByADKA8SDwoHZXhhbXBsZRgIIAMoDyoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irQEKDVNGaXhlZDY0UnVsZXMSDQoFY29uc3QYASABKBASDAoCbHQYAiABKBBIABINCgNsdGUYAyABKBBIABIMCgJndBgEIAEoEEgBEg0KA2d0ZRgFIAEoEEgBEgoKAmluGAYgAygQEg4KBm5vdF9pbhgHIAMoEBIPCgdleGFtcGxlGAggAygQKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiI2CglCb29sUnVsZXMSDQoFY29uc3QYASABKAgSDwoHZXhhbXBsZRgCIAMoCCoJCOgHEICAgIACIo0GCgtTdHJpbmdSdWxlcxINCgVjb25zdBgBIAEoCRILCgNsZW4YEyABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEhEKCWxlbl9ieXRlcxgUIAEoBBIRCgltaW5fYnl0ZXMYBCABKAQSEQoJbWF4X2J5dGVzGAUgASgEEg8KB3BhdHRlcm4YBiABKAkSDgoGcHJlZml4GAcgASgJEg4KBnN1ZmZpeBgIIAEoCRIQCghjb250YWlucxgJIAEoCRIUCgxub3RfY29udGFpbnMYFyABKAkSCgoCaW4YCiADKAkSDgoGbm90X2luGAsgAygJEg8KBWVtYWlsGAwgASgISAASEgoIaG9zdG5hbWUYDSABKAhIABIMCgJpcBgOIAEoCEgAEg4KBGlwdjQYDyABKAhIABIOCgRpcHY2GBAgASgISAASDQoDdXJpGBEgASgISAASEQoHdXJpX3JlZhgSIAEoCEgAEhEKB2FkZHJlc3MYFSABKAhIABIOCgR1dWlkGBYgASgISAASDwoFdHV1aWQYISABKAhIABIbChFpcF93aXRoX3ByZWZpeGxlbhgaIAEoCEgAEh0KE2lwdjRfd2l0aF9wcmVmaXhsZW4YGyABKAhIABIdChNpcHY2X3dpdGhfcHJlZml4bGVuGBwgASgISAASEwoJaXBfcHJlZml4GB0gASgISAASFQoLaXB2NF9wcmVmaXgYHiABKAhIABIVCgtpcHY2X3ByZWZpeBgfIAEoCEgAEhcKDWhvc3RfYW5kX3BvcnQYICABKAhIABIOCgR1bGlkGCMgASgISAASFgoMcHJvdG9idWZfZnFuGCUgASgISAASGgoQcHJvdG9idWZfZG90X2ZxbhgmIAEoCEgAEjQKEHdlbGxfa25vd25fcmVnZXgYGCABKA4yGC5idWYudmFsaWRhdGUuS25vd25SZWdleEgAEg4KBnN0cmljdBgZIAEoCBIPCgdleGFtcGxlGCIgAygJKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biKRAgoKQnl0ZXNSdWxlcxINCgVjb25zdBgBIAEoDBILCgNsZW4YDSABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEg8KB3BhdHRlcm4YBCABKAkSDgoGcHJlZml4GAUgASgMEg4KBnN1ZmZpeBgGIAEoDBIQCghjb250YWlucxgHIAEoDBIKCgJpbhgIIAMoDBIOCgZub3RfaW4YCSADKAwSDAoCaXAYCiABKAhIABIOCgRpcHY0GAsgASgISAASDgoEaXB2NhgMIAEoCEgAEg4KBHV1aWQYDyABKAhIABIPCgdleGFtcGxlGA4gAygMKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biJoCglFbnVtUnVsZXMSDQoFY29uc3QYASABKAUSFAoMZGVmaW5lZF9vbmx5GAIgASgIEgoKAmluGAMgAygFEg4KBm5vdF9pbhgEIAMoBRIPCgdleGFtcGxlGAUgAygFKgkI6AcQgICAgAIieQoNUmVwZWF0ZWRSdWxlcxIRCgltaW5faXRlbXMYASABKAQSEQoJbWF4X2l0ZW1zGAIgASgEEg4KBnVuaXF1ZRgDIAEoCBInCgVpdGVtcxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIijQEKCE1hcFJ1bGVzEhEKCW1pbl9wYWlycxgBIAEoBBIRCgltYXhfcGFpcnMYAiABKAQSJgoEa2V5cxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzEigKBnZhbHVlcxgFIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIiJgoIQW55UnVsZXMSCgoCaW4YAiADKAkSDgoGbm90X2luGAMgAygJIoUDCg1EdXJhdGlvblJ1bGVzEigKBWNvbnN0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKAmx0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKAoDbHRlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASJwoCZ3QYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIoCgNndGUYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIlCgJpbhgHIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZub3RfaW4YCCADKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHZXhhbXBsZRgJIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4ijwEKDkZpZWxkTWFza1J1bGVzEikKBWNvbnN0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIKCgJpbhgCIAMoCRIOCgZub3RfaW4YAyADKAkSKwoHZXhhbXBsZRgEIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sqCQjoBxCAgICAAiKJAwoOVGltZXN0YW1wUnVsZXMSKQoFY29uc3QYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKAmx0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEikKA2x0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIQCgZsdF9ub3cYByABKAhIABIoCgJndBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIpCgNndGUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAESEAoGZ3Rfbm93GAggASgISAESKQoGd2l0aGluGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKB2V4YW1wbGUYCiADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbipNCgZJZ25vcmUSFgoSSUdOT1JFX1VOU1BFQ0lGSUVEEAASGAoUSUdOT1JFX0lGX1pFUk9fVkFMVUUQARIRCg1JR05PUkVfQUxXQVlTEAMqbgoKS25vd25SZWdleBIbChdLTk9XTl9SRUdFWF9VTlNQRUNJRklFRBAAEiAKHEtOT1dOX1JFR0VYX0hUVFBfSEVBREVSX05BTUUQARIhCh1LTk9XTl9SRUdFWF9IVFRQX0hFQURFUl9WQUxVRRACOk4KBW9uZW9mEh0uZ29vZ2xlLnByb3RvYnVmLk9uZW9mT3B0aW9ucxiHCSABKAsyGC5idWYudmFsaWRhdGUuT25lb2ZSdWxlc1IFb25lb2Y6TgoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGIcJIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzUgVmaWVsZA",
-    [
-      file_google_protobuf_descriptor,
-      file_google_protobuf_duration,
-      file_google_protobuf_field_mask,
-      file_google_protobuf_timestamp,
-    ],
-  );
+export const file_buf_validate_validate: GenFile = /*@__PURE__*/
+  fileDesc("ChtidWYvdmFsaWRhdGUvdmFsaWRhdGUucHJvdG8SDGJ1Zi52YWxpZGF0ZSI3CgRSdWxlEgoKAmlkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKZXhwcmVzc2lvbhgDIAEoCSIeCgpPbmVvZlJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIIosJCgpGaWVsZFJ1bGVzEhYKDmNlbF9leHByZXNzaW9uGB0gAygJEh8KA2NlbBgXIAMoCzISLmJ1Zi52YWxpZGF0ZS5SdWxlEhAKCHJlcXVpcmVkGBkgASgIEiQKBmlnbm9yZRgbIAEoDjIULmJ1Zi52YWxpZGF0ZS5JZ25vcmUSKQoFZmxvYXQYASABKAsyGC5idWYudmFsaWRhdGUuRmxvYXRSdWxlc0gAEisKBmRvdWJsZRgCIAEoCzIZLmJ1Zi52YWxpZGF0ZS5Eb3VibGVSdWxlc0gAEikKBWludDMyGAMgASgLMhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXNIABIpCgVpbnQ2NBgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5JbnQ2NFJ1bGVzSAASKwoGdWludDMyGAUgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQzMlJ1bGVzSAASKwoGdWludDY0GAYgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQ2NFJ1bGVzSAASKwoGc2ludDMyGAcgASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQzMlJ1bGVzSAASKwoGc2ludDY0GAggASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQ2NFJ1bGVzSAASLQoHZml4ZWQzMhgJIAEoCzIaLmJ1Zi52YWxpZGF0ZS5GaXhlZDMyUnVsZXNIABItCgdmaXhlZDY0GAogASgLMhouYnVmLnZhbGlkYXRlLkZpeGVkNjRSdWxlc0gAEi8KCHNmaXhlZDMyGAsgASgLMhsuYnVmLnZhbGlkYXRlLlNGaXhlZDMyUnVsZXNIABIvCghzZml4ZWQ2NBgMIAEoCzIbLmJ1Zi52YWxpZGF0ZS5TRml4ZWQ2NFJ1bGVzSAASJwoEYm9vbBgNIAEoCzIXLmJ1Zi52YWxpZGF0ZS5Cb29sUnVsZXNIABIrCgZzdHJpbmcYDiABKAsyGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXNIABIpCgVieXRlcxgPIAEoCzIYLmJ1Zi52YWxpZGF0ZS5CeXRlc1J1bGVzSAASJwoEZW51bRgQIAEoCzIXLmJ1Zi52YWxpZGF0ZS5FbnVtUnVsZXNIABIvCghyZXBlYXRlZBgSIAEoCzIbLmJ1Zi52YWxpZGF0ZS5SZXBlYXRlZFJ1bGVzSAASJQoDbWFwGBMgASgLMhYuYnVmLnZhbGlkYXRlLk1hcFJ1bGVzSAASJQoDYW55GBQgASgLMhYuYnVmLnZhbGlkYXRlLkFueVJ1bGVzSAASLwoIZHVyYXRpb24YFSABKAsyGy5idWYudmFsaWRhdGUuRHVyYXRpb25SdWxlc0gAEjIKCmZpZWxkX21hc2sYHCABKAsyHC5idWYudmFsaWRhdGUuRmllbGRNYXNrUnVsZXNIABIxCgl0aW1lc3RhbXAYFiABKAsyHC5idWYudmFsaWRhdGUuVGltZXN0YW1wUnVsZXNIAEIGCgR0eXBlSgQIGBAZSgQIGhAbUgdza2lwcGVkUgxpZ25vcmVfZW1wdHkiugEKCkZsb2F0UnVsZXMSDQoFY29uc3QYASABKAISDAoCbHQYAiABKAJIABINCgNsdGUYAyABKAJIABIMCgJndBgEIAEoAkgBEg0KA2d0ZRgFIAEoAkgBEgoKAmluGAYgAygCEg4KBm5vdF9pbhgHIAMoAhIOCgZmaW5pdGUYCCABKAgSDwoHZXhhbXBsZRgJIAMoAioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iuwEKC0RvdWJsZVJ1bGVzEg0KBWNvbnN0GAEgASgBEgwKAmx0GAIgASgBSAASDQoDbHRlGAMgASgBSAASDAoCZ3QYBCABKAFIARINCgNndGUYBSABKAFIARIKCgJpbhgGIAMoARIOCgZub3RfaW4YByADKAESDgoGZmluaXRlGAggASgIEg8KB2V4YW1wbGUYCSADKAEqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqoBCgpJbnQzMlJ1bGVzEg0KBWNvbnN0GAEgASgFEgwKAmx0GAIgASgFSAASDQoDbHRlGAMgASgFSAASDAoCZ3QYBCABKAVIARINCgNndGUYBSABKAVIARIKCgJpbhgGIAMoBRIOCgZub3RfaW4YByADKAUSDwoHZXhhbXBsZRgIIAMoBSoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iqgEKCkludDY0UnVsZXMSDQoFY29uc3QYASABKAMSDAoCbHQYAiABKANIABINCgNsdGUYAyABKANIABIMCgJndBgEIAEoA0gBEg0KA2d0ZRgFIAEoA0gBEgoKAmluGAYgAygDEg4KBm5vdF9pbhgHIAMoAxIPCgdleGFtcGxlGAkgAygDKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDMyUnVsZXMSDQoFY29uc3QYASABKA0SDAoCbHQYAiABKA1IABINCgNsdGUYAyABKA1IABIMCgJndBgEIAEoDUgBEg0KA2d0ZRgFIAEoDUgBEgoKAmluGAYgAygNEg4KBm5vdF9pbhgHIAMoDRIPCgdleGFtcGxlGAggAygNKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDY0UnVsZXMSDQoFY29uc3QYASABKAQSDAoCbHQYAiABKARIABINCgNsdGUYAyABKARIABIMCgJndBgEIAEoBEgBEg0KA2d0ZRgFIAEoBEgBEgoKAmluGAYgAygEEg4KBm5vdF9pbhgHIAMoBBIPCgdleGFtcGxlGAggAygEKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDMyUnVsZXMSDQoFY29uc3QYASABKBESDAoCbHQYAiABKBFIABINCgNsdGUYAyABKBFIABIMCgJndBgEIAEoEUgBEg0KA2d0ZRgFIAEoEUgBEgoKAmluGAYgAygREg4KBm5vdF9pbhgHIAMoERIPCgdleGFtcGxlGAggAygRKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDY0UnVsZXMSDQoFY29uc3QYASABKBISDAoCbHQYAiABKBJIABINCgNsdGUYAyABKBJIABIMCgJndBgEIAEoEkgBEg0KA2d0ZRgFIAEoEkgBEgoKAmluGAYgAygSEg4KBm5vdF9pbhgHIAMoEhIPCgdleGFtcGxlGAggAygSKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKsAQoMRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgHEgwKAmx0GAIgASgHSAASDQoDbHRlGAMgASgHSAASDAoCZ3QYBCABKAdIARINCgNndGUYBSABKAdIARIKCgJpbhgGIAMoBxIOCgZub3RfaW4YByADKAcSDwoHZXhhbXBsZRgIIAMoByoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irAEKDEZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoBhIMCgJsdBgCIAEoBkgAEg0KA2x0ZRgDIAEoBkgAEgwKAmd0GAQgASgGSAESDQoDZ3RlGAUgASgGSAESCgoCaW4YBiADKAYSDgoGbm90X2luGAcgAygGEg8KB2V4YW1wbGUYCCADKAYqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIq0BCg1TRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgPEgwKAmx0GAIgASgPSAASDQoDbHRlGAMgASgPSAASDAoCZ3QYBCABKA9IARINCgNndGUYBSABKA9IARIKCgJpbhgGIAMoDxIOCgZub3RfaW4YByADKA8SDwoHZXhhbXBsZRgIIAMoDyoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irQEKDVNGaXhlZDY0UnVsZXMSDQoFY29uc3QYASABKBASDAoCbHQYAiABKBBIABINCgNsdGUYAyABKBBIABIMCgJndBgEIAEoEEgBEg0KA2d0ZRgFIAEoEEgBEgoKAmluGAYgAygQEg4KBm5vdF9pbhgHIAMoEBIPCgdleGFtcGxlGAggAygQKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiI2CglCb29sUnVsZXMSDQoFY29uc3QYASABKAgSDwoHZXhhbXBsZRgCIAMoCCoJCOgHEICAgIACIo0GCgtTdHJpbmdSdWxlcxINCgVjb25zdBgBIAEoCRILCgNsZW4YEyABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEhEKCWxlbl9ieXRlcxgUIAEoBBIRCgltaW5fYnl0ZXMYBCABKAQSEQoJbWF4X2J5dGVzGAUgASgEEg8KB3BhdHRlcm4YBiABKAkSDgoGcHJlZml4GAcgASgJEg4KBnN1ZmZpeBgIIAEoCRIQCghjb250YWlucxgJIAEoCRIUCgxub3RfY29udGFpbnMYFyABKAkSCgoCaW4YCiADKAkSDgoGbm90X2luGAsgAygJEg8KBWVtYWlsGAwgASgISAASEgoIaG9zdG5hbWUYDSABKAhIABIMCgJpcBgOIAEoCEgAEg4KBGlwdjQYDyABKAhIABIOCgRpcHY2GBAgASgISAASDQoDdXJpGBEgASgISAASEQoHdXJpX3JlZhgSIAEoCEgAEhEKB2FkZHJlc3MYFSABKAhIABIOCgR1dWlkGBYgASgISAASDwoFdHV1aWQYISABKAhIABIbChFpcF93aXRoX3ByZWZpeGxlbhgaIAEoCEgAEh0KE2lwdjRfd2l0aF9wcmVmaXhsZW4YGyABKAhIABIdChNpcHY2X3dpdGhfcHJlZml4bGVuGBwgASgISAASEwoJaXBfcHJlZml4GB0gASgISAASFQoLaXB2NF9wcmVmaXgYHiABKAhIABIVCgtpcHY2X3ByZWZpeBgfIAEoCEgAEhcKDWhvc3RfYW5kX3BvcnQYICABKAhIABIOCgR1bGlkGCMgASgISAASFgoMcHJvdG9idWZfZnFuGCUgASgISAASGgoQcHJvdG9idWZfZG90X2ZxbhgmIAEoCEgAEjQKEHdlbGxfa25vd25fcmVnZXgYGCABKA4yGC5idWYudmFsaWRhdGUuS25vd25SZWdleEgAEg4KBnN0cmljdBgZIAEoCBIPCgdleGFtcGxlGCIgAygJKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biKRAgoKQnl0ZXNSdWxlcxINCgVjb25zdBgBIAEoDBILCgNsZW4YDSABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEg8KB3BhdHRlcm4YBCABKAkSDgoGcHJlZml4GAUgASgMEg4KBnN1ZmZpeBgGIAEoDBIQCghjb250YWlucxgHIAEoDBIKCgJpbhgIIAMoDBIOCgZub3RfaW4YCSADKAwSDAoCaXAYCiABKAhIABIOCgRpcHY0GAsgASgISAASDgoEaXB2NhgMIAEoCEgAEg4KBHV1aWQYDyABKAhIABIPCgdleGFtcGxlGA4gAygMKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biJoCglFbnVtUnVsZXMSDQoFY29uc3QYASABKAUSFAoMZGVmaW5lZF9vbmx5GAIgASgIEgoKAmluGAMgAygFEg4KBm5vdF9pbhgEIAMoBRIPCgdleGFtcGxlGAUgAygFKgkI6AcQgICAgAIieQoNUmVwZWF0ZWRSdWxlcxIRCgltaW5faXRlbXMYASABKAQSEQoJbWF4X2l0ZW1zGAIgASgEEg4KBnVuaXF1ZRgDIAEoCBInCgVpdGVtcxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIijQEKCE1hcFJ1bGVzEhEKCW1pbl9wYWlycxgBIAEoBBIRCgltYXhfcGFpcnMYAiABKAQSJgoEa2V5cxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzEigKBnZhbHVlcxgFIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIiJgoIQW55UnVsZXMSCgoCaW4YAiADKAkSDgoGbm90X2luGAMgAygJIoUDCg1EdXJhdGlvblJ1bGVzEigKBWNvbnN0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKAmx0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKAoDbHRlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASJwoCZ3QYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIoCgNndGUYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIlCgJpbhgHIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZub3RfaW4YCCADKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHZXhhbXBsZRgJIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4ijwEKDkZpZWxkTWFza1J1bGVzEikKBWNvbnN0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIKCgJpbhgCIAMoCRIOCgZub3RfaW4YAyADKAkSKwoHZXhhbXBsZRgEIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sqCQjoBxCAgICAAiKJAwoOVGltZXN0YW1wUnVsZXMSKQoFY29uc3QYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKAmx0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEikKA2x0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIQCgZsdF9ub3cYByABKAhIABIoCgJndBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIpCgNndGUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAESEAoGZ3Rfbm93GAggASgISAESKQoGd2l0aGluGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKB2V4YW1wbGUYCiADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbipNCgZJZ25vcmUSFgoSSUdOT1JFX1VOU1BFQ0lGSUVEEAASGAoUSUdOT1JFX0lGX1pFUk9fVkFMVUUQARIRCg1JR05PUkVfQUxXQVlTEAMqbgoKS25vd25SZWdleBIbChdLTk9XTl9SRUdFWF9VTlNQRUNJRklFRBAAEiAKHEtOT1dOX1JFR0VYX0hUVFBfSEVBREVSX05BTUUQARIhCh1LTk9XTl9SRUdFWF9IVFRQX0hFQURFUl9WQUxVRRACOk4KBW9uZW9mEh0uZ29vZ2xlLnByb3RvYnVmLk9uZW9mT3B0aW9ucxiHCSABKAsyGC5idWYudmFsaWRhdGUuT25lb2ZSdWxlc1IFb25lb2Y6TgoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGIcJIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzUgVmaWVsZA", [file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message buf.validate.Rule
@@ -55,7 +41,8 @@ export type Rule = Message<"buf.validate.Rule"> & {
  * Describes the message buf.validate.Rule.
  * Use `create(RuleSchema)` to create a new message.
  */
-export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/ messageDesc(file_buf_validate_validate, 0);
+export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
+  messageDesc(file_buf_validate_validate, 0);
 
 /**
  * @generated from message buf.validate.OneofRules
@@ -71,8 +58,7 @@ export type OneofRules = Message<"buf.validate.OneofRules"> & {
  * Describes the message buf.validate.OneofRules.
  * Use `create(OneofRulesSchema)` to create a new message.
  */
-export const OneofRulesSchema: GenMessage<OneofRules> =
-  /*@__PURE__*/
+export const OneofRulesSchema: GenMessage<OneofRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 1);
 
 /**
@@ -102,170 +88,146 @@ export type FieldRules = Message<"buf.validate.FieldRules"> & {
   /**
    * @generated from oneof buf.validate.FieldRules.type
    */
-  type:
-    | {
-        /**
-         * @generated from field: buf.validate.FloatRules float = 1;
-         */
-        value: FloatRules;
-        case: "float";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.DoubleRules double = 2;
-         */
-        value: DoubleRules;
-        case: "double";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.Int32Rules int32 = 3;
-         */
-        value: Int32Rules;
-        case: "int32";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.Int64Rules int64 = 4;
-         */
-        value: Int64Rules;
-        case: "int64";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.UInt32Rules uint32 = 5;
-         */
-        value: UInt32Rules;
-        case: "uint32";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.UInt64Rules uint64 = 6;
-         */
-        value: UInt64Rules;
-        case: "uint64";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.SInt32Rules sint32 = 7;
-         */
-        value: SInt32Rules;
-        case: "sint32";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.SInt64Rules sint64 = 8;
-         */
-        value: SInt64Rules;
-        case: "sint64";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.Fixed32Rules fixed32 = 9;
-         */
-        value: Fixed32Rules;
-        case: "fixed32";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.Fixed64Rules fixed64 = 10;
-         */
-        value: Fixed64Rules;
-        case: "fixed64";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.SFixed32Rules sfixed32 = 11;
-         */
-        value: SFixed32Rules;
-        case: "sfixed32";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.SFixed64Rules sfixed64 = 12;
-         */
-        value: SFixed64Rules;
-        case: "sfixed64";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.BoolRules bool = 13;
-         */
-        value: BoolRules;
-        case: "bool";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.StringRules string = 14;
-         */
-        value: StringRules;
-        case: "string";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.BytesRules bytes = 15;
-         */
-        value: BytesRules;
-        case: "bytes";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.EnumRules enum = 16;
-         */
-        value: EnumRules;
-        case: "enum";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.RepeatedRules repeated = 18;
-         */
-        value: RepeatedRules;
-        case: "repeated";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.MapRules map = 19;
-         */
-        value: MapRules;
-        case: "map";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.AnyRules any = 20;
-         */
-        value: AnyRules;
-        case: "any";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.DurationRules duration = 21;
-         */
-        value: DurationRules;
-        case: "duration";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.FieldMaskRules field_mask = 28;
-         */
-        value: FieldMaskRules;
-        case: "fieldMask";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.TimestampRules timestamp = 22;
-         */
-        value: TimestampRules;
-        case: "timestamp";
-      }
-    | { case: undefined; value?: undefined };
+  type: {
+    /**
+     * @generated from field: buf.validate.FloatRules float = 1;
+     */
+    value: FloatRules;
+    case: "float";
+  } | {
+    /**
+     * @generated from field: buf.validate.DoubleRules double = 2;
+     */
+    value: DoubleRules;
+    case: "double";
+  } | {
+    /**
+     * @generated from field: buf.validate.Int32Rules int32 = 3;
+     */
+    value: Int32Rules;
+    case: "int32";
+  } | {
+    /**
+     * @generated from field: buf.validate.Int64Rules int64 = 4;
+     */
+    value: Int64Rules;
+    case: "int64";
+  } | {
+    /**
+     * @generated from field: buf.validate.UInt32Rules uint32 = 5;
+     */
+    value: UInt32Rules;
+    case: "uint32";
+  } | {
+    /**
+     * @generated from field: buf.validate.UInt64Rules uint64 = 6;
+     */
+    value: UInt64Rules;
+    case: "uint64";
+  } | {
+    /**
+     * @generated from field: buf.validate.SInt32Rules sint32 = 7;
+     */
+    value: SInt32Rules;
+    case: "sint32";
+  } | {
+    /**
+     * @generated from field: buf.validate.SInt64Rules sint64 = 8;
+     */
+    value: SInt64Rules;
+    case: "sint64";
+  } | {
+    /**
+     * @generated from field: buf.validate.Fixed32Rules fixed32 = 9;
+     */
+    value: Fixed32Rules;
+    case: "fixed32";
+  } | {
+    /**
+     * @generated from field: buf.validate.Fixed64Rules fixed64 = 10;
+     */
+    value: Fixed64Rules;
+    case: "fixed64";
+  } | {
+    /**
+     * @generated from field: buf.validate.SFixed32Rules sfixed32 = 11;
+     */
+    value: SFixed32Rules;
+    case: "sfixed32";
+  } | {
+    /**
+     * @generated from field: buf.validate.SFixed64Rules sfixed64 = 12;
+     */
+    value: SFixed64Rules;
+    case: "sfixed64";
+  } | {
+    /**
+     * @generated from field: buf.validate.BoolRules bool = 13;
+     */
+    value: BoolRules;
+    case: "bool";
+  } | {
+    /**
+     * @generated from field: buf.validate.StringRules string = 14;
+     */
+    value: StringRules;
+    case: "string";
+  } | {
+    /**
+     * @generated from field: buf.validate.BytesRules bytes = 15;
+     */
+    value: BytesRules;
+    case: "bytes";
+  } | {
+    /**
+     * @generated from field: buf.validate.EnumRules enum = 16;
+     */
+    value: EnumRules;
+    case: "enum";
+  } | {
+    /**
+     * @generated from field: buf.validate.RepeatedRules repeated = 18;
+     */
+    value: RepeatedRules;
+    case: "repeated";
+  } | {
+    /**
+     * @generated from field: buf.validate.MapRules map = 19;
+     */
+    value: MapRules;
+    case: "map";
+  } | {
+    /**
+     * @generated from field: buf.validate.AnyRules any = 20;
+     */
+    value: AnyRules;
+    case: "any";
+  } | {
+    /**
+     * @generated from field: buf.validate.DurationRules duration = 21;
+     */
+    value: DurationRules;
+    case: "duration";
+  } | {
+    /**
+     * @generated from field: buf.validate.FieldMaskRules field_mask = 28;
+     */
+    value: FieldMaskRules;
+    case: "fieldMask";
+  } | {
+    /**
+     * @generated from field: buf.validate.TimestampRules timestamp = 22;
+     */
+    value: TimestampRules;
+    case: "timestamp";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message buf.validate.FieldRules.
  * Use `create(FieldRulesSchema)` to create a new message.
  */
-export const FieldRulesSchema: GenMessage<FieldRules> =
-  /*@__PURE__*/
+export const FieldRulesSchema: GenMessage<FieldRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 2);
 
 /**
@@ -280,42 +242,36 @@ export type FloatRules = Message<"buf.validate.FloatRules"> & {
   /**
    * @generated from oneof buf.validate.FloatRules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: float lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: float lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: float lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: float lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.FloatRules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: float gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: float gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: float gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: float gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated float in = 6;
@@ -342,8 +298,7 @@ export type FloatRules = Message<"buf.validate.FloatRules"> & {
  * Describes the message buf.validate.FloatRules.
  * Use `create(FloatRulesSchema)` to create a new message.
  */
-export const FloatRulesSchema: GenMessage<FloatRules> =
-  /*@__PURE__*/
+export const FloatRulesSchema: GenMessage<FloatRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 3);
 
 /**
@@ -358,42 +313,36 @@ export type DoubleRules = Message<"buf.validate.DoubleRules"> & {
   /**
    * @generated from oneof buf.validate.DoubleRules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: double lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: double lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: double lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: double lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.DoubleRules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: double gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: double gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: double gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: double gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated double in = 6;
@@ -420,8 +369,7 @@ export type DoubleRules = Message<"buf.validate.DoubleRules"> & {
  * Describes the message buf.validate.DoubleRules.
  * Use `create(DoubleRulesSchema)` to create a new message.
  */
-export const DoubleRulesSchema: GenMessage<DoubleRules> =
-  /*@__PURE__*/
+export const DoubleRulesSchema: GenMessage<DoubleRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 4);
 
 /**
@@ -436,42 +384,36 @@ export type Int32Rules = Message<"buf.validate.Int32Rules"> & {
   /**
    * @generated from oneof buf.validate.Int32Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: int32 lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: int32 lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: int32 lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: int32 lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.Int32Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: int32 gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: int32 gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: int32 gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: int32 gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated int32 in = 6;
@@ -493,8 +435,7 @@ export type Int32Rules = Message<"buf.validate.Int32Rules"> & {
  * Describes the message buf.validate.Int32Rules.
  * Use `create(Int32RulesSchema)` to create a new message.
  */
-export const Int32RulesSchema: GenMessage<Int32Rules> =
-  /*@__PURE__*/
+export const Int32RulesSchema: GenMessage<Int32Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 5);
 
 /**
@@ -509,42 +450,36 @@ export type Int64Rules = Message<"buf.validate.Int64Rules"> & {
   /**
    * @generated from oneof buf.validate.Int64Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: int64 lt = 2;
-         */
-        value: bigint;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: int64 lte = 3;
-         */
-        value: bigint;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: int64 lt = 2;
+     */
+    value: bigint;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: int64 lte = 3;
+     */
+    value: bigint;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.Int64Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: int64 gt = 4;
-         */
-        value: bigint;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: int64 gte = 5;
-         */
-        value: bigint;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: int64 gt = 4;
+     */
+    value: bigint;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: int64 gte = 5;
+     */
+    value: bigint;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated int64 in = 6;
@@ -566,8 +501,7 @@ export type Int64Rules = Message<"buf.validate.Int64Rules"> & {
  * Describes the message buf.validate.Int64Rules.
  * Use `create(Int64RulesSchema)` to create a new message.
  */
-export const Int64RulesSchema: GenMessage<Int64Rules> =
-  /*@__PURE__*/
+export const Int64RulesSchema: GenMessage<Int64Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 6);
 
 /**
@@ -582,42 +516,36 @@ export type UInt32Rules = Message<"buf.validate.UInt32Rules"> & {
   /**
    * @generated from oneof buf.validate.UInt32Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: uint32 lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: uint32 lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: uint32 lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: uint32 lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.UInt32Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: uint32 gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: uint32 gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: uint32 gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: uint32 gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated uint32 in = 6;
@@ -639,8 +567,7 @@ export type UInt32Rules = Message<"buf.validate.UInt32Rules"> & {
  * Describes the message buf.validate.UInt32Rules.
  * Use `create(UInt32RulesSchema)` to create a new message.
  */
-export const UInt32RulesSchema: GenMessage<UInt32Rules> =
-  /*@__PURE__*/
+export const UInt32RulesSchema: GenMessage<UInt32Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 7);
 
 /**
@@ -655,42 +582,36 @@ export type UInt64Rules = Message<"buf.validate.UInt64Rules"> & {
   /**
    * @generated from oneof buf.validate.UInt64Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: uint64 lt = 2;
-         */
-        value: bigint;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: uint64 lte = 3;
-         */
-        value: bigint;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: uint64 lt = 2;
+     */
+    value: bigint;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: uint64 lte = 3;
+     */
+    value: bigint;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.UInt64Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: uint64 gt = 4;
-         */
-        value: bigint;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: uint64 gte = 5;
-         */
-        value: bigint;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: uint64 gt = 4;
+     */
+    value: bigint;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: uint64 gte = 5;
+     */
+    value: bigint;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated uint64 in = 6;
@@ -712,8 +633,7 @@ export type UInt64Rules = Message<"buf.validate.UInt64Rules"> & {
  * Describes the message buf.validate.UInt64Rules.
  * Use `create(UInt64RulesSchema)` to create a new message.
  */
-export const UInt64RulesSchema: GenMessage<UInt64Rules> =
-  /*@__PURE__*/
+export const UInt64RulesSchema: GenMessage<UInt64Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 8);
 
 /**
@@ -728,42 +648,36 @@ export type SInt32Rules = Message<"buf.validate.SInt32Rules"> & {
   /**
    * @generated from oneof buf.validate.SInt32Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: sint32 lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: sint32 lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: sint32 lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: sint32 lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.SInt32Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: sint32 gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: sint32 gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: sint32 gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: sint32 gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated sint32 in = 6;
@@ -785,8 +699,7 @@ export type SInt32Rules = Message<"buf.validate.SInt32Rules"> & {
  * Describes the message buf.validate.SInt32Rules.
  * Use `create(SInt32RulesSchema)` to create a new message.
  */
-export const SInt32RulesSchema: GenMessage<SInt32Rules> =
-  /*@__PURE__*/
+export const SInt32RulesSchema: GenMessage<SInt32Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 9);
 
 /**
@@ -801,42 +714,36 @@ export type SInt64Rules = Message<"buf.validate.SInt64Rules"> & {
   /**
    * @generated from oneof buf.validate.SInt64Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: sint64 lt = 2;
-         */
-        value: bigint;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: sint64 lte = 3;
-         */
-        value: bigint;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: sint64 lt = 2;
+     */
+    value: bigint;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: sint64 lte = 3;
+     */
+    value: bigint;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.SInt64Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: sint64 gt = 4;
-         */
-        value: bigint;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: sint64 gte = 5;
-         */
-        value: bigint;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: sint64 gt = 4;
+     */
+    value: bigint;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: sint64 gte = 5;
+     */
+    value: bigint;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated sint64 in = 6;
@@ -858,8 +765,7 @@ export type SInt64Rules = Message<"buf.validate.SInt64Rules"> & {
  * Describes the message buf.validate.SInt64Rules.
  * Use `create(SInt64RulesSchema)` to create a new message.
  */
-export const SInt64RulesSchema: GenMessage<SInt64Rules> =
-  /*@__PURE__*/
+export const SInt64RulesSchema: GenMessage<SInt64Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 10);
 
 /**
@@ -874,42 +780,36 @@ export type Fixed32Rules = Message<"buf.validate.Fixed32Rules"> & {
   /**
    * @generated from oneof buf.validate.Fixed32Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: fixed32 lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: fixed32 lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: fixed32 lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: fixed32 lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.Fixed32Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: fixed32 gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: fixed32 gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: fixed32 gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: fixed32 gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated fixed32 in = 6;
@@ -931,8 +831,7 @@ export type Fixed32Rules = Message<"buf.validate.Fixed32Rules"> & {
  * Describes the message buf.validate.Fixed32Rules.
  * Use `create(Fixed32RulesSchema)` to create a new message.
  */
-export const Fixed32RulesSchema: GenMessage<Fixed32Rules> =
-  /*@__PURE__*/
+export const Fixed32RulesSchema: GenMessage<Fixed32Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 11);
 
 /**
@@ -947,42 +846,36 @@ export type Fixed64Rules = Message<"buf.validate.Fixed64Rules"> & {
   /**
    * @generated from oneof buf.validate.Fixed64Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: fixed64 lt = 2;
-         */
-        value: bigint;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: fixed64 lte = 3;
-         */
-        value: bigint;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: fixed64 lt = 2;
+     */
+    value: bigint;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: fixed64 lte = 3;
+     */
+    value: bigint;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.Fixed64Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: fixed64 gt = 4;
-         */
-        value: bigint;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: fixed64 gte = 5;
-         */
-        value: bigint;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: fixed64 gt = 4;
+     */
+    value: bigint;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: fixed64 gte = 5;
+     */
+    value: bigint;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated fixed64 in = 6;
@@ -1004,8 +897,7 @@ export type Fixed64Rules = Message<"buf.validate.Fixed64Rules"> & {
  * Describes the message buf.validate.Fixed64Rules.
  * Use `create(Fixed64RulesSchema)` to create a new message.
  */
-export const Fixed64RulesSchema: GenMessage<Fixed64Rules> =
-  /*@__PURE__*/
+export const Fixed64RulesSchema: GenMessage<Fixed64Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 12);
 
 /**
@@ -1020,42 +912,36 @@ export type SFixed32Rules = Message<"buf.validate.SFixed32Rules"> & {
   /**
    * @generated from oneof buf.validate.SFixed32Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: sfixed32 lt = 2;
-         */
-        value: number;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: sfixed32 lte = 3;
-         */
-        value: number;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: sfixed32 lt = 2;
+     */
+    value: number;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: sfixed32 lte = 3;
+     */
+    value: number;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.SFixed32Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: sfixed32 gt = 4;
-         */
-        value: number;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: sfixed32 gte = 5;
-         */
-        value: number;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: sfixed32 gt = 4;
+     */
+    value: number;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: sfixed32 gte = 5;
+     */
+    value: number;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated sfixed32 in = 6;
@@ -1077,8 +963,7 @@ export type SFixed32Rules = Message<"buf.validate.SFixed32Rules"> & {
  * Describes the message buf.validate.SFixed32Rules.
  * Use `create(SFixed32RulesSchema)` to create a new message.
  */
-export const SFixed32RulesSchema: GenMessage<SFixed32Rules> =
-  /*@__PURE__*/
+export const SFixed32RulesSchema: GenMessage<SFixed32Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 13);
 
 /**
@@ -1093,42 +978,36 @@ export type SFixed64Rules = Message<"buf.validate.SFixed64Rules"> & {
   /**
    * @generated from oneof buf.validate.SFixed64Rules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: sfixed64 lt = 2;
-         */
-        value: bigint;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: sfixed64 lte = 3;
-         */
-        value: bigint;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: sfixed64 lt = 2;
+     */
+    value: bigint;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: sfixed64 lte = 3;
+     */
+    value: bigint;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.SFixed64Rules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: sfixed64 gt = 4;
-         */
-        value: bigint;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: sfixed64 gte = 5;
-         */
-        value: bigint;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: sfixed64 gt = 4;
+     */
+    value: bigint;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: sfixed64 gte = 5;
+     */
+    value: bigint;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated sfixed64 in = 6;
@@ -1150,8 +1029,7 @@ export type SFixed64Rules = Message<"buf.validate.SFixed64Rules"> & {
  * Describes the message buf.validate.SFixed64Rules.
  * Use `create(SFixed64RulesSchema)` to create a new message.
  */
-export const SFixed64RulesSchema: GenMessage<SFixed64Rules> =
-  /*@__PURE__*/
+export const SFixed64RulesSchema: GenMessage<SFixed64Rules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 14);
 
 /**
@@ -1173,8 +1051,7 @@ export type BoolRules = Message<"buf.validate.BoolRules"> & {
  * Describes the message buf.validate.BoolRules.
  * Use `create(BoolRulesSchema)` to create a new message.
  */
-export const BoolRulesSchema: GenMessage<BoolRules> =
-  /*@__PURE__*/
+export const BoolRulesSchema: GenMessage<BoolRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 15);
 
 /**
@@ -1254,155 +1131,133 @@ export type StringRules = Message<"buf.validate.StringRules"> & {
   /**
    * @generated from oneof buf.validate.StringRules.well_known
    */
-  wellKnown:
-    | {
-        /**
-         * @generated from field: bool email = 12;
-         */
-        value: boolean;
-        case: "email";
-      }
-    | {
-        /**
-         * @generated from field: bool hostname = 13;
-         */
-        value: boolean;
-        case: "hostname";
-      }
-    | {
-        /**
-         * @generated from field: bool ip = 14;
-         */
-        value: boolean;
-        case: "ip";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv4 = 15;
-         */
-        value: boolean;
-        case: "ipv4";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv6 = 16;
-         */
-        value: boolean;
-        case: "ipv6";
-      }
-    | {
-        /**
-         * @generated from field: bool uri = 17;
-         */
-        value: boolean;
-        case: "uri";
-      }
-    | {
-        /**
-         * @generated from field: bool uri_ref = 18;
-         */
-        value: boolean;
-        case: "uriRef";
-      }
-    | {
-        /**
-         * @generated from field: bool address = 21;
-         */
-        value: boolean;
-        case: "address";
-      }
-    | {
-        /**
-         * @generated from field: bool uuid = 22;
-         */
-        value: boolean;
-        case: "uuid";
-      }
-    | {
-        /**
-         * @generated from field: bool tuuid = 33;
-         */
-        value: boolean;
-        case: "tuuid";
-      }
-    | {
-        /**
-         * @generated from field: bool ip_with_prefixlen = 26;
-         */
-        value: boolean;
-        case: "ipWithPrefixlen";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv4_with_prefixlen = 27;
-         */
-        value: boolean;
-        case: "ipv4WithPrefixlen";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv6_with_prefixlen = 28;
-         */
-        value: boolean;
-        case: "ipv6WithPrefixlen";
-      }
-    | {
-        /**
-         * @generated from field: bool ip_prefix = 29;
-         */
-        value: boolean;
-        case: "ipPrefix";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv4_prefix = 30;
-         */
-        value: boolean;
-        case: "ipv4Prefix";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv6_prefix = 31;
-         */
-        value: boolean;
-        case: "ipv6Prefix";
-      }
-    | {
-        /**
-         * @generated from field: bool host_and_port = 32;
-         */
-        value: boolean;
-        case: "hostAndPort";
-      }
-    | {
-        /**
-         * @generated from field: bool ulid = 35;
-         */
-        value: boolean;
-        case: "ulid";
-      }
-    | {
-        /**
-         * @generated from field: bool protobuf_fqn = 37;
-         */
-        value: boolean;
-        case: "protobufFqn";
-      }
-    | {
-        /**
-         * @generated from field: bool protobuf_dot_fqn = 38;
-         */
-        value: boolean;
-        case: "protobufDotFqn";
-      }
-    | {
-        /**
-         * @generated from field: buf.validate.KnownRegex well_known_regex = 24;
-         */
-        value: KnownRegex;
-        case: "wellKnownRegex";
-      }
-    | { case: undefined; value?: undefined };
+  wellKnown: {
+    /**
+     * @generated from field: bool email = 12;
+     */
+    value: boolean;
+    case: "email";
+  } | {
+    /**
+     * @generated from field: bool hostname = 13;
+     */
+    value: boolean;
+    case: "hostname";
+  } | {
+    /**
+     * @generated from field: bool ip = 14;
+     */
+    value: boolean;
+    case: "ip";
+  } | {
+    /**
+     * @generated from field: bool ipv4 = 15;
+     */
+    value: boolean;
+    case: "ipv4";
+  } | {
+    /**
+     * @generated from field: bool ipv6 = 16;
+     */
+    value: boolean;
+    case: "ipv6";
+  } | {
+    /**
+     * @generated from field: bool uri = 17;
+     */
+    value: boolean;
+    case: "uri";
+  } | {
+    /**
+     * @generated from field: bool uri_ref = 18;
+     */
+    value: boolean;
+    case: "uriRef";
+  } | {
+    /**
+     * @generated from field: bool address = 21;
+     */
+    value: boolean;
+    case: "address";
+  } | {
+    /**
+     * @generated from field: bool uuid = 22;
+     */
+    value: boolean;
+    case: "uuid";
+  } | {
+    /**
+     * @generated from field: bool tuuid = 33;
+     */
+    value: boolean;
+    case: "tuuid";
+  } | {
+    /**
+     * @generated from field: bool ip_with_prefixlen = 26;
+     */
+    value: boolean;
+    case: "ipWithPrefixlen";
+  } | {
+    /**
+     * @generated from field: bool ipv4_with_prefixlen = 27;
+     */
+    value: boolean;
+    case: "ipv4WithPrefixlen";
+  } | {
+    /**
+     * @generated from field: bool ipv6_with_prefixlen = 28;
+     */
+    value: boolean;
+    case: "ipv6WithPrefixlen";
+  } | {
+    /**
+     * @generated from field: bool ip_prefix = 29;
+     */
+    value: boolean;
+    case: "ipPrefix";
+  } | {
+    /**
+     * @generated from field: bool ipv4_prefix = 30;
+     */
+    value: boolean;
+    case: "ipv4Prefix";
+  } | {
+    /**
+     * @generated from field: bool ipv6_prefix = 31;
+     */
+    value: boolean;
+    case: "ipv6Prefix";
+  } | {
+    /**
+     * @generated from field: bool host_and_port = 32;
+     */
+    value: boolean;
+    case: "hostAndPort";
+  } | {
+    /**
+     * @generated from field: bool ulid = 35;
+     */
+    value: boolean;
+    case: "ulid";
+  } | {
+    /**
+     * @generated from field: bool protobuf_fqn = 37;
+     */
+    value: boolean;
+    case: "protobufFqn";
+  } | {
+    /**
+     * @generated from field: bool protobuf_dot_fqn = 38;
+     */
+    value: boolean;
+    case: "protobufDotFqn";
+  } | {
+    /**
+     * @generated from field: buf.validate.KnownRegex well_known_regex = 24;
+     */
+    value: KnownRegex;
+    case: "wellKnownRegex";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: optional bool strict = 25;
@@ -1419,8 +1274,7 @@ export type StringRules = Message<"buf.validate.StringRules"> & {
  * Describes the message buf.validate.StringRules.
  * Use `create(StringRulesSchema)` to create a new message.
  */
-export const StringRulesSchema: GenMessage<StringRules> =
-  /*@__PURE__*/
+export const StringRulesSchema: GenMessage<StringRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 16);
 
 /**
@@ -1480,36 +1334,31 @@ export type BytesRules = Message<"buf.validate.BytesRules"> & {
   /**
    * @generated from oneof buf.validate.BytesRules.well_known
    */
-  wellKnown:
-    | {
-        /**
-         * @generated from field: bool ip = 10;
-         */
-        value: boolean;
-        case: "ip";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv4 = 11;
-         */
-        value: boolean;
-        case: "ipv4";
-      }
-    | {
-        /**
-         * @generated from field: bool ipv6 = 12;
-         */
-        value: boolean;
-        case: "ipv6";
-      }
-    | {
-        /**
-         * @generated from field: bool uuid = 15;
-         */
-        value: boolean;
-        case: "uuid";
-      }
-    | { case: undefined; value?: undefined };
+  wellKnown: {
+    /**
+     * @generated from field: bool ip = 10;
+     */
+    value: boolean;
+    case: "ip";
+  } | {
+    /**
+     * @generated from field: bool ipv4 = 11;
+     */
+    value: boolean;
+    case: "ipv4";
+  } | {
+    /**
+     * @generated from field: bool ipv6 = 12;
+     */
+    value: boolean;
+    case: "ipv6";
+  } | {
+    /**
+     * @generated from field: bool uuid = 15;
+     */
+    value: boolean;
+    case: "uuid";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated bytes example = 14;
@@ -1521,8 +1370,7 @@ export type BytesRules = Message<"buf.validate.BytesRules"> & {
  * Describes the message buf.validate.BytesRules.
  * Use `create(BytesRulesSchema)` to create a new message.
  */
-export const BytesRulesSchema: GenMessage<BytesRules> =
-  /*@__PURE__*/
+export const BytesRulesSchema: GenMessage<BytesRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 17);
 
 /**
@@ -1559,8 +1407,7 @@ export type EnumRules = Message<"buf.validate.EnumRules"> & {
  * Describes the message buf.validate.EnumRules.
  * Use `create(EnumRulesSchema)` to create a new message.
  */
-export const EnumRulesSchema: GenMessage<EnumRules> =
-  /*@__PURE__*/
+export const EnumRulesSchema: GenMessage<EnumRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 18);
 
 /**
@@ -1592,8 +1439,7 @@ export type RepeatedRules = Message<"buf.validate.RepeatedRules"> & {
  * Describes the message buf.validate.RepeatedRules.
  * Use `create(RepeatedRulesSchema)` to create a new message.
  */
-export const RepeatedRulesSchema: GenMessage<RepeatedRules> =
-  /*@__PURE__*/
+export const RepeatedRulesSchema: GenMessage<RepeatedRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 19);
 
 /**
@@ -1625,7 +1471,8 @@ export type MapRules = Message<"buf.validate.MapRules"> & {
  * Describes the message buf.validate.MapRules.
  * Use `create(MapRulesSchema)` to create a new message.
  */
-export const MapRulesSchema: GenMessage<MapRules> = /*@__PURE__*/ messageDesc(file_buf_validate_validate, 20);
+export const MapRulesSchema: GenMessage<MapRules> = /*@__PURE__*/
+  messageDesc(file_buf_validate_validate, 20);
 
 /**
  * @generated from message buf.validate.AnyRules
@@ -1646,7 +1493,8 @@ export type AnyRules = Message<"buf.validate.AnyRules"> & {
  * Describes the message buf.validate.AnyRules.
  * Use `create(AnyRulesSchema)` to create a new message.
  */
-export const AnyRulesSchema: GenMessage<AnyRules> = /*@__PURE__*/ messageDesc(file_buf_validate_validate, 21);
+export const AnyRulesSchema: GenMessage<AnyRules> = /*@__PURE__*/
+  messageDesc(file_buf_validate_validate, 21);
 
 /**
  * @generated from message buf.validate.DurationRules
@@ -1660,42 +1508,36 @@ export type DurationRules = Message<"buf.validate.DurationRules"> & {
   /**
    * @generated from oneof buf.validate.DurationRules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: google.protobuf.Duration lt = 3;
-         */
-        value: Duration;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: google.protobuf.Duration lte = 4;
-         */
-        value: Duration;
-        case: "lte";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: google.protobuf.Duration lt = 3;
+     */
+    value: Duration;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: google.protobuf.Duration lte = 4;
+     */
+    value: Duration;
+    case: "lte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.DurationRules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: google.protobuf.Duration gt = 5;
-         */
-        value: Duration;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: google.protobuf.Duration gte = 6;
-         */
-        value: Duration;
-        case: "gte";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: google.protobuf.Duration gt = 5;
+     */
+    value: Duration;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: google.protobuf.Duration gte = 6;
+     */
+    value: Duration;
+    case: "gte";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: repeated google.protobuf.Duration in = 7;
@@ -1717,8 +1559,7 @@ export type DurationRules = Message<"buf.validate.DurationRules"> & {
  * Describes the message buf.validate.DurationRules.
  * Use `create(DurationRulesSchema)` to create a new message.
  */
-export const DurationRulesSchema: GenMessage<DurationRules> =
-  /*@__PURE__*/
+export const DurationRulesSchema: GenMessage<DurationRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 22);
 
 /**
@@ -1750,8 +1591,7 @@ export type FieldMaskRules = Message<"buf.validate.FieldMaskRules"> & {
  * Describes the message buf.validate.FieldMaskRules.
  * Use `create(FieldMaskRulesSchema)` to create a new message.
  */
-export const FieldMaskRulesSchema: GenMessage<FieldMaskRules> =
-  /*@__PURE__*/
+export const FieldMaskRulesSchema: GenMessage<FieldMaskRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 23);
 
 /**
@@ -1766,56 +1606,48 @@ export type TimestampRules = Message<"buf.validate.TimestampRules"> & {
   /**
    * @generated from oneof buf.validate.TimestampRules.less_than
    */
-  lessThan:
-    | {
-        /**
-         * @generated from field: google.protobuf.Timestamp lt = 3;
-         */
-        value: Timestamp;
-        case: "lt";
-      }
-    | {
-        /**
-         * @generated from field: google.protobuf.Timestamp lte = 4;
-         */
-        value: Timestamp;
-        case: "lte";
-      }
-    | {
-        /**
-         * @generated from field: bool lt_now = 7;
-         */
-        value: boolean;
-        case: "ltNow";
-      }
-    | { case: undefined; value?: undefined };
+  lessThan: {
+    /**
+     * @generated from field: google.protobuf.Timestamp lt = 3;
+     */
+    value: Timestamp;
+    case: "lt";
+  } | {
+    /**
+     * @generated from field: google.protobuf.Timestamp lte = 4;
+     */
+    value: Timestamp;
+    case: "lte";
+  } | {
+    /**
+     * @generated from field: bool lt_now = 7;
+     */
+    value: boolean;
+    case: "ltNow";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from oneof buf.validate.TimestampRules.greater_than
    */
-  greaterThan:
-    | {
-        /**
-         * @generated from field: google.protobuf.Timestamp gt = 5;
-         */
-        value: Timestamp;
-        case: "gt";
-      }
-    | {
-        /**
-         * @generated from field: google.protobuf.Timestamp gte = 6;
-         */
-        value: Timestamp;
-        case: "gte";
-      }
-    | {
-        /**
-         * @generated from field: bool gt_now = 8;
-         */
-        value: boolean;
-        case: "gtNow";
-      }
-    | { case: undefined; value?: undefined };
+  greaterThan: {
+    /**
+     * @generated from field: google.protobuf.Timestamp gt = 5;
+     */
+    value: Timestamp;
+    case: "gt";
+  } | {
+    /**
+     * @generated from field: google.protobuf.Timestamp gte = 6;
+     */
+    value: Timestamp;
+    case: "gte";
+  } | {
+    /**
+     * @generated from field: bool gt_now = 8;
+     */
+    value: boolean;
+    case: "gtNow";
+  } | { case: undefined; value?: undefined };
 
   /**
    * @generated from field: optional google.protobuf.Duration within = 9;
@@ -1832,8 +1664,7 @@ export type TimestampRules = Message<"buf.validate.TimestampRules"> & {
  * Describes the message buf.validate.TimestampRules.
  * Use `create(TimestampRulesSchema)` to create a new message.
  */
-export const TimestampRulesSchema: GenMessage<TimestampRules> =
-  /*@__PURE__*/
+export const TimestampRulesSchema: GenMessage<TimestampRules> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 24);
 
 /**
@@ -1864,7 +1695,8 @@ export type Ignore = (typeof Ignore)[keyof typeof Ignore];
 /**
  * Describes the enum buf.validate.Ignore.
  */
-export const IgnoreSchema: GenEnum<Ignore> = /*@__PURE__*/ enumDesc(file_buf_validate_validate, 0);
+export const IgnoreSchema: GenEnum<Ignore> = /*@__PURE__*/
+  enumDesc(file_buf_validate_validate, 0);
 
 /**
  * @generated from enum buf.validate.KnownRegex
@@ -1894,18 +1726,18 @@ export type KnownRegex = (typeof KnownRegex)[keyof typeof KnownRegex];
 /**
  * Describes the enum buf.validate.KnownRegex.
  */
-export const KnownRegexSchema: GenEnum<KnownRegex> = /*@__PURE__*/ enumDesc(file_buf_validate_validate, 1);
+export const KnownRegexSchema: GenEnum<KnownRegex> = /*@__PURE__*/
+  enumDesc(file_buf_validate_validate, 1);
 
 /**
  * @generated from extension: optional buf.validate.OneofRules oneof = 1159;
  */
-export const oneof: GenExtension<OneofOptions, OneofRules> =
-  /*@__PURE__*/
+export const oneof: GenExtension<OneofOptions, OneofRules> = /*@__PURE__*/
   extDesc(file_buf_validate_validate, 0);
 
 /**
  * @generated from extension: optional buf.validate.FieldRules field = 1159;
  */
-export const field: GenExtension<FieldOptions, FieldRules> =
-  /*@__PURE__*/
+export const field: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/
   extDesc(file_buf_validate_validate, 1);
+

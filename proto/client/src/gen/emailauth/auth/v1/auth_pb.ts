@@ -2,22 +2,18 @@
 // @generated from file emailauth/auth/v1/auth.proto (package emailauth.auth.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.ts";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.ts";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file emailauth/auth/v1/auth.proto.
  */
-export const file_emailauth_auth_v1_auth: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "ChxlbWFpbGF1dGgvYXV0aC92MS9hdXRoLnByb3RvEhFlbWFpbGF1dGguYXV0aC52MSKmAQoRU3RhcnRMb2dpblJlcXVlc3QSLwoFZW1haWwYASABKAlCILpIHcgBAXIYGMACMhNeW15ceDAwLVx4MWZceDdmXSskEj8KBmxvY2FsZRgCIAEoCUIvukgs2AEBcicYIzIjXltBLVphLXpdezIsM30oLVtBLVphLXowLTldezEsOH0pKiQSHwoLZW5kX3VzZXJfaXAYAyABKAlCCrpIB9gBAXICcAEikwEKElN0YXJ0TG9naW5SZXNwb25zZRIUCgxjaGFsbGVuZ2VfaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTcmVzZW5kX2F2YWlsYWJsZV9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi8QEKElZlcmlmeUxvZ2luUmVxdWVzdBIxCgxjaGFsbGVuZ2VfaWQYASABKAlCGbpIFnIUMhJeY2hsX1thLXoyLTddezM4fSRIABIwCgVlbWFpbBgCIAEoCUIfukgcchoQARjAAjITXlteXHgwMC1ceDFmXHg3Zl0rJEgAEioKBGNvZGUYAyABKAlCHLpIGcgBAXIUGCAyEF5bMC05QS1aYS16IC1dKyQSOQoKdXNlcl9hZ2VudBgEIAEoCUIlukgi2AEBch0YgAIyGF5bXlx4MDAtXHgxZlx4N2YtXHg5Zl0rJEIPCgZ0YXJnZXQSBbpIAggBIlEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKE1ZlcmlmeUxvZ2luUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmVtYWlsYXV0aC5hdXRoLnYxLlVzZXISEAoIbmV3X3VzZXIYAiABKAgSEgoKc2Vzc2lvbl9pZBgDIAEoCRIUCgxhY2Nlc3NfdG9rZW4YBCABKAkSOwoXYWNjZXNzX3Rva2VuX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YBiABKAkSPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSMAoNcmVmcmVzaF90b2tlbhgBIAEoCUIZukgWchQyEl5lcnRfW2EtejItN117NjR9JCLlAQoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSFAoMYWNjZXNzX3Rva2VuGAMgASgJEjsKF2FjY2Vzc190b2tlbl9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAUgASgJEjwKGHJlZnJlc2hfdG9rZW5fZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijAEKFFJldm9rZVNlc3Npb25SZXF1ZXN0Ei8KCnNlc3Npb25faWQYASABKAlCGbpIFnIUMhJec2VzX1thLXoyLTddezM4fSRIABIyCg1yZWZyZXNoX3Rva2VuGAIgASgJQhm6SBZyFDISXmVydF9bYS16Mi03XXs2NH0kSABCDwoGdGFyZ2V0EgW6SAIIASIoChVSZXZva2VTZXNzaW9uUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoCCJHChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0EioKB3VzZXJfaWQYASABKAlCGbpIFnIUMhJedXNyX1thLXoyLTddezM4fSQiMwoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoDSJIChVHZXRMb2dpblN0YXR1c1JlcXVlc3QSLwoMY2hhbGxlbmdlX2lkGAEgASgJQhm6SBZyFDISXmNobF9bYS16Mi03XXszOH0kIu0CChZHZXRMb2dpblN0YXR1c1Jlc3BvbnNlEhQKDGNoYWxsZW5nZV9pZBgBIAEoCRIyCgtsb2dpbl9zdGF0ZRgCIAEoDjIdLmVtYWlsYXV0aC5hdXRoLnYxLkxvZ2luU3RhdGUSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOAoOZGVsaXZlcnlfc3RhdGUYBCABKA4yIC5lbWFpbGF1dGguYXV0aC52MS5EZWxpdmVyeVN0YXRlEhkKEWRlbGl2ZXJ5X2F0dGVtcHRzGAUgASgNEjMKD25leHRfYXR0ZW1wdF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTZGVsaXZlcnlfdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZGVsaXZlcnlfZXJyb3IYCCABKAkqdQoKTG9naW5TdGF0ZRIbChdMT0dJTl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE0xPR0lOX1NUQVRFX1BFTkRJTkcQARIYChRMT0dJTl9TVEFURV9WRVJJRklFRBACEhcKE0xPR0lOX1NUQVRFX0VYUElSRUQQAyq3AQoNRGVsaXZlcnlTdGF0ZRIeChpERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFTElWRVJZX1NUQVRFX1FVRVVFRBABEhoKFkRFTElWRVJZX1NUQVRFX1NFTkRJTkcQAhIXChNERUxJVkVSWV9TVEFURV9TRU5UEAMSGwoXREVMSVZFUllfU1RBVEVfUkVUUllJTkcQBBIZChVERUxJVkVSWV9TVEFURV9GQUlMRUQQBTLwBAoLQXV0aFNlcnZpY2USWQoKU3RhcnRMb2dpbhIkLmVtYWlsYXV0aC5hdXRoLnYxLlN0YXJ0TG9naW5SZXF1ZXN0GiUuZW1haWxhdXRoLmF1dGgudjEuU3RhcnRMb2dpblJlc3BvbnNlElwKC1ZlcmlmeUxvZ2luEiUuZW1haWxhdXRoLmF1dGgudjEuVmVyaWZ5TG9naW5SZXF1ZXN0GiYuZW1haWxhdXRoLmF1dGgudjEuVmVyaWZ5TG9naW5SZXNwb25zZRJlCg5SZWZyZXNoU2Vzc2lvbhIoLmVtYWlsYXV0aC5hdXRoLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBopLmVtYWlsYXV0aC5hdXRoLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USYgoNUmV2b2tlU2Vzc2lvbhInLmVtYWlsYXV0aC5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiguZW1haWxhdXRoLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEnEKElJldm9rZVVzZXJTZXNzaW9ucxIsLmVtYWlsYXV0aC5hdXRoLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaLS5lbWFpbGF1dGguYXV0aC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRJqCg5HZXRMb2dpblN0YXR1cxIoLmVtYWlsYXV0aC5hdXRoLnYxLkdldExvZ2luU3RhdHVzUmVxdWVzdBopLmVtYWlsYXV0aC5hdXRoLnYxLkdldExvZ2luU3RhdHVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z",
-    [file_buf_validate_validate, file_google_protobuf_timestamp],
-  );
+export const file_emailauth_auth_v1_auth: GenFile = /*@__PURE__*/
+  fileDesc("ChxlbWFpbGF1dGgvYXV0aC92MS9hdXRoLnByb3RvEhFlbWFpbGF1dGguYXV0aC52MSKmAQoRU3RhcnRMb2dpblJlcXVlc3QSLwoFZW1haWwYASABKAlCILpIHcgBAXIYGMACMhNeW15ceDAwLVx4MWZceDdmXSskEj8KBmxvY2FsZRgCIAEoCUIvukgs2AEBcicYIzIjXltBLVphLXpdezIsM30oLVtBLVphLXowLTldezEsOH0pKiQSHwoLZW5kX3VzZXJfaXAYAyABKAlCCrpIB9gBAXICcAEikwEKElN0YXJ0TG9naW5SZXNwb25zZRIUCgxjaGFsbGVuZ2VfaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTcmVzZW5kX2F2YWlsYWJsZV9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi8QEKElZlcmlmeUxvZ2luUmVxdWVzdBIxCgxjaGFsbGVuZ2VfaWQYASABKAlCGbpIFnIUMhJeY2hsX1thLXoyLTddezM4fSRIABIwCgVlbWFpbBgCIAEoCUIfukgcchoQARjAAjITXlteXHgwMC1ceDFmXHg3Zl0rJEgAEioKBGNvZGUYAyABKAlCHLpIGcgBAXIUGCAyEF5bMC05QS1aYS16IC1dKyQSOQoKdXNlcl9hZ2VudBgEIAEoCUIlukgi2AEBch0YgAIyGF5bXlx4MDAtXHgxZlx4N2YtXHg5Zl0rJEIPCgZ0YXJnZXQSBbpIAggBIlEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiigIKE1ZlcmlmeUxvZ2luUmVzcG9uc2USJQoEdXNlchgBIAEoCzIXLmVtYWlsYXV0aC5hdXRoLnYxLlVzZXISEAoIbmV3X3VzZXIYAiABKAgSEgoKc2Vzc2lvbl9pZBgDIAEoCRIUCgxhY2Nlc3NfdG9rZW4YBCABKAkSOwoXYWNjZXNzX3Rva2VuX2V4cGlyZXNfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhUKDXJlZnJlc2hfdG9rZW4YBiABKAkSPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJChVSZWZyZXNoU2Vzc2lvblJlcXVlc3QSMAoNcmVmcmVzaF90b2tlbhgBIAEoCUIZukgWchQyEl5lcnRfW2EtejItN117NjR9JCLlAQoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhIKCnNlc3Npb25faWQYAiABKAkSFAoMYWNjZXNzX3Rva2VuGAMgASgJEjsKF2FjY2Vzc190b2tlbl9leHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1yZWZyZXNoX3Rva2VuGAUgASgJEjwKGHJlZnJlc2hfdG9rZW5fZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAijAEKFFJldm9rZVNlc3Npb25SZXF1ZXN0Ei8KCnNlc3Npb25faWQYASABKAlCGbpIFnIUMhJec2VzX1thLXoyLTddezM4fSRIABIyCg1yZWZyZXNoX3Rva2VuGAIgASgJQhm6SBZyFDISXmVydF9bYS16Mi03XXs2NH0kSABCDwoGdGFyZ2V0EgW6SAIIASIoChVSZXZva2VTZXNzaW9uUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoCCJHChlSZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0EioKB3VzZXJfaWQYASABKAlCGbpIFnIUMhJedXNyX1thLXoyLTddezM4fSQiMwoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USFQoNcmV2b2tlZF9jb3VudBgBIAEoDSJIChVHZXRMb2dpblN0YXR1c1JlcXVlc3QSLwoMY2hhbGxlbmdlX2lkGAEgASgJQhm6SBZyFDISXmNobF9bYS16Mi03XXszOH0kIu0CChZHZXRMb2dpblN0YXR1c1Jlc3BvbnNlEhQKDGNoYWxsZW5nZV9pZBgBIAEoCRIyCgtsb2dpbl9zdGF0ZRgCIAEoDjIdLmVtYWlsYXV0aC5hdXRoLnYxLkxvZ2luU3RhdGUSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASOAoOZGVsaXZlcnlfc3RhdGUYBCABKA4yIC5lbWFpbGF1dGguYXV0aC52MS5EZWxpdmVyeVN0YXRlEhkKEWRlbGl2ZXJ5X2F0dGVtcHRzGAUgASgNEjMKD25leHRfYXR0ZW1wdF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASNwoTZGVsaXZlcnlfdXBkYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOZGVsaXZlcnlfZXJyb3IYCCABKAkqdQoKTG9naW5TdGF0ZRIbChdMT0dJTl9TVEFURV9VTlNQRUNJRklFRBAAEhcKE0xPR0lOX1NUQVRFX1BFTkRJTkcQARIYChRMT0dJTl9TVEFURV9WRVJJRklFRBACEhcKE0xPR0lOX1NUQVRFX0VYUElSRUQQAyq3AQoNRGVsaXZlcnlTdGF0ZRIeChpERUxJVkVSWV9TVEFURV9VTlNQRUNJRklFRBAAEhkKFURFTElWRVJZX1NUQVRFX1FVRVVFRBABEhoKFkRFTElWRVJZX1NUQVRFX1NFTkRJTkcQAhIXChNERUxJVkVSWV9TVEFURV9TRU5UEAMSGwoXREVMSVZFUllfU1RBVEVfUkVUUllJTkcQBBIZChVERUxJVkVSWV9TVEFURV9GQUlMRUQQBTLwBAoLQXV0aFNlcnZpY2USWQoKU3RhcnRMb2dpbhIkLmVtYWlsYXV0aC5hdXRoLnYxLlN0YXJ0TG9naW5SZXF1ZXN0GiUuZW1haWxhdXRoLmF1dGgudjEuU3RhcnRMb2dpblJlc3BvbnNlElwKC1ZlcmlmeUxvZ2luEiUuZW1haWxhdXRoLmF1dGgudjEuVmVyaWZ5TG9naW5SZXF1ZXN0GiYuZW1haWxhdXRoLmF1dGgudjEuVmVyaWZ5TG9naW5SZXNwb25zZRJlCg5SZWZyZXNoU2Vzc2lvbhIoLmVtYWlsYXV0aC5hdXRoLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBopLmVtYWlsYXV0aC5hdXRoLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2USYgoNUmV2b2tlU2Vzc2lvbhInLmVtYWlsYXV0aC5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiguZW1haWxhdXRoLmF1dGgudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEnEKElJldm9rZVVzZXJTZXNzaW9ucxIsLmVtYWlsYXV0aC5hdXRoLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaLS5lbWFpbGF1dGguYXV0aC52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRJqCg5HZXRMb2dpblN0YXR1cxIoLmVtYWlsYXV0aC5hdXRoLnYxLkdldExvZ2luU3RhdHVzUmVxdWVzdBopLmVtYWlsYXV0aC5hdXRoLnYxLkdldExvZ2luU3RhdHVzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message emailauth.auth.v1.StartLoginRequest
@@ -50,8 +46,7 @@ export type StartLoginRequest = Message<"emailauth.auth.v1.StartLoginRequest"> &
  * Describes the message emailauth.auth.v1.StartLoginRequest.
  * Use `create(StartLoginRequestSchema)` to create a new message.
  */
-export const StartLoginRequestSchema: GenMessage<StartLoginRequest> =
-  /*@__PURE__*/
+export const StartLoginRequestSchema: GenMessage<StartLoginRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 0);
 
 /**
@@ -84,8 +79,7 @@ export type StartLoginResponse = Message<"emailauth.auth.v1.StartLoginResponse">
  * Describes the message emailauth.auth.v1.StartLoginResponse.
  * Use `create(StartLoginResponseSchema)` to create a new message.
  */
-export const StartLoginResponseSchema: GenMessage<StartLoginResponse> =
-  /*@__PURE__*/
+export const StartLoginResponseSchema: GenMessage<StartLoginResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 1);
 
 /**
@@ -98,22 +92,19 @@ export type VerifyLoginRequest = Message<"emailauth.auth.v1.VerifyLoginRequest">
    *
    * @generated from oneof emailauth.auth.v1.VerifyLoginRequest.target
    */
-  target:
-    | {
-        /**
-         * @generated from field: string challenge_id = 1;
-         */
-        value: string;
-        case: "challengeId";
-      }
-    | {
-        /**
-         * @generated from field: string email = 2;
-         */
-        value: string;
-        case: "email";
-      }
-    | { case: undefined; value?: undefined };
+  target: {
+    /**
+     * @generated from field: string challenge_id = 1;
+     */
+    value: string;
+    case: "challengeId";
+  } | {
+    /**
+     * @generated from field: string email = 2;
+     */
+    value: string;
+    case: "email";
+  } | { case: undefined; value?: undefined };
 
   /**
    * The code as the person typed it; spaces and dashes are ignored and letters are
@@ -136,8 +127,7 @@ export type VerifyLoginRequest = Message<"emailauth.auth.v1.VerifyLoginRequest">
  * Describes the message emailauth.auth.v1.VerifyLoginRequest.
  * Use `create(VerifyLoginRequestSchema)` to create a new message.
  */
-export const VerifyLoginRequestSchema: GenMessage<VerifyLoginRequest> =
-  /*@__PURE__*/
+export const VerifyLoginRequestSchema: GenMessage<VerifyLoginRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 2);
 
 /**
@@ -170,7 +160,8 @@ export type User = Message<"emailauth.auth.v1.User"> & {
  * Describes the message emailauth.auth.v1.User.
  * Use `create(UserSchema)` to create a new message.
  */
-export const UserSchema: GenMessage<User> = /*@__PURE__*/ messageDesc(file_emailauth_auth_v1_auth, 3);
+export const UserSchema: GenMessage<User> = /*@__PURE__*/
+  messageDesc(file_emailauth_auth_v1_auth, 3);
 
 /**
  * @generated from message emailauth.auth.v1.VerifyLoginResponse
@@ -224,8 +215,7 @@ export type VerifyLoginResponse = Message<"emailauth.auth.v1.VerifyLoginResponse
  * Describes the message emailauth.auth.v1.VerifyLoginResponse.
  * Use `create(VerifyLoginResponseSchema)` to create a new message.
  */
-export const VerifyLoginResponseSchema: GenMessage<VerifyLoginResponse> =
-  /*@__PURE__*/
+export const VerifyLoginResponseSchema: GenMessage<VerifyLoginResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 4);
 
 /**
@@ -242,8 +232,7 @@ export type RefreshSessionRequest = Message<"emailauth.auth.v1.RefreshSessionReq
  * Describes the message emailauth.auth.v1.RefreshSessionRequest.
  * Use `create(RefreshSessionRequestSchema)` to create a new message.
  */
-export const RefreshSessionRequestSchema: GenMessage<RefreshSessionRequest> =
-  /*@__PURE__*/
+export const RefreshSessionRequestSchema: GenMessage<RefreshSessionRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 5);
 
 /**
@@ -285,8 +274,7 @@ export type RefreshSessionResponse = Message<"emailauth.auth.v1.RefreshSessionRe
  * Describes the message emailauth.auth.v1.RefreshSessionResponse.
  * Use `create(RefreshSessionResponseSchema)` to create a new message.
  */
-export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> =
-  /*@__PURE__*/
+export const RefreshSessionResponseSchema: GenMessage<RefreshSessionResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 6);
 
 /**
@@ -296,30 +284,26 @@ export type RevokeSessionRequest = Message<"emailauth.auth.v1.RevokeSessionReque
   /**
    * @generated from oneof emailauth.auth.v1.RevokeSessionRequest.target
    */
-  target:
-    | {
-        /**
-         * @generated from field: string session_id = 1;
-         */
-        value: string;
-        case: "sessionId";
-      }
-    | {
-        /**
-         * @generated from field: string refresh_token = 2;
-         */
-        value: string;
-        case: "refreshToken";
-      }
-    | { case: undefined; value?: undefined };
+  target: {
+    /**
+     * @generated from field: string session_id = 1;
+     */
+    value: string;
+    case: "sessionId";
+  } | {
+    /**
+     * @generated from field: string refresh_token = 2;
+     */
+    value: string;
+    case: "refreshToken";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
  * Describes the message emailauth.auth.v1.RevokeSessionRequest.
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
-export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> =
-  /*@__PURE__*/
+export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 7);
 
 /**
@@ -338,8 +322,7 @@ export type RevokeSessionResponse = Message<"emailauth.auth.v1.RevokeSessionResp
  * Describes the message emailauth.auth.v1.RevokeSessionResponse.
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
-export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> =
-  /*@__PURE__*/
+export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 8);
 
 /**
@@ -356,8 +339,7 @@ export type RevokeUserSessionsRequest = Message<"emailauth.auth.v1.RevokeUserSes
  * Describes the message emailauth.auth.v1.RevokeUserSessionsRequest.
  * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
  */
-export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> =
-  /*@__PURE__*/
+export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 9);
 
 /**
@@ -374,8 +356,7 @@ export type RevokeUserSessionsResponse = Message<"emailauth.auth.v1.RevokeUserSe
  * Describes the message emailauth.auth.v1.RevokeUserSessionsResponse.
  * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
  */
-export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> =
-  /*@__PURE__*/
+export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 10);
 
 /**
@@ -392,8 +373,7 @@ export type GetLoginStatusRequest = Message<"emailauth.auth.v1.GetLoginStatusReq
  * Describes the message emailauth.auth.v1.GetLoginStatusRequest.
  * Use `create(GetLoginStatusRequestSchema)` to create a new message.
  */
-export const GetLoginStatusRequestSchema: GenMessage<GetLoginStatusRequest> =
-  /*@__PURE__*/
+export const GetLoginStatusRequestSchema: GenMessage<GetLoginStatusRequest> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 11);
 
 /**
@@ -454,8 +434,7 @@ export type GetLoginStatusResponse = Message<"emailauth.auth.v1.GetLoginStatusRe
  * Describes the message emailauth.auth.v1.GetLoginStatusResponse.
  * Use `create(GetLoginStatusResponseSchema)` to create a new message.
  */
-export const GetLoginStatusResponseSchema: GenMessage<GetLoginStatusResponse> =
-  /*@__PURE__*/
+export const GetLoginStatusResponseSchema: GenMessage<GetLoginStatusResponse> = /*@__PURE__*/
   messageDesc(file_emailauth_auth_v1_auth, 12);
 
 /**
@@ -502,7 +481,8 @@ export type LoginState = (typeof LoginState)[keyof typeof LoginState] | UnknownE
 /**
  * Describes the enum emailauth.auth.v1.LoginState.
  */
-export const LoginStateSchema: GenEnum<LoginState> = /*@__PURE__*/ enumDesc(file_emailauth_auth_v1_auth, 0);
+export const LoginStateSchema: GenEnum<LoginState> = /*@__PURE__*/
+  enumDesc(file_emailauth_auth_v1_auth, 0);
 
 /**
  * DeliveryState is where the login email is on its way.
@@ -557,8 +537,7 @@ export type DeliveryState = (typeof DeliveryState)[keyof typeof DeliveryState] |
 /**
  * Describes the enum emailauth.auth.v1.DeliveryState.
  */
-export const DeliveryStateSchema: GenEnum<DeliveryState> =
-  /*@__PURE__*/
+export const DeliveryStateSchema: GenEnum<DeliveryState> = /*@__PURE__*/
   enumDesc(file_emailauth_auth_v1_auth, 1);
 
 /**
@@ -609,7 +588,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof StartLoginRequestSchema;
     output: typeof StartLoginResponseSchema;
-  };
+  },
   /**
    * VerifyLogin checks the code the person typed. On success the person is logged in: the
    * user is created on their first login, and a session is opened.
@@ -624,7 +603,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof VerifyLoginRequestSchema;
     output: typeof VerifyLoginResponseSchema;
-  };
+  },
   /**
    * RefreshSession trades a refresh token for a new access token and a new refresh token.
    * Each refresh token works once: presenting an old one again revokes the whole session.
@@ -636,7 +615,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RefreshSessionRequestSchema;
     output: typeof RefreshSessionResponseSchema;
-  };
+  },
   /**
    * RevokeSession logs one session out (by id or by its current refresh token). Access tokens
    * already issued stay valid until they expire. Succeeds for unknown sessions too.
@@ -647,7 +626,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RevokeSessionRequestSchema;
     output: typeof RevokeSessionResponseSchema;
-  };
+  },
   /**
    * RevokeUserSessions logs a user out of every session in the calling client app.
    *
@@ -657,7 +636,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof RevokeUserSessionsRequestSchema;
     output: typeof RevokeUserSessionsResponseSchema;
-  };
+  },
   /**
    * GetLoginStatus tells how a login is doing: whether the code was used, and where its email
    * is (queued, sent, retrying, failed) — the answer to "the code never arrived".
@@ -669,5 +648,7 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GetLoginStatusRequestSchema;
     output: typeof GetLoginStatusResponseSchema;
-  };
-}> = /*@__PURE__*/ serviceDesc(file_emailauth_auth_v1_auth, 0);
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_emailauth_auth_v1_auth, 0);
+

@@ -2,21 +2,17 @@
 // @generated from file emailauth/common/v1/error_detail.proto (package emailauth.common.v1, syntax proto3)
 /* eslint-disable */
 
-import type { Message } from "@bufbuild/protobuf";
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file emailauth/common/v1/error_detail.proto.
  */
-export const file_emailauth_common_v1_error_detail: GenFile =
-  /*@__PURE__*/
-  fileDesc(
-    "CiZlbWFpbGF1dGgvY29tbW9uL3YxL2Vycm9yX2RldGFpbC5wcm90bxITZW1haWxhdXRoLmNvbW1vbi52MSJLCgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM",
-    [file_google_protobuf_timestamp],
-  );
+export const file_emailauth_common_v1_error_detail: GenFile = /*@__PURE__*/
+  fileDesc("CiZlbWFpbGF1dGgvY29tbW9uL3YxL2Vycm9yX2RldGFpbC5wcm90bxITZW1haWxhdXRoLmNvbW1vbi52MSJLCgtFcnJvckRldGFpbBIOCgZyZWFzb24YASABKAkSLAoIcmV0cnlfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * ErrorDetail travels with every error that a service of the mesh returns, so that callers
@@ -54,6 +50,6 @@ export type ErrorDetail = Message<"emailauth.common.v1.ErrorDetail"> & {
  * Describes the message emailauth.common.v1.ErrorDetail.
  * Use `create(ErrorDetailSchema)` to create a new message.
  */
-export const ErrorDetailSchema: GenMessage<ErrorDetail> =
-  /*@__PURE__*/
+export const ErrorDetailSchema: GenMessage<ErrorDetail> = /*@__PURE__*/
   messageDesc(file_emailauth_common_v1_error_detail, 0);
+
