@@ -20,7 +20,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
-import { context, propagation } from "@opentelemetry/api";
+import { context, propagation, type SpanContext } from "@opentelemetry/api";
 import { AppError } from "../errors/catalog.ts";
 import { fromGrpcError } from "../errors/grpc-status.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
@@ -106,6 +106,8 @@ export interface CallOptionsLite {
   signal?: AbortSignal;
   /** Overrides the upstream's default deadline. */
   deadlineMs?: number;
+  /** Spans the call's span links to (a batch: the requests it carries), when tracing is on. */
+  links?: SpanContext[];
 }
 
 export interface Upstream<C> {
@@ -174,6 +176,7 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
       ? tracing().tracer.startSpan(`${deps.service}/${String(method)}`, {
           kind: SpanKind.CLIENT,
           attributes: { "rpc.system": "grpc", "rpc.service": deps.service, "rpc.method": String(method) },
+          ...(options.links && { links: options.links.map((link) => ({ context: link })) }),
         })
       : undefined;
     if (span) propagation.inject(trace.setSpan(context.active(), span), metadata, metadataSetter);

@@ -9,8 +9,10 @@
 // each request safely), its own deadline and cancellation (it is answered CANCELED or
 // DEADLINE_EXCEEDED at its own time, whatever the batch does; like a unary call whose answer
 // is abandoned, the work may still be done upstream, which idempotency keys make safe).
+import { context, type SpanContext } from "@opentelemetry/api";
 import { AppError, appError } from "../errors/catalog.ts";
 import { fromErrorDetail } from "../errors/grpc-status.ts";
+import { trace, tracing } from "../tracing/tracing.ts";
 import type { BatchRequest, BatchResult } from "./batch-handler.ts";
 import type { CallOptionsLite, Upstream } from "./client.ts";
 
@@ -30,6 +32,8 @@ export interface CoalescerDeps<Req, Res> {
 interface Pending<Req, Res> {
   request: Req;
   options: CallOptionsLite;
+  /** The request's span, when tracing is on: the batch call's span links to each one. */
+  span: SpanContext | undefined;
   deadline: number;
   settled: boolean;
   resolve(response: Res): void;
@@ -78,6 +82,10 @@ export function createCoalescer<Req, Res>(
         {
           deadlineMs: Math.max(1, deadline - Date.now()),
           ...(first.options.requestId && { requestId: first.options.requestId }),
+          // The batch runs in the first request's trace; every request's trace links to it.
+          ...(tracing().enabled && {
+            links: live.flatMap((item) => (item.span ? [item.span] : [])),
+          }),
         },
       )
       .then(
@@ -111,6 +119,7 @@ export function createCoalescer<Req, Res>(
       const item: Pending<Req, Res> = {
         request,
         options,
+        span: tracing().enabled ? trace.getSpanContext(context.active()) : undefined,
         deadline: Date.now() + (options.deadlineMs ?? deps.deadlineMs),
         settled: false,
         resolve: (response) => {
