@@ -2,6 +2,7 @@
 import {
   checkInternalTls,
   defineConfig,
+  EMAIL_MAX_LENGTH,
   internalTlsVars,
   type LoadedConfig,
   logVars,
@@ -107,7 +108,7 @@ export const mailerConfig = defineConfig({
     }),
     MAILER_ENVELOPE_FROM: vars.optional(
       vars.str({
-        maxLength: 254,
+        maxLength: EMAIL_MAX_LENGTH,
         pattern: /^[^\s@<>]{1,64}@[A-Za-z0-9.-]{1,253}$/,
         patternText: "an email address",
         description: "Envelope sender (Return-Path) for bounces, when it must differ from From.",

@@ -15,6 +15,15 @@
 // white space, and anything else (these are legal in theory and abused in practice).
 import { domainToASCII } from "node:url";
 
+/**
+ * The bounds of an email address, defined here once. As typed (before normalisation) an
+ * address may have up to EMAIL_INPUT_MAX_LENGTH characters: the public contract's max_len
+ * (auth.proto; a test checks they agree). Normalised, it has at most EMAIL_MAX_LENGTH, the
+ * longest path SMTP carries (RFC 5321).
+ */
+export const EMAIL_INPUT_MAX_LENGTH = 320;
+export const EMAIL_MAX_LENGTH = 254;
+
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
@@ -22,7 +31,7 @@ const TLD = /^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
 export type NormalizedEmail = { ok: true; email: string } | { ok: false; problem: string };
 
 export function normalizeEmail(raw: string): NormalizedEmail {
-  if (raw.length > 320) return { ok: false, problem: "too long" };
+  if (raw.length > EMAIL_INPUT_MAX_LENGTH) return { ok: false, problem: "too long" };
   const trimmed = raw.normalize("NFC").trim();
   if (/[\s\p{Cc}]/u.test(trimmed))
     return { ok: false, problem: "contains white space or control characters" };
@@ -40,6 +49,7 @@ export function normalizeEmail(raw: string): NormalizedEmail {
     return { ok: false, problem: "domain is not valid" };
   }
   const email = `${local}@${domain}`;
-  if (email.length > 254) return { ok: false, problem: "longer than 254 characters" };
+  if (email.length > EMAIL_MAX_LENGTH)
+    return { ok: false, problem: `longer than ${EMAIL_MAX_LENGTH} characters` };
   return { ok: true, email };
 }

@@ -15,7 +15,7 @@ export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
 export { generateSigningJwk, type PrivateJwk } from "./crypto/jwk.ts";
 export { createSealer, type Sealer } from "./crypto/sealer.ts";
-export { type NormalizedEmail, normalizeEmail } from "./email.ts";
+export { EMAIL_INPUT_MAX_LENGTH, EMAIL_MAX_LENGTH, type NormalizedEmail, normalizeEmail } from "./email.ts";
 export {
   AppError,
   type AppErrorOptions,

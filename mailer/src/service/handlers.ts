@@ -4,6 +4,7 @@ import {
   type AsyncHandlers,
   appError,
   currentTraceparent,
+  EMAIL_MAX_LENGTH,
   normalizeEmail,
   tracing,
 } from "@emailauth/platform";
@@ -21,7 +22,7 @@ const queueRequest = z.object({
   idempotencyKey: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
-  recipient: z.string().min(3).max(254),
+  recipient: z.string().min(3).max(EMAIL_MAX_LENGTH),
   code: z.string().regex(/^[0-9A-Z]{6,12}$/, "expected 6 to 12 digits or capital letters"),
   locale: z.union([
     z.literal(""),
@@ -36,7 +37,7 @@ const queueRequest = z.object({
     z.literal(""),
     z
       .string()
-      .max(254)
+      .max(EMAIL_MAX_LENGTH)
       .regex(/^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/, "expected an email address"),
   ]),
 });

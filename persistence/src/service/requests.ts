@@ -1,7 +1,7 @@
 // Validation of every request at persistence's edge: internal callers are trusted to be who
 // they are, not to send well-formed data. A bad field is INVALID_ARGUMENT naming the field;
 // nothing is read or written before the whole request is valid.
-import { addressLimitKey, appError, normalizeEmail } from "@emailauth/platform";
+import { addressLimitKey, appError, EMAIL_INPUT_MAX_LENGTH, normalizeEmail } from "@emailauth/platform";
 import { z } from "zod";
 import { ID_PATTERNS } from "../crypto/ids.ts";
 
@@ -22,7 +22,7 @@ export const fields = {
   // Any string a caller sends is answered API_KEY_INVALID if it is not a key (client-apps.ts),
   // not INVALID_ARGUMENT: the gateway forwards what client apps present.
   apiKey: z.string().max(1024),
-  email: z.string().min(1).max(320),
+  email: z.string().min(1).max(EMAIL_INPUT_MAX_LENGTH),
   // The same test the per-IP limit applies (an IPv6 zone id is allowed, as the gateway allows it).
   endUserIp: z
     .string()
