@@ -107,6 +107,37 @@ describe("the audit trail", () => {
   });
 });
 
+describe("the audit trail of retries", () => {
+  it("records a fact once when a call is retried with its Idempotency-Key", async () => {
+    const email = `retried-${randomUUID().slice(0, 8)}@example.com`;
+    const before = mesh.sink.messages().at(-1)?.seq ?? 0;
+    const twice = async (method: string, body: Record<string, unknown>) => {
+      const headers = { authorization: `Bearer ${app.apiKey}`, "idempotency-key": randomUUID() };
+      const first = await postJson(mesh.gatewayUrl, method, body, headers);
+      const again = await postJson(mesh.gatewayUrl, method, body, headers);
+      // The same answer (the access token is signed afresh; its session is the same).
+      expect([again.status, again.body.challengeId, again.body.sessionId]).toEqual([
+        first.status,
+        first.body.challengeId,
+        first.body.sessionId,
+      ]);
+      return first;
+    };
+    const started = await twice("StartLogin", { email });
+    const challengeId = started.body.challengeId as string;
+    const code = await mesh.codeFor(email, before);
+    const verified = await twice("VerifyLogin", { challengeId, code });
+    const userId = (verified.body.user as { id: string }).id;
+    await twice("RefreshSession", { refreshToken: verified.body.refreshToken });
+    const events = mesh
+      .allLogs()
+      .split("\n")
+      .filter((l) => l.includes('"msg":"audit"') && (l.includes(challengeId) || l.includes(userId)))
+      .map((l) => (JSON.parse(l) as { audit: string }).audit);
+    expect(events).toEqual(["login_code.issued", "user.created", "session.opened", "session.refreshed"]);
+  });
+});
+
 describe("metrics", () => {
   const scrape = async () => {
     const urls = {

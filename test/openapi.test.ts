@@ -80,7 +80,28 @@ describe("the OpenAPI document", () => {
     };
     expect(start.required).toEqual(["email"]);
     expect(start.properties.email).toMatchObject({ type: "string", maxLength: 320 });
-    expect(start.properties.locale).toMatchObject({ maxLength: 35, pattern: expect.any(String) });
+    // Optional (IGNORE_IF_ZERO_VALUE): empty, or within its rules.
+    expect(start.properties.locale).toMatchObject({
+      anyOf: [{ const: "" }, { maxLength: 35, pattern: expect.any(String) }],
+    });
+    // Only the rules written: a field with a pattern alone has no length bounds (proto2's
+    // unset defaults read as 0 once made every id field impossible to fill).
+    const refresh = doc.components.schemas["emailauth.auth.v1.RefreshSessionRequest"] as Json & {
+      properties: Record<string, Json>;
+    };
+    expect(refresh.properties.refreshToken).toEqual({ type: "string", pattern: "^ert_[a-z2-7]{64}$" });
+    for (const [name, schema] of Object.entries(doc.components.schemas)) {
+      for (const [field, p] of Object.entries(
+        (schema as { properties?: Record<string, Json> }).properties ?? {},
+      )) {
+        if ("maxLength" in p) expect([name, field, p.maxLength]).toEqual([name, field, expect.any(Number)]);
+        if ("maxLength" in p) expect(p.maxLength as number).toBeGreaterThan(0);
+      }
+    }
+    const verifyRequest = doc.components.schemas["emailauth.auth.v1.VerifyLoginRequest"] as Json & {
+      properties: Record<string, Json>;
+    };
+    expect(verifyRequest.properties.code).toMatchObject({ minLength: 1, maxLength: 32 });
     const verify = doc.paths["/emailauth.auth.v1.AuthService/VerifyLogin"]?.post;
     expect(verify?.responses["401"]?.["x-reasons"]).toEqual(
       expect.arrayContaining(["CODE_INVALID", "API_KEY_INVALID"]),

@@ -16,6 +16,9 @@ Run it against `npm start` (it prints the gateway, the inbox, the app id and its
   EMAILAUTH_URL=http://127.0.0.1:8080 EMAILAUTH_API_KEY=eak_... EMAILAUTH_APP_ID=app_... \\
   EMAILAUTH_INBOX_URL=http://127.0.0.1:9102/inbox python3 emailauth_example.py jane@example.com
 
+EMAILAUTH_ISSUER is the `iss` your gateway signs with (its JWT_ISSUER); it defaults to
+EMAILAUTH_URL, which is right for `npm start` but not behind a proxy or another host name.
+
 Errors come back as {"code": ..., "message": ..., "details": [...]}; the stable reason is in
 the emailauth.common.v1.ErrorDetail detail (its "debug" field, in JSON): see `reason_of`.
 The full contract is served at <gateway>/openapi.json.
@@ -30,6 +33,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from email.utils import getaddresses
 
 SERVICE = "emailauth.auth.v1.AuthService"
 
@@ -64,18 +68,27 @@ def call(base_url, api_key, method, request):
         raise EmailAuthError(err.code, json.load(err)) from None
 
 
-def code_from_inbox(inbox_url, email, timeout_s=20):
-    """The code in the newest development-inbox email to `email` (development only)."""
+def inbox_ids(inbox_url):
+    """The ids of the emails in the development inbox now (to wait for a newer one)."""
+    with urllib.request.urlopen(f"{inbox_url}/messages", timeout=10) as res:
+        return {message["id"] for message in json.load(res)}
+
+
+def code_from_inbox(inbox_url, email, seen=frozenset(), timeout_s=20):
+    """The code in the newest development-inbox email to exactly `email` that is not in `seen`
+    (development only)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with urllib.request.urlopen(f"{inbox_url}/messages", timeout=10) as res:
             for message in json.load(res):  # newest first
-                if email in message["to"]:
+                field = message["to"] if isinstance(message["to"], list) else [message["to"]]
+                to = [address.lower() for _, address in getaddresses(field)]
+                if message["id"] not in seen and email.lower() in to:
                     match = re.search(r"\b(\d{6})\b", message["text"])
                     if match:
                         return match.group(1)
         time.sleep(0.2)
-    raise TimeoutError(f"no email to {email} in {inbox_url}")
+    raise TimeoutError(f"no new email to {email} in {inbox_url}")
 
 
 # --- Ed25519 verification (RFC 8032, section 6: the reference implementation) --------------
@@ -190,6 +203,7 @@ def main():
     inbox_url = os.environ.get("EMAILAUTH_INBOX_URL", "http://127.0.0.1:9102/inbox").rstrip("/")
     email = sys.argv[1] if len(sys.argv) > 1 else "jane@example.com"
 
+    seen = inbox_ids(inbox_url)  # an earlier run's email to the same address is not this one
     started = call(base_url, api_key, "StartLogin", {"email": email, "locale": "en"})
     print(json.dumps({"step": "StartLogin", "challengeId": started["challengeId"]}))
 
@@ -198,7 +212,7 @@ def main():
     except EmailAuthError as err:
         print(json.dumps({"step": "VerifyLogin (wrong code)", "status": err.status, "reason": err.reason}))
 
-    code = code_from_inbox(inbox_url, email)
+    code = code_from_inbox(inbox_url, email, seen)
     session = call(base_url, api_key, "VerifyLogin", {"challengeId": started["challengeId"], "code": code})
     print(json.dumps({"step": "VerifyLogin", "userId": session["user"]["id"], "sessionId": session["sessionId"]}))
 

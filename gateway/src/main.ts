@@ -21,7 +21,7 @@ import { createUpstreams } from "./upstreams.ts";
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));
 const logger = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 // Off unless the OTEL_* variables ask for it (see platform/src/tracing/tracing.ts).
-const tracer = startTracing("gateway");
+const tracer = startTracing("gateway", process.env, { edge: true });
 // Production always has an operations port (metrics off the public one); development has one
 // only when asked.
 const opsPort = config.GATEWAY_OPS_PORT ?? (config.mode === "production" ? 9100 : undefined);

@@ -17,6 +17,7 @@ import {
   type DescMessage,
   getOption,
   hasOption,
+  isFieldSet,
 } from "@bufbuild/protobuf";
 import {
   type CodeGeneratorRequest,
@@ -27,6 +28,7 @@ import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
 import {
   field as fieldRules,
   oneof as oneofRules,
+  StringRulesSchema,
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { catalog } from "../../platform/src/errors/catalog.ts";
 
@@ -122,12 +124,18 @@ function rulesOf(field: DescField): { keywords: Json; required: boolean } {
   if (!hasOption(field, fieldRules)) return { keywords: {}, required: false };
   const rules = getOption(field, fieldRules);
   const keywords: Json = {};
+  const required = rules.required === true;
   if (rules.type.case === "string") {
+    // Proto2 fields read as their defaults when unset: only the rules written count.
     const s = rules.type.value;
-    if (s.minLen !== undefined) keywords.minLength = Number(s.minLen);
-    if (s.maxLen !== undefined) keywords.maxLength = Number(s.maxLen);
-    if (s.pattern !== undefined) keywords.pattern = s.pattern;
-    if (s.wellKnown.case === "ip" && s.wellKnown.value) keywords.format = "ip (IPv4 or IPv6)";
+    const set = (name: "minLen" | "maxLen" | "pattern") => isFieldSet(s, StringRulesSchema.field[name]);
+    if (set("minLen")) keywords.minLength = Number(s.minLen);
+    else if (required) keywords.minLength = 1; // required: not empty
+    if (set("maxLen")) keywords.maxLength = Number(s.maxLen);
+    if (set("pattern")) keywords.pattern = s.pattern;
+    if (s.wellKnown.case === "ip" && s.wellKnown.value) {
+      keywords.anyOf = [{ format: "ipv4" }, { format: "ipv6" }];
+    }
     if (s.wellKnown.case === "email" && s.wellKnown.value) keywords.format = "email";
   }
   if (rules.type.case === "uint32" || rules.type.case === "int32") {
@@ -135,7 +143,11 @@ function rulesOf(field: DescField): { keywords: Json; required: boolean } {
     if (n.greaterThan.case === "gte") keywords.minimum = n.greaterThan.value;
     if (n.lessThan.case === "lte") keywords.maximum = n.lessThan.value;
   }
-  return { keywords, required: rules.required === true };
+  // IGNORE_IF_ZERO_VALUE: the empty string (what an unset field reads as) passes every rule.
+  if (rules.ignore === 1 && Object.keys(keywords).length > 0) {
+    return { keywords: { anyOf: [{ const: "" }, keywords] }, required };
+  }
+  return { keywords, required };
 }
 
 function buildSchemas(root: DescMessage): Record<string, Json> {
@@ -197,7 +209,8 @@ function buildSchemas(root: DescMessage): Record<string, Json> {
       properties,
       ...(required.length > 0 && { required }),
       ...(oneOfRequired.length > 0 && { allOf: oneOfRequired }),
-      additionalProperties: false,
+      // Unknown fields are ignored (protobuf's JSON rule), so that newer clients keep working
+      // with older gateways: not forbidden here.
     };
   };
   visit(root);
@@ -209,8 +222,10 @@ function generate(request: CodeGeneratorRequest): string {
   const service = registry.getService("emailauth.auth.v1.AuthService");
   if (!service) throw new Error("emailauth.auth.v1.AuthService is not in the request");
   const serviceComment = clean(getComments(service).leading);
-  // The reasons every method may give: the service comment's list.
-  const common = reasonsIn(serviceComment.slice(serviceComment.indexOf("Every method may fail")));
+  // The reasons every method may give: the service comment's list (up to its blank line).
+  const block = serviceComment.slice(serviceComment.indexOf("Every method may fail"));
+  const blank = block.indexOf("\n\n");
+  const common = reasonsIn(blank === -1 ? block : block.slice(0, blank));
   const schemas: Record<string, Json> = {};
   const paths: Json = {};
   for (const method of service.methods) {
@@ -285,10 +300,23 @@ function generate(request: CodeGeneratorRequest): string {
       path.get = {
         operationId: `${method.name}Get`,
         summary: `${summary} (GET form)`,
-        description: `The Connect GET form of ${method.name}: cacheable, linkable. The request message goes, as JSON, in the \`message\` query parameter.`,
+        description: `The Connect GET form of ${method.name}, a method without side effects: the request message goes, as JSON, in the \`message\` query parameter (URL-encoded; or base64url with \`base64=1\`). It takes the same Authorization header.`,
         tags: [service.name],
         parameters: [
-          { name: "connect", in: "query", required: true, schema: { type: "string", const: "v1" } },
+          { name: "connect", in: "query", required: false, schema: { type: "string", const: "v1" } },
+          {
+            name: "base64",
+            in: "query",
+            required: false,
+            schema: { type: "string", const: "1" },
+            description: "The message is base64url-encoded.",
+          },
+          {
+            name: "compression",
+            in: "query",
+            required: false,
+            schema: { type: "string", enum: ["gzip", "br"] },
+          },
           { name: "encoding", in: "query", required: true, schema: { type: "string", const: "json" } },
           {
             name: "message",

@@ -46,6 +46,8 @@ export interface IssuedCode {
   expiresAt: number;
   resendAvailableAt: number;
   email: string;
+  /** The recorded answer of an earlier call with the same idempotency key: nothing new happened. */
+  replayed?: boolean;
 }
 
 export interface LoggedIn {
@@ -53,6 +55,8 @@ export interface LoggedIn {
   newUser: boolean;
   session: SessionRecord;
   refreshToken: string;
+  /** The recorded answer of an earlier call with the same idempotency key: nothing new happened. */
+  replayed?: boolean;
 }
 
 export interface LoginCodes {
@@ -158,7 +162,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       if (taken.ok) await deps.limits.refund(spanning);
       if (result.ok) {
         const recorded = JSON.parse(deps.sealer.open(result.replay.sealedAnswer)) as RecordedIssue;
-        return { ...recorded, resendAvailableAt: result.replay.resendAvailableAt };
+        return { ...recorded, resendAvailableAt: result.replay.resendAvailableAt, replayed: true };
       }
       if (result.reason === "IDEMPOTENCY_KEY_REUSED") throw appError(result.reason);
       throw appError(result.reason, { retryAt: new Date(result.retryAt) });
@@ -225,6 +229,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
           newUser: result.newUser,
           session: result.session,
           refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : refreshToken,
+          replayed: Boolean(result.sealedToken),
         };
       }
       if (result.reason === "EMAIL_LOCKED" || result.reason === "RATE_LIMITED")

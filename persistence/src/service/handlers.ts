@@ -166,7 +166,13 @@ export function createPersistenceHandlers(
         ipDigest: ipDigestOf(core.peppered, r.endUserIp),
         idempotency: idempotencyOf(r),
       });
-      audit(ctx.logger, "login_code.issued", { clientAppId: r.clientAppId, challengeId: issued.challengeId });
+      // A retry answered from the record is not a new fact.
+      if (!issued.replayed) {
+        audit(ctx.logger, "login_code.issued", {
+          clientAppId: r.clientAppId,
+          challengeId: issued.challengeId,
+        });
+      }
       return {
         challengeId: issued.challengeId,
         code: issued.code,
@@ -200,9 +206,11 @@ export function createPersistenceHandlers(
           }
           throw err;
         });
-      const ids = { clientAppId: r.clientAppId, userId: done.user.id };
-      if (done.newUser) audit(ctx.logger, "user.created", ids);
-      audit(ctx.logger, "session.opened", { ...ids, sessionId: done.session.id, newUser: done.newUser });
+      if (!done.replayed) {
+        const ids = { clientAppId: r.clientAppId, userId: done.user.id };
+        if (done.newUser) audit(ctx.logger, "user.created", ids);
+        audit(ctx.logger, "session.opened", { ...ids, sessionId: done.session.id, newUser: done.newUser });
+      }
       return {
         user: toUser(done.user),
         newUser: done.newUser,
@@ -239,11 +247,13 @@ export function createPersistenceHandlers(
           }
           throw err;
         });
-      audit(ctx.logger, "session.refreshed", {
-        clientAppId: r.clientAppId,
-        userId: refreshed.session.userId,
-        sessionId: refreshed.session.id,
-      });
+      if (!refreshed.replayed) {
+        audit(ctx.logger, "session.refreshed", {
+          clientAppId: r.clientAppId,
+          userId: refreshed.session.userId,
+          sessionId: refreshed.session.id,
+        });
+      }
       return { session: toSession(refreshed.session), refreshToken: refreshed.refreshToken };
     },
 

@@ -13,7 +13,7 @@ export interface Sessions {
     clientAppId: string;
     refreshToken: string;
     idempotency: IdempotencyRequest;
-  }): Promise<{ session: SessionRecord; refreshToken: string }>;
+  }): Promise<{ session: SessionRecord; refreshToken: string; replayed: boolean }>;
   get(sessionId: string): Promise<SessionRecord>;
   listForUser(p: { userId: string; clientAppId: string }): Promise<SessionRecord[]>;
   revoke(p: { sessionId: string } | { refreshToken: string }, clientAppId: string): Promise<boolean>;
@@ -55,6 +55,7 @@ export function createSessions(deps: {
       return {
         session: result.session,
         refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : next,
+        replayed: Boolean(result.sealedToken),
       };
     },
 

@@ -86,20 +86,42 @@ function samplerFrom(env: NodeJS.ProcessEnv): Sampler {
   }
 }
 
+/** The root sampler of `sampler`'s kind, applied to remote parents too (see startTracing). */
+function edgeSampler(sampler: Sampler, env: NodeJS.ProcessEnv): Sampler {
+  const name = (env.OTEL_TRACES_SAMPLER ?? "parentbased_always_on").trim().toLowerCase();
+  if (!name.startsWith("parentbased_")) return sampler;
+  const root = samplerFrom({ ...env, OTEL_TRACES_SAMPLER: name.slice("parentbased_".length) });
+  return new ParentBasedSampler({ root, remoteParentSampled: root, remoteParentNotSampled: root });
+}
+
 function resourceAttributes(env: NodeJS.ProcessEnv): Record<string, string> {
   const attributes: Record<string, string> = {};
   for (const pair of (env.OTEL_RESOURCE_ATTRIBUTES ?? "").split(",")) {
     const at = pair.indexOf("=");
-    if (at > 0)
+    if (at <= 0) continue;
+    try {
       attributes[decodeURIComponent(pair.slice(0, at).trim())] = decodeURIComponent(
         pair.slice(at + 1).trim(),
       );
+    } catch {
+      // The specification: a malformed attribute is discarded, not fatal.
+      process.stderr.write("OTEL_RESOURCE_ATTRIBUTES: a malformed attribute was ignored\n");
+    }
   }
   return attributes;
 }
 
-/** Sets up tracing from the OTEL_* variables of `env`; a no-op unless they ask for it. */
-export function startTracing(service: string, env: NodeJS.ProcessEnv = process.env): Tracing {
+/**
+ * Sets up tracing from the OTEL_* variables of `env`; a no-op unless they ask for it. At the
+ * public edge (`edge: true`) a caller's sampling decision is not obeyed: anyone on the internet
+ * could otherwise have every request of theirs traced past the operator's ratio. The trace is
+ * still continued (its trace id kept), with the operator's sampler deciding.
+ */
+export function startTracing(
+  service: string,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { edge?: boolean } = {},
+): Tracing {
   const exporters = (env.OTEL_TRACES_EXPORTER ?? "")
     .split(",")
     .map((e) => e.trim().toLowerCase())
@@ -107,7 +129,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
   if (exporters.length === 0 && (env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)) {
     exporters.push("otlp");
   }
-  if (env.OTEL_SDK_DISABLED === "true" || exporters.length === 0) {
+  if (env.OTEL_SDK_DISABLED?.trim().toLowerCase() === "true" || exporters.length === 0) {
     current = OFF;
     return current;
   }
@@ -130,7 +152,7 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
         "service.name": env.OTEL_SERVICE_NAME || `emailauth-${service}`,
       }),
     ),
-    sampler: samplerFrom(env),
+    sampler: options.edge ? edgeSampler(samplerFrom(env), env) : samplerFrom(env),
     spanProcessors: made.map(
       (exporter) =>
         new BatchSpanProcessor({
@@ -139,13 +161,22 @@ export function startTracing(service: string, env: NodeJS.ProcessEnv = process.e
         }),
     ),
   });
+  // The API's globals can be set once: a second set-up (tests) replaces the first.
+  trace.disable();
+  context.disable();
+  propagation.disable();
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
   current = {
     enabled: true,
     tracer: trace.getTracer("emailauth"),
-    shutdown: () => provider.shutdown(),
+    // Bounded: a collector that takes connections and never answers must not hold a stop.
+    shutdown: () =>
+      Promise.race([
+        provider.shutdown().catch(() => undefined),
+        new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref()),
+      ]),
   };
   return current;
 }

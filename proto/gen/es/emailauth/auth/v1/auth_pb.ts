@@ -555,7 +555,12 @@ export const DeliveryStateSchema: GenEnum<DeliveryState> = /*@__PURE__*/
  *   RESOURCE_EXHAUSTED RATE_LIMITED (the app's request rate, or too many failed API keys
  *                      from one address), REQUEST_TOO_LARGE, OVERLOADED (the gateway is
  *                      shedding load); all but REQUEST_TOO_LARGE with a retry time
+ *   PERMISSION_DENIED  ORIGIN_NOT_ALLOWED (a browser request from an origin the app does
+ *                      not list)
  *   UNAVAILABLE        UPSTREAM_UNAVAILABLE (a service of the mesh is down)
+ *   DEADLINE_EXCEEDED  DEADLINE_EXCEEDED (the caller's own Connect-Timeout-Ms or grpc-timeout)
+ *   CANCELED           CANCELED (the caller went away)
+ *   UNIMPLEMENTED      UNIMPLEMENTED (a request compressed with an encoding not accepted)
  *   INTERNAL           INTERNAL (a bug: never the answer to any input)
  *
  * Retries: StartLogin, VerifyLogin and RefreshSession accept an `Idempotency-Key` header (1 to
