@@ -160,12 +160,20 @@ export function createPersistenceHandlers(
   return {
     async issueLoginCode(req, ctx) {
       const r = parse(requests.issueLoginCode, req);
-      const issued = await core.login.issue({
-        clientAppId: r.clientAppId,
-        email: emailOf(r.email),
-        ipDigest: ipDigestOf(core.peppered, r.endUserIp),
-        idempotency: idempotencyOf(r),
-      });
+      const issued = await core.login
+        .issue({
+          clientAppId: r.clientAppId,
+          email: emailOf(r.email),
+          ipDigest: ipDigestOf(core.peppered, r.endUserIp),
+          idempotency: idempotencyOf(r),
+        })
+        .catch((err: unknown) => {
+          // A code refused for a locked address: the lock at work (the address is not logged).
+          if (err instanceof AppError && err.reason === "EMAIL_LOCKED") {
+            audit(ctx.logger, "email.locked", { clientAppId: r.clientAppId });
+          }
+          throw err;
+        });
       // A retry answered from the record is not a new fact.
       if (!issued.replayed) {
         audit(ctx.logger, "login_code.issued", {
@@ -198,11 +206,17 @@ export function createPersistenceHandlers(
           idempotency: idempotencyOf(r),
         })
         .catch((err: unknown) => {
-          if (err instanceof AppError && (err.reason === "CODE_INVALID" || err.reason === "EMAIL_LOCKED")) {
-            audit(ctx.logger, err.reason === "CODE_INVALID" ? "login.verification_failed" : "email.locked", {
-              clientAppId: r.clientAppId,
-              ...(challengeId && { challengeId }),
-            });
+          if (err instanceof AppError) {
+            const event =
+              err.reason === "CODE_INVALID"
+                ? "login.verification_failed"
+                : err.reason === "EMAIL_LOCKED"
+                  ? "email.locked"
+                  : err.reason === "RATE_LIMITED"
+                    ? "login.verification_throttled"
+                    : undefined;
+            if (event)
+              audit(ctx.logger, event, { clientAppId: r.clientAppId, ...(challengeId && { challengeId }) });
           }
           throw err;
         });
@@ -290,11 +304,13 @@ export function createPersistenceHandlers(
     async revokeUserSessions(req, ctx) {
       const r = parse(requests.revokeUserSessions, req);
       const count = await core.sessions.revokeForUser(r);
-      audit(ctx.logger, "user.sessions_revoked", {
-        userId: r.userId,
-        ...(r.clientAppId && { clientAppId: r.clientAppId }),
-        count,
-      });
+      if (count > 0) {
+        audit(ctx.logger, "user.sessions_revoked", {
+          userId: r.userId,
+          ...(r.clientAppId && { clientAppId: r.clientAppId }),
+          count,
+        });
+      }
       return { revokedCount: count };
     },
 

@@ -11,8 +11,10 @@ export const AUDIT_EVENTS = [
   "login_code.issued",
   /** A code was checked and did not match (or was expired, used, unknown). */
   "login.verification_failed",
-  /** A verification was refused because the email address is locked after too many failures. */
+  /** A code refused (StartLogin) or a verification refused because the address is locked. */
   "email.locked",
+  /** A verification refused because a failed-guess budget is spent (SECURITY.md). */
+  "login.verification_throttled",
   /** A person logged in for the first time: their user was created. */
   "user.created",
   /** A login succeeded and a session was opened. */
