@@ -5,10 +5,10 @@
 // A test fails when the README and the definitions drift apart.
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { gatewayConfig } from "@emailauth/gateway/config";
+import { mailerConfig } from "@emailauth/mailer/config";
+import { persistenceConfig } from "@emailauth/persistence/config";
 import { type ConfigDefinition, MODE_VAR, type Spec } from "@emailauth/platform";
-import { gatewayConfig } from "../gateway/src/config.ts";
-import { mailerConfig } from "../mailer/src/config.ts";
-import { persistenceConfig } from "../persistence/src/config.ts";
 
 export const README = join(import.meta.dirname, "..", "README.md");
 export const START =

@@ -6,6 +6,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gatewayConfig } from "@emailauth/gateway/config";
+import { mailerConfig } from "@emailauth/mailer/config";
+import { persistenceConfig } from "@emailauth/persistence/config";
 import {
   type ConfigDefinition,
   generateSigningJwk,
@@ -15,9 +18,6 @@ import {
 } from "@emailauth/platform";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { gatewayConfig } from "../gateway/src/config.ts";
-import { mailerConfig } from "../mailer/src/config.ts";
-import { persistenceConfig } from "../persistence/src/config.ts";
 
 const root = join(import.meta.dirname, "..");
 

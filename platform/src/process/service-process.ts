@@ -9,7 +9,11 @@ import { createLogSink, type LogSink } from "./log-sink.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..");
 
-export type ServiceName = "persistence" | "mailer" | "gateway";
+/**
+ * A service of the repository, by its folder: its entry is `<name>/src/main.ts` unless
+ * `entry` says otherwise. The platform knows the convention, not the services.
+ */
+export type ServiceName = string;
 
 export interface ServiceProcess {
   readonly name: ServiceName;
@@ -25,6 +29,8 @@ export interface ServiceProcess {
 }
 
 export interface SpawnOptions {
+  /** The service's entry file; by default `<name>/src/main.ts` in the repository. */
+  entry?: string;
   /** The child's whole environment is this, plus PATH and HOME (nothing else leaks in). */
   env?: Record<string, string>;
   logs?: LogSink;
@@ -37,7 +43,7 @@ export interface SpawnOptions {
 
 export async function spawnService(name: ServiceName, options: SpawnOptions = {}): Promise<ServiceProcess> {
   const logs = options.logs ?? createLogSink(options.onLine ? { onLine: options.onLine } : {});
-  const child = spawn(process.execPath, [join(repoRoot, name, "src", "main.ts")], {
+  const child = spawn(process.execPath, [options.entry ?? join(repoRoot, name, "src", "main.ts")], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",
