@@ -3,7 +3,9 @@
 // type them.
 import { randomInt } from "node:crypto";
 
-export type CodeAlphabet = "digits" | "alphanumeric";
+import type { CodeAlphabet } from "../store/store.ts";
+
+export type { CodeAlphabet };
 
 /** Crockford base32: no I, L, O, U, so nothing looks like something else. */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

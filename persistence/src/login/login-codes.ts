@@ -20,6 +20,7 @@ import {
   tagOf,
 } from "../crypto/ids.ts";
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
+import type { SessionLifetimes } from "../sessions/sessions.ts";
 import type {
   ChallengeRecord,
   ChallengeRef,
@@ -35,10 +36,7 @@ import { guessWeight, hardenedLength } from "./guess-weight.ts";
 import type { IdempotencyRequest, Idempotent } from "./idempotency.ts";
 import type { SendLimits } from "./send-limits.ts";
 
-export interface SessionLifetimes {
-  idleMs: number;
-  maxMs: number;
-}
+export type { SessionLifetimes };
 
 export interface IssuedCode {
   challengeId: string;

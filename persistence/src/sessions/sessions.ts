@@ -5,8 +5,13 @@ import { appError, type Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
 import type { IdempotencyRequest, Idempotent } from "../login/idempotency.ts";
-import type { SessionLifetimes } from "../login/login-codes.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
+
+/** How long a session lives: idle (refreshed within), and at most. */
+export interface SessionLifetimes {
+  idleMs: number;
+  maxMs: number;
+}
 
 export interface Sessions {
   refresh(p: {

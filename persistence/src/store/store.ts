@@ -35,12 +35,13 @@ export interface ChallengeRecord {
   failedAttempts: number;
 }
 
-export type CodeAlphabetSetting = "digits" | "alphanumeric";
+/** The characters a client app's codes are made of: defined here once, used by login/ too. */
+export type CodeAlphabet = "digits" | "alphanumeric";
 
 export interface ClientAppSettingsRecord {
   displayName: string;
   senderAddress: string;
-  codeAlphabet: CodeAlphabetSetting;
+  codeAlphabet: CodeAlphabet;
   codeLength: number;
   codeTtlSeconds: number;
   allowedOrigins: string[];
