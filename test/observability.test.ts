@@ -86,7 +86,12 @@ describe("the audit trail", () => {
       requestId: requestIds.verify,
     });
     expect(byEvent["session.refreshed"]).toMatchObject({ userId, requestId: requestIds.refresh });
-    expect(byEvent["session.reuse_detected"]).toMatchObject({ requestId: requestIds.reuse });
+    // Whose session the reuse revoked.
+    expect(byEvent["session.reuse_detected"]).toMatchObject({
+      requestId: requestIds.reuse,
+      userId,
+      sessionId: verified.body.sessionId,
+    });
     // The reuse had revoked the only session already: nothing left to revoke, no event.
     expect(byEvent["user.sessions_revoked"]).toBeUndefined();
     const trail = JSON.stringify(events);

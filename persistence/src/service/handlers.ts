@@ -15,6 +15,7 @@ import { z } from "zod";
 import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
 import type { PersistenceCore } from "../core.ts";
 import type { Peppered } from "../crypto/secrets.ts";
+import { ReuseDetected } from "../sessions/sessions.ts";
 import type { ChallengeRecord, ClientAppRecord, SessionRecord, UserRecord } from "../store/store.ts";
 import { emailOf, fields, idempotencyOf, parse } from "./requests.ts";
 
@@ -256,8 +257,12 @@ export function createPersistenceHandlers(
       const refreshed = await core.sessions
         .refresh({ clientAppId: r.clientAppId, refreshToken: r.refreshToken, idempotency: idempotencyOf(r) })
         .catch((err: unknown) => {
-          if (err instanceof AppError && err.reason === "REFRESH_TOKEN_REUSED") {
-            audit(ctx.logger, "session.reuse_detected", { clientAppId: r.clientAppId });
+          if (err instanceof ReuseDetected) {
+            audit(ctx.logger, "session.reuse_detected", {
+              clientAppId: r.clientAppId,
+              userId: err.userId,
+              sessionId: err.sessionId,
+            });
           }
           throw err;
         });

@@ -1,11 +1,22 @@
 // Sessions after login: refresh with rotating refresh tokens (a reused token revokes the
 // session), look up, list, revoke one or all. A disabled or deleted client app's refresh
 // tokens stop working.
-import { appError, type Sealer } from "@emailauth/platform";
+import { AppError, appError, type Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
 import type { IdempotencyRequest, Idempotent } from "../login/idempotency.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
+
+/** REFRESH_TOKEN_REUSED, knowing whose session it revoked (for the audit trail; never sent). */
+export class ReuseDetected extends AppError {
+  readonly sessionId: string;
+  readonly userId: string;
+  constructor(ids: { sessionId: string; userId: string }) {
+    super("REFRESH_TOKEN_REUSED");
+    this.sessionId = ids.sessionId;
+    this.userId = ids.userId;
+  }
+}
 
 /** How long a session lives: idle (refreshed within), and at most. */
 export interface SessionLifetimes {
@@ -55,6 +66,9 @@ export function createSessions(deps: {
         idleTtlMs: deps.lifetimes.idleMs,
         ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(next) } }),
       });
+      if (!result.ok && result.reason === "REFRESH_TOKEN_REUSED") {
+        throw new ReuseDetected({ sessionId: result.sessionId, userId: result.userId });
+      }
       if (!result.ok) throw appError(result.reason);
       // A retry of a refresh that happened gets its new token, not a reuse of the old one.
       return {

@@ -441,7 +441,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       if (!s || s.app !== p.clientAppId) return { ok: false, reason: "SESSION_INVALID" };
       if (t.old) {
         revoke(t.sessionId);
-        return { ok: false, reason: "REFRESH_TOKEN_REUSED" };
+        return { ok: false, reason: "REFRESH_TOKEN_REUSED", sessionId: t.sessionId, userId: s.userId };
       }
       if (s.idleExpiresAt <= p.now || s.expiresAt <= p.now) return { ok: false, reason: "SESSION_INVALID" };
       t.old = true;

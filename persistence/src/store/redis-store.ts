@@ -354,14 +354,10 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         ],
       )) as string[];
       const [status, sid = "", uid = "", created, idle, exp, ua = ""] = r;
+      if (status === "REFRESH_TOKEN_REUSED")
+        return { ok: false, reason: status, sessionId: sid, userId: uid };
       if (status !== "OK" && status !== "REPLAY") {
-        return {
-          ok: false,
-          reason:
-            status === "REFRESH_TOKEN_REUSED" || status === "IDEMPOTENCY_KEY_REUSED"
-              ? status
-              : "SESSION_INVALID",
-        };
+        return { ok: false, reason: status === "IDEMPOTENCY_KEY_REUSED" ? status : "SESSION_INVALID" };
       }
       return {
         ok: true,

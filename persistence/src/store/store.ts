@@ -192,7 +192,9 @@ export interface RefreshParams {
 
 export type RefreshResult =
   | { ok: true; session: SessionRecord; sealedToken?: string }
-  | { ok: false; reason: "SESSION_INVALID" | "REFRESH_TOKEN_REUSED" | "IDEMPOTENCY_KEY_REUSED" };
+  | { ok: false; reason: "SESSION_INVALID" | "IDEMPOTENCY_KEY_REUSED" }
+  /** A used token came back: the session it names was revoked (for the audit trail). */
+  | { ok: false; reason: "REFRESH_TOKEN_REUSED"; sessionId: string; userId: string };
 
 export interface Store {
   readonly kind: "memory" | "redis";

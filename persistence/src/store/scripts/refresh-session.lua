@@ -5,7 +5,7 @@
 -- KEYS[1] token key
 -- ARGV: 1 P, 2 new token hash, 3 app id, 4 now, 5 idle ttl ms, 6 record key ("<op>:<key>")
 --       or "", 7 fingerprint, 8 sealed new token, 9 record ttl ms
--- Returns {"SESSION_INVALID"} | {"REFRESH_TOKEN_REUSED"} | {"IDEMPOTENCY_KEY_REUSED"}
+-- Returns {"SESSION_INVALID"} | {"REFRESH_TOKEN_REUSED", sid, uid} | {"IDEMPOTENCY_KEY_REUSED"}
 --       | {"OK", sid, uid, created, idle expires, expires, user agent}
 --       | {"REPLAY", sid, uid, created, idle expires, expires, user agent, sealed token, at}
 local P, app, now = ARGV[1], ARGV[3], tonumber(ARGV[4])
@@ -42,7 +42,7 @@ if not s[1] or s[2] ~= app then
 end
 if used then
   revoke_session(P, sid)
-  return { "REFRESH_TOKEN_REUSED" }
+  return { "REFRESH_TOKEN_REUSED", sid, s[1] }
 end
 local exp = tonumber(s[5])
 if tonumber(s[4]) <= now or exp <= now then
