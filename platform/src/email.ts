@@ -24,6 +24,18 @@ import { domainToASCII } from "node:url";
 export const EMAIL_INPUT_MAX_LENGTH = 320;
 export const EMAIL_MAX_LENGTH = 254;
 
+/**
+ * A client app's display name, shown to people in the email ("Your code for <name>"): set in
+ * persistence, sent to the mailer with every email, so both check it against this one bound.
+ */
+export const CLIENT_APP_NAME_MAX_LENGTH = 64;
+
+/**
+ * A client app's own sender address (its From): set in persistence, used by the mailer. Plain
+ * ASCII, no display name, no quotes: it goes into a header as it is.
+ */
+export const SENDER_ADDRESS_PATTERN = /^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
+
 const LOCAL_PART = /^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const TLD = /^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;

@@ -15,7 +15,14 @@ export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
 export { generateSigningJwk, type PrivateJwk } from "./crypto/jwk.ts";
 export { createSealer, type Sealer } from "./crypto/sealer.ts";
-export { EMAIL_INPUT_MAX_LENGTH, EMAIL_MAX_LENGTH, type NormalizedEmail, normalizeEmail } from "./email.ts";
+export {
+  CLIENT_APP_NAME_MAX_LENGTH,
+  EMAIL_INPUT_MAX_LENGTH,
+  EMAIL_MAX_LENGTH,
+  type NormalizedEmail,
+  normalizeEmail,
+  SENDER_ADDRESS_PATTERN,
+} from "./email.ts";
 export {
   AppError,
   type AppErrorOptions,

@@ -3,9 +3,11 @@
 import {
   type AsyncHandlers,
   appError,
+  CLIENT_APP_NAME_MAX_LENGTH,
   currentTraceparent,
   EMAIL_MAX_LENGTH,
   normalizeEmail,
+  SENDER_ADDRESS_PATTERN,
   tracing,
 } from "@emailauth/platform";
 import {
@@ -31,14 +33,15 @@ const queueRequest = z.object({
       .max(35)
       .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$/, "expected a BCP 47 tag"),
   ]),
-  appName: z.string().min(1).max(64).regex(NO_CONTROL, "control characters are not allowed"),
+  appName: z
+    .string()
+    .min(1)
+    .max(CLIENT_APP_NAME_MAX_LENGTH)
+    .regex(NO_CONTROL, "control characters are not allowed"),
   expiresAt: z.date({ error: "required" }),
   senderAddress: z.union([
     z.literal(""),
-    z
-      .string()
-      .max(EMAIL_MAX_LENGTH)
-      .regex(/^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/, "expected an email address"),
+    z.string().max(EMAIL_MAX_LENGTH).regex(SENDER_ADDRESS_PATTERN, "expected an email address"),
   ]),
 });
 

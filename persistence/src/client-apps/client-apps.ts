@@ -5,7 +5,12 @@
 // Login calls read the app on every request; a short in-process cache (CLIENT_APP_CACHE_TTL)
 // saves that Redis round trip. A change made through this replica clears its cache at once;
 // other replicas see it within the TTL.
-import { appError } from "@emailauth/platform";
+import {
+  appError,
+  CLIENT_APP_NAME_MAX_LENGTH,
+  EMAIL_MAX_LENGTH,
+  SENDER_ADDRESS_PATTERN,
+} from "@emailauth/platform";
 import { ID_PATTERNS, newApiKey, newClientAppId, sha256 } from "../crypto/ids.ts";
 import { CODE_LENGTHS, type CodeAlphabet } from "../login/codes.ts";
 import type { ClientAppRecord, ClientAppSettingsRecord, Store } from "../store/store.ts";
@@ -21,7 +26,6 @@ export interface ClientAppSettingsInput {
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
-const SENDER = /^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 const CONTROL = /\p{Cc}/u;
 export const CODE_TTL = { min: 60, max: 600, default: 600 };
 
@@ -29,10 +33,17 @@ export const CODE_TTL = { min: 60, max: 600, default: 600 };
 export function validateSettings(input: ClientAppSettingsInput): ClientAppSettingsRecord {
   const invalid = (message: string) => appError("CLIENT_APP_SETTINGS_INVALID", { message });
   const displayName = input.displayName.trim();
-  if (displayName.length < 1 || displayName.length > 64 || CONTROL.test(displayName)) {
-    throw invalid("display_name: 1 to 64 characters, no control characters");
+  if (
+    displayName.length < 1 ||
+    displayName.length > CLIENT_APP_NAME_MAX_LENGTH ||
+    CONTROL.test(displayName)
+  ) {
+    throw invalid(`display_name: 1 to ${CLIENT_APP_NAME_MAX_LENGTH} characters, no control characters`);
   }
-  if (input.senderAddress !== "" && (input.senderAddress.length > 254 || !SENDER.test(input.senderAddress))) {
+  if (
+    input.senderAddress !== "" &&
+    (input.senderAddress.length > EMAIL_MAX_LENGTH || !SENDER_ADDRESS_PATTERN.test(input.senderAddress))
+  ) {
     throw invalid("sender_address: an email address such as login@example.com");
   }
   const codeAlphabet = input.codeAlphabet ?? "digits";

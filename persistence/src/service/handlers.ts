@@ -70,8 +70,9 @@ const STATES: Record<ChallengeRecord["state"], ChallengeStateValue> = {
 };
 
 const settingsSchema = z.object({
-  displayName: z.string().max(256),
-  senderAddress: z.string().max(254),
+  // Shapes only: the bounds are validateSettings' (client-apps.ts), checked after trimming.
+  displayName: z.string(),
+  senderAddress: z.string(),
   codeAlphabet: z.number().int(),
   codeLength: z.number().int().min(0).max(100),
   codeTtlSeconds: z.number().int().min(0).max(86_400),
