@@ -154,9 +154,9 @@ describe("emailauth-admin", () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(file, "utf8")).keys[0]).toMatchObject({ kid: "k9", crv: "Ed25519" });
     const again = await admin("keys", "generate", "--out", file);
-    expect([again.code, again.stderr.split("\n")[0]]).toEqual([
+    expect([again.code, again.stderr]).toEqual([
       2,
-      `${file} exists; to add a key to it use: keys add ${file}`,
+      `error: ${file} exists (nothing written); to add a key to a key file: keys add ${file}\n`,
     ]);
     expect(JSON.parse(readFileSync(file, "utf8")).keys[0].kid).toBe("k9");
   });

@@ -54,6 +54,8 @@ Options
 Exit codes: 0 done, 1 refused by the service, 2 bad usage, 69 persistence unreachable.`;
 
 class UsageError extends Error {}
+/** A command understood but not done (a file that exists): its reason alone, exit 2. */
+class NotDone extends Error {}
 
 const { values: opts, positionals } = (() => {
   try {
@@ -128,9 +130,15 @@ async function main(): Promise<void> {
         try {
           writeFileSync(opts.out, text, { mode: 0o600, flag: "wx" });
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-            throw new UsageError(`${opts.out} exists; to add a key to it use: keys add ${opts.out}`);
+          const code = (err as NodeJS.ErrnoException).code;
+          if (code === "EEXIST") {
+            throw new NotDone(
+              `${opts.out} exists (nothing written); to add a key to a key file: keys add ${opts.out}`,
+            );
           }
+          if (code === "ENOENT")
+            throw new NotDone(`${opts.out}: its folder does not exist (nothing written)`);
+          if (code === "EISDIR") throw new NotDone(`${opts.out} is a folder (nothing written)`);
           throw err;
         }
         print(`wrote ${opts.out} (private; one key, kid ${jwks.keys[0]?.kid})`, {
@@ -278,6 +286,10 @@ main().then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`${err.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof NotDone) {
+      process.stderr.write(`error: ${err.message}\n`);
       process.exit(2);
     }
     if (err instanceof AppError) {

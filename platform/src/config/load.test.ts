@@ -102,6 +102,23 @@ describe("loadConfig", () => {
     }
   });
 
+  it("says which entries of a secret list are wrong, without their values", () => {
+    const list = defineConfig({ service: "x", vars: { KEYS: secretList({ description: "keys" }) } });
+    const good = random();
+    for (const [raw, why] of [
+      [`${good}, short,,${random()}`, "secret 2 of 4, 3 of 4: 32 to 4096 characters"],
+      [`${good},${good}`, "secret 2 repeats an earlier one"],
+    ] as const) {
+      try {
+        loadConfig(list, { KEYS: raw });
+        throw new Error("expected a ConfigError");
+      } catch (err) {
+        expect((err as ConfigError).problems[0]).toContain(why);
+        expect((err as ConfigError).problems[0]).not.toContain(good);
+      }
+    }
+  });
+
   it("passes every output of a random generator, refuses repeated words", () => {
     for (let i = 0; i < 2_000; i++) {
       expect(weakSecretReason(randomBytes(16).toString("hex"))).toBeUndefined();

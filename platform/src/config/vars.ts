@@ -126,11 +126,23 @@ export function secret(opts: Common & { minLength?: number }): Var<string> {
 export function secretList(opts: Common & { minLength?: number }): Var<string[]> {
   const min = opts.minLength ?? 32;
   const allowed = `comma-separated secrets of at least ${min} random characters each, current first`;
-  const schema = z
-    .string()
-    .transform((raw) => raw.split(",").map((s) => s.trim()))
-    .pipe(z.array(z.string().min(min).max(4096)).min(1).max(10));
-  return { ...make({ ...opts, secret: true }, allowed, fromZod(schema, allowed)), mustBeRandom: true };
+  const parse = (raw: string): string[] => {
+    const secrets = raw.split(",").map((s) => s.trim());
+    if (secrets.length > 10) throw new Error(`expected ${allowed} (at most 10)`);
+    // Which entries are wrong, by position (never their values), all at once.
+    const wrong = secrets.flatMap((s, i) => (s.length < min || s.length > 4096 ? [i + 1] : []));
+    if (wrong.length > 0) {
+      const which = wrong.map((n) => `${n} of ${secrets.length}`).join(", ");
+      throw new Error(`expected ${allowed} (secret ${which}: ${min} to 4096 characters)`);
+    }
+    const seen = new Set<string>();
+    for (const [i, s] of secrets.entries()) {
+      if (seen.has(s)) throw new Error(`expected ${allowed} (secret ${i + 1} repeats an earlier one)`);
+      seen.add(s);
+    }
+    return secrets;
+  };
+  return { ...make({ ...opts, secret: true }, allowed, parse), mustBeRandom: true };
 }
 
 export function url(opts: Common & { protocols: readonly string[]; secret?: boolean }): Var<string> {
