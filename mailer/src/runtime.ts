@@ -17,6 +17,7 @@ import {
   tracing,
 } from "@emailauth/platform";
 import {
+  closeRedisClient,
   createRedisClient,
   type RedisClient,
   redisCheck,
@@ -265,9 +266,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
       await queue.close(Math.max(0, graceMs - (Date.now() - started)));
       transport.close();
       await inbox?.close();
-      // QUIT is queued until Redis answers, which it never does when Redis is gone.
-      if (client?.status === "ready") await client.quit().catch(() => client?.disconnect());
-      else client?.disconnect();
+      if (client) await closeRedisClient(client);
     },
   };
 }

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { endSpan, SpanKind, tracing } from "@emailauth/platform";
-import type { RedisClient } from "@emailauth/platform/redis";
+import { closeRedisClient, type RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
 import { MAX_GUESS_WEIGHT } from "../login/guess-weight.ts";
 import { appsPrefix, personPrefix } from "./keys.ts";
@@ -495,25 +495,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     },
 
     async close() {
-      // QUIT waits for Redis to answer: a hung Redis (a partition, a stopped process) would
-      // hold the stop until the process is killed. Past a second, the connection is dropped.
-      if (client.status !== "ready") {
-        client.disconnect();
-        return;
-      }
-      let timer: NodeJS.Timeout | undefined;
-      const quit = client.quit().then(
-        () => true,
-        () => false,
-      );
-      const quitted = await Promise.race([
-        quit,
-        new Promise<false>((resolve) => {
-          timer = setTimeout(() => resolve(false), 1_000);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!quitted) client.disconnect();
+      await closeRedisClient(client);
     },
   };
 }

@@ -89,3 +89,27 @@ export function redisCheck(client: RedisClient): Check {
     await client.ping();
   };
 }
+
+/**
+ * Closes a client the polite way (QUIT, so that Redis sees a clean goodbye) when Redis answers,
+ * and drops the connection when it does not: QUIT waits for an answer, and a Redis that is
+ * gone or hung (a partition, a stopped process) would hold a service's stop until it is killed.
+ */
+export async function closeRedisClient(client: RedisClient, boundMs = 1_000): Promise<void> {
+  if (client.status !== "ready") {
+    client.disconnect();
+    return;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const quitted = await Promise.race([
+    client.quit().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), boundMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!quitted) client.disconnect();
+}
