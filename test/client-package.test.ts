@@ -8,16 +8,15 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
-import { CodeAlphabet, CreateClientAppRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
-import { credentials } from "@grpc/grpc-js";
+import type { ServiceProcess } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
 const project = mkdtempSync(join(tmpdir(), "client-app-"));
 
-let persistence: ServiceProcess;
+let dev: DevMesh;
 let mailer: ServiceProcess;
 let gateway: ServiceProcess;
 let apiKey: string;
@@ -32,39 +31,13 @@ function npmEnv(): Record<string, string> {
 }
 
 beforeAll(async () => {
-  [persistence, mailer] = await Promise.all([
-    spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-    spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
-  ]);
-  gateway = await spawnService("gateway", {
-    env: {
-      GATEWAY_PORT: "0",
-      PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
-      MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
-    },
-  });
-  const client = new PersistenceServiceClient(
-    `127.0.0.1:${persistence.ports.grpcPort}`,
-    credentials.createInsecure(),
-  );
-  apiKey = await new Promise((resolve, reject) =>
-    client.createClientApp(
-      CreateClientAppRequest.fromPartial({
-        settings: {
-          displayName: "Packed client",
-          codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
-          codeLength: 6,
-          codeTtlSeconds: 600,
-        },
-      }),
-      (err, res) => (err ? reject(err) : resolve(res.apiKey)),
-    ),
-  );
-  client.close();
+  dev = await startDevMesh();
+  ({ mailer, gateway } = dev);
+  ({ apiKey } = await dev.createApp("Packed client"));
 }, 120_000);
 
 afterAll(async () => {
-  await Promise.all([gateway, mailer, persistence].map((s) => s?.stop()));
+  await dev?.stop();
   rmSync(project, { recursive: true, force: true });
   rmSync(join(root, "proto", "client", "dist"), { recursive: true, force: true });
 });

@@ -4,60 +4,47 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
+import { spawnService } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl, listServices } from "./helpers/buf-curl.ts";
+import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 
 describe("the three services", () => {
-  let persistence: ServiceProcess;
-  let mailer: ServiceProcess;
-  let gateway: ServiceProcess;
-
+  let dev: DevMesh;
   beforeAll(async () => {
-    [persistence, mailer] = await Promise.all([
-      spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-      spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
-    ]);
-    gateway = await spawnService("gateway", {
-      env: {
-        GATEWAY_PORT: "0",
-        PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
-        MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
-      },
-    });
+    dev = await startDevMesh();
   });
-
   afterAll(async () => {
-    await Promise.all([gateway?.stop(), persistence?.stop(), mailer?.stop()]);
+    await dev?.stop();
   });
 
   const health = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection"];
 
   it("persistence lists its service, health and reflection, and is SERVING", async () => {
-    const port = persistence.ports.grpcPort as number;
+    const port = dev.persistence.ports.grpcPort as number;
     expect(await listServices(port)).toEqual(["emailauth.persistence.v1.PersistenceService", ...health]);
     const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
     expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
   });
 
   it("mailer lists its service, health and reflection, and is SERVING", async () => {
-    const port = mailer.ports.grpcPort as number;
+    const port = dev.mailer.ports.grpcPort as number;
     expect(await listServices(port)).toEqual(["emailauth.mailer.v1.MailerService", ...health]);
     const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
     expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
   });
 
   it("the gateway lists the public service, health and reflection, and is SERVING", async () => {
-    const port = gateway.ports.httpPort as number;
+    const port = dev.gateway.ports.httpPort as number;
     expect(await listServices(port)).toEqual(["emailauth.auth.v1.AuthService", ...health]);
     const check = await bufCurl([`http://127.0.0.1:${port}/grpc.health.v1.Health/Check`]);
     expect(JSON.parse(check.stdout)).toEqual({ status: "SERVING" });
   });
 
   it("describes every method through reflection, so buf curl can call them", async () => {
-    const port = persistence.ports.grpcPort as number;
+    const port = dev.persistence.ports.grpcPort as number;
     const { stdout } = await bufCurl(["--list-methods", `http://127.0.0.1:${port}`]);
     expect(stdout).toContain("emailauth.persistence.v1.PersistenceService/IssueLoginCode");
     expect(stdout).toContain("emailauth.persistence.v1.PersistenceService/ConsumeLoginCode");

@@ -8,21 +8,12 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-} from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "@emailauth/platform/testing";
 import { afterAll, expect, it, onTestFinished } from "vitest";
+import { processesMarked } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 const BUDGET_MS = 90_000;
@@ -46,19 +37,6 @@ function newcomerEnv(): Record<string, string> {
         e[1] !== undefined && !/^(npm_|VITEST|TEST$|NODE_ENV$|NODE_OPTIONS$|INIT_CWD$|EMAILAUTH_)/.test(e[0]),
     ),
   );
-}
-
-function processesMarked(mark: string): number[] {
-  return readdirSync("/proc")
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/environ`, "latin1").includes(`EMAILAUTH_TEST_MARK=${mark}`);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
 }
 
 const dir = mkdtempSync(join(tmpdir(), "fresh-clone-"));

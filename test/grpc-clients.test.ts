@@ -11,37 +11,30 @@ import { randomUUID } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/platform/testing";
 import { ListClientAppsRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials, loadPackageDefinition, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import protobuf from "protobufjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl } from "./helpers/buf-curl.ts";
+import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 // What the README tells a proto-loader user: our protos and the vendored ones they import.
 const includeDirs = [join(root, "proto"), join(root, "proto", "vendor")];
 
+let dev: DevMesh;
 let persistence: ServiceProcess;
 let mailer: ServiceProcess;
 let gateway: ServiceProcess;
 
 beforeAll(async () => {
-  [persistence, mailer] = await Promise.all([
-    spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-    spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
-  ]);
-  gateway = await spawnService("gateway", {
-    env: {
-      GATEWAY_PORT: "0",
-      PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
-      MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
-    },
-  });
+  dev = await startDevMesh();
+  ({ persistence, mailer, gateway } = dev);
 });
 afterAll(async () => {
-  await Promise.all([gateway, mailer, persistence].map((s) => s?.stop()));
+  await dev?.stop();
 });
 
 type Unary = (

@@ -6,52 +6,24 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
-import { CodeAlphabet, CreateClientAppRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
-import { credentials } from "@grpc/grpc-js";
+import type { ServiceProcess } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 
 const run = promisify(execFile);
 const example = join(import.meta.dirname, "..", "examples", "python", "emailauth_example.py");
 const ISSUER = "https://auth.example.test";
 
-let persistence: ServiceProcess;
+let dev: DevMesh;
 let mailer: ServiceProcess;
 let gateway: ServiceProcess;
 let app: { appId: string; apiKey: string };
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  [persistence, mailer] = await Promise.all([
-    spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-    spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
-  ]);
-  gateway = await spawnService("gateway", {
-    env: {
-      GATEWAY_PORT: "0",
-      JWT_ISSUER: ISSUER,
-      PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
-      MAILER_ADDRESSES: `127.0.0.1:${mailer.ports.grpcPort}`,
-    },
-  });
-  const client = new PersistenceServiceClient(
-    `127.0.0.1:${persistence.ports.grpcPort}`,
-    credentials.createInsecure(),
-  );
-  app = await new Promise((resolve, reject) =>
-    client.createClientApp(
-      CreateClientAppRequest.fromPartial({
-        settings: {
-          displayName: "Python shop",
-          codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
-          codeLength: 6,
-          codeTtlSeconds: 600,
-        },
-      }),
-      (err, res) => (err ? reject(err) : resolve({ appId: res.clientApp?.id ?? "", apiKey: res.apiKey })),
-    ),
-  );
-  client.close();
+  dev = await startDevMesh({ gateway: { JWT_ISSUER: ISSUER } });
+  ({ mailer, gateway } = dev);
+  app = await dev.createApp("Python shop");
   env = {
     PATH: process.env.PATH ?? "",
     EMAILAUTH_URL: `http://127.0.0.1:${gateway.ports.httpPort}`,
@@ -62,7 +34,7 @@ beforeAll(async () => {
   };
 });
 afterAll(async () => {
-  await Promise.all([gateway, mailer, persistence].map((s) => s?.stop()));
+  await dev?.stop();
 });
 
 it("logs a person in, verifies the access token offline, refreshes, and sees a reused token refused", async () => {

@@ -5,30 +5,14 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
-import { readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { type ServiceProcess, spawnService, startRedis, waitFor } from "@emailauth/platform/testing";
 import { afterEach, describe, expect, it } from "vitest";
+import { processesMarked } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 const GRACE_MS = 10_000;
-
-/** PIDs of the processes whose environment carries `mark` (Linux: /proc). */
-function processesMarked(mark: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/environ`, "latin1").includes(`EMAILAUTH_TEST_MARK=${mark}`)) {
-        pids.push(Number(entry));
-      }
-    } catch {
-      // gone already, or not ours to read
-    }
-  }
-  return pids;
-}
 
 const started: ChildProcess[] = [];
 afterEach(() => {

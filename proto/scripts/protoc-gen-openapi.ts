@@ -30,48 +30,11 @@ import {
   oneof as oneofRules,
   StringRulesSchema,
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { catalog } from "../../platform/src/errors/catalog.ts";
+import { codeName, codeNames } from "../../platform/src/metrics/metrics.ts";
 
 type Json = Record<string, unknown>;
-
-/** Connect's HTTP status for each code (connectrpc.com/docs/protocol#error-codes). */
-const HTTP_STATUS: Record<string, number> = {
-  canceled: 499,
-  unknown: 500,
-  invalid_argument: 400,
-  deadline_exceeded: 504,
-  not_found: 404,
-  already_exists: 409,
-  permission_denied: 403,
-  resource_exhausted: 429,
-  failed_precondition: 400,
-  aborted: 409,
-  out_of_range: 400,
-  unimplemented: 501,
-  internal: 500,
-  unavailable: 503,
-  data_loss: 500,
-  unauthenticated: 401,
-};
-const CODE_NAMES = [
-  "",
-  "canceled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-];
 
 const clean = (text: string | undefined) =>
   (text ?? "")
@@ -234,8 +197,7 @@ function generate(request: CodeGeneratorRequest): string {
     const reasons = [...new Set([...reasonsIn(comment), ...common])];
     const byStatus = new Map<number, string[]>();
     for (const reason of reasons) {
-      const code = CODE_NAMES[catalog[reason as keyof typeof catalog].code] ?? "unknown";
-      const status = HTTP_STATUS[code] ?? 500;
+      const status = codeToHttpStatus(catalog[reason as keyof typeof catalog].code as number);
       byStatus.set(status, [...(byStatus.get(status) ?? []), reason]);
     }
     const errors: Json = {};
@@ -244,7 +206,7 @@ function generate(request: CodeGeneratorRequest): string {
         description: list
           .map(
             (r) =>
-              `${r} (${CODE_NAMES[catalog[r as keyof typeof catalog].code]}): ${catalog[r as keyof typeof catalog].message}`,
+              `${r} (${codeName(catalog[r as keyof typeof catalog].code)}): ${catalog[r as keyof typeof catalog].message}`,
           )
           .join("\n"),
         content: { "application/json": { schema: { $ref: "#/components/schemas/connect.error" } } },
@@ -341,7 +303,7 @@ function generate(request: CodeGeneratorRequest): string {
     description:
       "Connect's error body. The stable reason is in the emailauth.common.v1.ErrorDetail among `details` (base64 protobuf in `value`; its JSON form in `debug`).",
     properties: {
-      code: { type: "string", enum: CODE_NAMES.filter(Boolean) },
+      code: { type: "string", enum: codeNames.slice(1) },
       message: { type: "string", description: "Safe to show; never personal data." },
       details: {
         type: "array",

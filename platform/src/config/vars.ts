@@ -242,48 +242,40 @@ export function duration(opts: Common & { min: number; max: number }): Var<numbe
   });
 }
 
-/** The path of a file that exists and this process can read (checked when the config loads). */
-export function filePath(opts: Common): Var<string> {
-  const allowed = "the path of a readable file";
+/** A path that exists, is a `kind`, and this process can read (checked when the config loads). */
+function readablePath(opts: Common, kind: "file" | "folder"): Var<string> {
+  const allowed = `the path of a readable ${kind}`;
+  const isKind = (path: string) => (kind === "file" ? statSync(path).isFile() : statSync(path).isDirectory());
+  // A folder is read by listing it, which needs search permission too.
+  const mode = kind === "file" ? constants.R_OK : constants.R_OK | constants.X_OK;
   return make(opts, allowed, (raw) => {
     if (raw.length > 4096) throw new Error(`expected ${allowed}`);
+    let why: string | undefined;
     try {
-      if (!statSync(raw).isFile()) throw new Error("not a file");
-      accessSync(raw, constants.R_OK);
+      if (!isKind(raw)) why = `not a ${kind}`;
+      else accessSync(raw, mode);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      const why =
+      why =
         code === "ENOENT"
-          ? "no such file"
+          ? `no such ${kind}`
           : code === "EACCES"
             ? "not readable by this process"
-            : "not a file";
-      throw new Error(`expected ${allowed} (${why})`);
+            : `not a ${kind}`;
     }
+    if (why) throw new Error(`expected ${allowed} (${why})`);
     return raw;
   });
 }
 
-/** The path of a folder that exists and this process can read (checked when the config loads). */
+/** The path of a file that exists and this process can read. */
+export function filePath(opts: Common): Var<string> {
+  return readablePath(opts, "file");
+}
+
+/** The path of a folder that exists and this process can read. */
 export function dirPath(opts: Common): Var<string> {
-  const allowed = "the path of a readable folder";
-  return make(opts, allowed, (raw) => {
-    if (raw.length > 4096) throw new Error(`expected ${allowed}`);
-    try {
-      if (!statSync(raw).isDirectory()) throw new Error("not a folder");
-      accessSync(raw, constants.R_OK | constants.X_OK);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === "ENOENT"
-          ? "no such folder"
-          : code === "EACCES"
-            ? "not readable by this process"
-            : "not a folder";
-      throw new Error(`expected ${allowed} (${why})`);
-    }
-    return raw;
-  });
+  return readablePath(opts, "folder");
 }
 
 /** A Redis deployment URL (see redis/redis-url.ts); hidden in errors, as it may hold a password. */
