@@ -15,9 +15,8 @@ import { createDemoApp } from "./demo-app.ts";
 
 const root = join(import.meta.dirname, "..");
 const env = process.env;
-const port = (name: string, fallback: number) => env[name] ?? String(fallback);
 /** Every port the mesh opens, by its variable, with its default. */
-const DEFAULT_PORTS: Record<string, number> = {
+const DEFAULT_PORTS = {
   GATEWAY_PORT: 8080,
   PERSISTENCE_PORT: 50051,
   PERSISTENCE_OPS_PORT: 9101,
@@ -25,7 +24,9 @@ const DEFAULT_PORTS: Record<string, number> = {
   MAILER_HTTP_PORT: 9102,
   MAILER_DEV_SMTP_PORT: 2525,
   DEMO_PORT: 3000,
-};
+} as const;
+type PortVar = keyof typeof DEFAULT_PORTS;
+const port = (name: PortVar) => env[name] ?? String(DEFAULT_PORTS[name]);
 const host = "127.0.0.1";
 
 // --- log lines, readable ---------------------------------------------------------------------
@@ -130,18 +131,18 @@ process.on("SIGTERM", () => void stop(0));
 async function main() {
   const [persistence, mailer] = await Promise.all([
     start("persistence", {
-      PERSISTENCE_PORT: port("PERSISTENCE_PORT", 50051),
-      PERSISTENCE_OPS_PORT: port("PERSISTENCE_OPS_PORT", 9101),
+      PERSISTENCE_PORT: port("PERSISTENCE_PORT"),
+      PERSISTENCE_OPS_PORT: port("PERSISTENCE_OPS_PORT"),
     }),
     start("mailer", {
-      MAILER_PORT: port("MAILER_PORT", 50052),
-      MAILER_HTTP_PORT: port("MAILER_HTTP_PORT", 9102),
-      MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT", 2525),
+      MAILER_PORT: port("MAILER_PORT"),
+      MAILER_HTTP_PORT: port("MAILER_HTTP_PORT"),
+      MAILER_DEV_SMTP_PORT: port("MAILER_DEV_SMTP_PORT"),
     }),
   ]);
   // "0" picks a free port here (the runner must know it to print it); anything else goes to the
   // gateway as given, which refuses what is not a port.
-  const gatewayPortVar = port("GATEWAY_PORT", 8080);
+  const gatewayPortVar = port("GATEWAY_PORT");
   const gatewayPort = gatewayPortVar === "0" ? await freePort() : gatewayPortVar;
   const gatewayUrl = `http://${host}:${gatewayPort}`;
   await start("gateway", {
@@ -159,7 +160,7 @@ async function main() {
     issuer: env.JWT_ISSUER ?? gatewayUrl,
     inboxUrl,
   });
-  const demoPort = await demo.listen(host, Number(port("DEMO_PORT", DEFAULT_PORTS.DEMO_PORT as number)));
+  const demoPort = await demo.listen(host, Number(port("DEMO_PORT")));
 
   const store = env.REDIS_URL
     ? `Redis (${parseRedisUrl(env.REDIS_URL)
@@ -204,9 +205,7 @@ try {
   const busy = /(?:EADDRINUSE|address already in use)[^\n]*?:(\d+)/i.exec(text);
   if (busy) {
     // Name the variable that asked for that port.
-    const names = Object.keys(DEFAULT_PORTS).filter(
-      (name) => port(name, DEFAULT_PORTS[name] as number) === busy[1],
-    );
+    const names = (Object.keys(DEFAULT_PORTS) as PortVar[]).filter((name) => port(name) === busy[1]);
     const which = names.length > 0 ? names.join(" or ") : "its variable";
     process.stderr.write(
       `Port ${busy[1]} is in use: stop what holds it, or set ${which} to another port (0 picks a free one).\n`,

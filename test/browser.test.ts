@@ -11,6 +11,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FREE_PORTS } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -32,13 +33,7 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
-      GATEWAY_PORT: "0",
-      PERSISTENCE_PORT: "0",
-      PERSISTENCE_OPS_PORT: "0",
-      MAILER_PORT: "0",
-      MAILER_HTTP_PORT: "0",
-      MAILER_DEV_SMTP_PORT: "0",
-      DEMO_PORT: "0",
+      ...FREE_PORTS,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

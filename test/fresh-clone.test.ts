@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "@emailauth/platform/testing";
 import { afterAll, expect, it, onTestFinished } from "vitest";
-import { processesMarked } from "./helpers/dev-mesh.ts";
+import { FREE_PORTS, processesMarked } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 const BUDGET_MS = 90_000;
@@ -60,14 +60,7 @@ it(
         ...newcomerEnv(),
         PATH: newcomerPath(),
         EMAILAUTH_TEST_MARK: mark,
-        // Free ports: this machine runs other tests at the same time.
-        GATEWAY_PORT: "0",
-        DEMO_PORT: "0",
-        PERSISTENCE_PORT: "0",
-        PERSISTENCE_OPS_PORT: "0",
-        MAILER_PORT: "0",
-        MAILER_HTTP_PORT: "0",
-        MAILER_DEV_SMTP_PORT: "0",
+        ...FREE_PORTS,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { type ServiceProcess, spawnService, startRedis, waitFor } from "@emailauth/platform/testing";
 import { afterEach, describe, expect, it } from "vitest";
-import { processesMarked } from "./helpers/dev-mesh.ts";
+import { FREE_PORTS, processesMarked } from "./helpers/dev-mesh.ts";
 
 const root = join(import.meta.dirname, "..");
 const GRACE_MS = 10_000;
@@ -28,13 +28,7 @@ function startRunner(env: Record<string, string>) {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
       EMAILAUTH_TEST_MARK: mark,
-      GATEWAY_PORT: "0",
-      DEMO_PORT: "0",
-      PERSISTENCE_PORT: "0",
-      PERSISTENCE_OPS_PORT: "0",
-      MAILER_PORT: "0",
-      MAILER_HTTP_PORT: "0",
-      MAILER_DEV_SMTP_PORT: "0",
+      ...FREE_PORTS,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

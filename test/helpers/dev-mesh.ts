@@ -7,6 +7,17 @@ import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
 import { CodeAlphabet, CreateClientAppRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 
+/** Every port `npm start` opens, set to 0 (free ones): this machine runs other tests at once. */
+export const FREE_PORTS = {
+  GATEWAY_PORT: "0",
+  DEMO_PORT: "0",
+  PERSISTENCE_PORT: "0",
+  PERSISTENCE_OPS_PORT: "0",
+  MAILER_PORT: "0",
+  MAILER_HTTP_PORT: "0",
+  MAILER_DEV_SMTP_PORT: "0",
+} as const;
+
 export interface DevMesh {
   readonly persistence: ServiceProcess;
   readonly mailer: ServiceProcess;
