@@ -21,11 +21,11 @@ export interface RunDeps {
 const FLUSH_BOUND_MS = 1_000;
 
 /**
- * Exits once the logger's buffered lines are written, or after FLUSH_BOUND_MS if they cannot
- * be. pino flushes synchronously again on exit, and sonic-boom retries a write that failed
- * with EPIPE forever there (its flushSync only gives up on EAGAIN): a service whose stdout
- * reader died would never exit. So that last flush is skipped when the reader is known to be
- * gone (`readerGone`) or the bound passed.
+ * Exits after asking the logger to flush (a destination that buffers calls back once written;
+ * stdout's answers at once and pino writes the rest synchronously on exit), bounded by
+ * FLUSH_BOUND_MS. That synchronous write retries an EPIPE forever (sonic-boom's flushSync only
+ * gives up on EAGAIN): a service whose stdout reader died would never exit. So it is skipped
+ * when the reader is known to be gone (`readerGone`) or the bound passed.
  */
 function exitAfterFlush(
   logger: Logger,
