@@ -380,6 +380,8 @@ async function main() {
       codeTtlSeconds: 600,
       allowedOrigins: [],
       sendsPerMinute: 1_000_000,
+      loginMethods: [],
+      linkUrl: "",
     },
   });
   client.close();

@@ -6,6 +6,9 @@
 //   GET  /         the login page: email form, code form, or "signed in as <user id>"
 //   POST /start    {email}  -> StartLogin
 //   POST /verify   {code}   -> VerifyLogin, then a session
+//   GET  /magic    the page magic links open (the app's registered link_url): it only shows a
+//                  button, because mail scanners open links too and must not log anyone in
+//   POST /magic    {challenge_id, link_token} -> VerifyLogin, then a session
 //   POST /logout            -> RevokeSession
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -36,6 +39,17 @@ const escapeHtml = (s: string) =>
     (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] ?? c,
   );
 
+/** The magic link's landing page: the values go back in a POST, nothing happens on the GET. */
+function confirmPage(challengeId: string, linkToken: string): string {
+  return layout(`<h2>Sign in</h2>
+      <p>Continue to sign in to the demo app on this device.</p>
+      <form method="post" action="/magic">
+        <input type="hidden" name="challenge_id" value="${escapeHtml(challengeId)}">
+        <input type="hidden" name="link_token" value="${escapeHtml(linkToken)}">
+        <button id="magic-continue">Sign in</button>
+      </form>`);
+}
+
 function page(v: Visitor, inboxUrl: string): string {
   const note = v.message ? `<p class="note" role="status">${escapeHtml(v.message)}</p>` : "";
   let body: string;
@@ -46,7 +60,8 @@ function page(v: Visitor, inboxUrl: string): string {
       <form method="post" action="/logout"><button id="logout">Log out</button></form>`;
   } else if (v.challengeId) {
     body = `<h2>Check your email</h2>
-      <p>We sent a code to <strong>${escapeHtml(v.email ?? "")}</strong>.
+      <p>We sent a code and a sign-in link to <strong>${escapeHtml(v.email ?? "")}</strong>.
+      Type the code here, or open the link.
       In this demo every email lands in the <a href="${escapeHtml(inboxUrl)}" target="_blank" rel="noopener">development inbox</a>.</p>
       <form method="post" action="/verify">
         <label for="code">Code</label>
@@ -62,6 +77,10 @@ function page(v: Visitor, inboxUrl: string): string {
         <button id="start">Email me a code</button>
       </form>`;
   }
+  return layout(`${note}${body}`);
+}
+
+function layout(content: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Demo client app</title>
@@ -76,7 +95,7 @@ function page(v: Visitor, inboxUrl: string): string {
   .note { background: #fef3c7; padding: 8px 12px; border-radius: 8px; }
   .small { font-size: 13px; color: #52525b; }
 </style></head>
-<body><main><h1>Demo client app</h1>${note}${body}</main></body></html>`;
+<body><main><h1>Demo client app</h1>${content}</main></body></html>`;
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
@@ -89,7 +108,7 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 const friendly: Record<string, string> = {
-  CODE_INVALID: "That code is wrong or no longer valid.",
+  CODE_INVALID: "That code or link is wrong or no longer valid.",
   RATE_LIMITED: "Please wait a little before asking for another code.",
   EMAIL_LOCKED: "Too many failed attempts for this email. Try again later.",
   EMAIL_INVALID: "That email address does not look right.",
@@ -123,11 +142,52 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
   const failed = (v: Visitor, err: unknown) => {
     v.message = friendly[errorReason(err) ?? ""] ?? "Something went wrong; please try again.";
   };
+  /** VerifyLogin with a code or a link token, then what every client app should do with the
+   * access token: verify it offline. */
+  const signIn = async (
+    v: Visitor,
+    req: IncomingMessage,
+    proof: { challengeId: string; code?: string; linkToken?: string },
+  ) => {
+    try {
+      const session = await auth.verifyLogin({
+        target: { case: "challengeId", value: proof.challengeId },
+        code: proof.code ?? "",
+        linkToken: proof.linkToken ?? "",
+        userAgent: String(req.headers["user-agent"] ?? "").slice(0, 256),
+      });
+      const { payload } = await jwtVerify(session.accessToken, jwks, {
+        issuer: options.issuer,
+        audience: options.appId,
+      });
+      Object.assign(v, {
+        userId: payload.sub,
+        sessionId: session.sessionId,
+        accessToken: session.accessToken,
+        challengeId: undefined,
+      });
+    } catch (err) {
+      failed(v, err);
+    }
+  };
 
   const server: Server = createServer((req, res) => {
     void (async () => {
       const v = visitorOf(req, res);
-      const path = (req.url ?? "/").split("?")[0];
+      const url = new URL(req.url ?? "/", "http://demo");
+      const path = url.pathname;
+      if (req.method === "GET" && path === "/magic") {
+        // The token stays out of other sites' Referer headers and out of caches.
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "referrer-policy": "no-referrer",
+        });
+        res.end(
+          confirmPage(url.searchParams.get("challenge_id") ?? "", url.searchParams.get("link_token") ?? ""),
+        );
+        return;
+      }
       if (req.method === "GET" && path === "/") {
         res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
         res.end(page(v, options.inboxUrl));
@@ -148,26 +208,12 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
           failed(v, err);
         }
       } else if (path === "/verify" && v.challengeId) {
-        try {
-          const session = await auth.verifyLogin({
-            target: { case: "challengeId", value: v.challengeId },
-            code: form.get("code") ?? "",
-            userAgent: String(req.headers["user-agent"] ?? "").slice(0, 256),
-          });
-          // What every client app should do with the access token: verify it offline.
-          const { payload } = await jwtVerify(session.accessToken, jwks, {
-            issuer: options.issuer,
-            audience: options.appId,
-          });
-          Object.assign(v, {
-            userId: payload.sub,
-            sessionId: session.sessionId,
-            accessToken: session.accessToken,
-            challengeId: undefined,
-          });
-        } catch (err) {
-          failed(v, err);
-        }
+        await signIn(v, req, { challengeId: v.challengeId, code: form.get("code") ?? "" });
+      } else if (path === "/magic") {
+        await signIn(v, req, {
+          challengeId: form.get("challenge_id") ?? "",
+          linkToken: form.get("link_token") ?? "",
+        });
       } else if (path === "/logout") {
         if (v.sessionId)
           await auth.revokeSession({ target: { case: "sessionId", value: v.sessionId } }).catch(() => {});

@@ -9,7 +9,12 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createGrpcClient, createMetrics, createUpstream, parseRedisUrl } from "@emailauth/platform";
 import { freePort, type ServiceName, type ServiceProcess, spawnService } from "@emailauth/platform/process";
-import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import {
+  type ClientAppSettings,
+  CodeAlphabet,
+  LoginMethod,
+  PersistenceServiceClient,
+} from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { createDemoApp } from "./demo-app.ts";
 
@@ -71,8 +76,25 @@ async function start(name: ServiceName, extra: Record<string, string>): Promise<
   return child;
 }
 
-/** A development client app: made once per store (kept in .cache/ when the store is durable). */
-async function devClientApp(persistencePort: number): Promise<{ appId: string; apiKey: string }> {
+/**
+ * A development client app: made once per store (kept in .cache/ when the store is durable),
+ * with both login methods, its magic links opening the demo app's /magic page.
+ */
+async function devClientApp(
+  persistencePort: number,
+  linkUrl: string,
+): Promise<{ appId: string; apiKey: string }> {
+  const settings: ClientAppSettings = {
+    displayName: "Demo app",
+    senderAddress: "",
+    codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
+    codeLength: 6,
+    codeTtlSeconds: 600,
+    allowedOrigins: [],
+    sendsPerMinute: 0,
+    loginMethods: [LoginMethod.LOGIN_METHOD_CODE, LoginMethod.LOGIN_METHOD_LINK],
+    linkUrl,
+  };
   const client = await createGrpcClient({
     Client: PersistenceServiceClient,
     addresses: [`${host}:${persistencePort}`],
@@ -88,22 +110,14 @@ async function devClientApp(persistencePort: number): Promise<{ appId: string; a
     if (env.REDIS_URL) {
       const known = JSON.parse(readFileSync(saved, "utf8")) as { appId: string; apiKey: string };
       await api.call("authenticateClientApp", { apiKey: known.apiKey });
+      // The demo app's port may differ from the last run's.
+      await api.call("updateClientApp", { clientAppId: known.appId, settings });
       return known;
     }
   } catch {
     // none saved, or not valid for this store: make a new one
   }
-  const created = await api.call("createClientApp", {
-    settings: {
-      displayName: "Demo app",
-      senderAddress: "",
-      codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
-      codeLength: 6,
-      codeTtlSeconds: 600,
-      allowedOrigins: [],
-      sendsPerMinute: 0,
-    },
-  });
+  const created = await api.call("createClientApp", { settings });
   client.close();
   const app = { appId: created.clientApp?.id ?? "", apiKey: created.apiKey };
   if (env.REDIS_URL) {
@@ -151,7 +165,13 @@ async function main() {
     MAILER_ADDRESSES: `${host}:${mailer.ports.grpcPort}`,
     JWT_ISSUER: env.JWT_ISSUER ?? gatewayUrl,
   });
-  const app = await devClientApp(persistence.ports.grpcPort as number);
+  // Known before the demo app listens: its magic-link page is in the client app's settings.
+  const demoPortVar = port("DEMO_PORT");
+  const demoPortWanted = demoPortVar === "0" ? await freePort() : Number(demoPortVar);
+  const app = await devClientApp(
+    persistence.ports.grpcPort as number,
+    `http://${host}:${demoPortWanted}/magic`,
+  );
   const inboxUrl = `http://${host}:${mailer.ports.httpPort}/inbox`;
   demo = createDemoApp({
     gatewayUrl,
@@ -160,7 +180,7 @@ async function main() {
     issuer: env.JWT_ISSUER ?? gatewayUrl,
     inboxUrl,
   });
-  const demoPort = await demo.listen(host, Number(port("DEMO_PORT")));
+  const demoPort = await demo.listen(host, demoPortWanted);
 
   const store = env.REDIS_URL
     ? `Redis (${parseRedisUrl(env.REDIS_URL)

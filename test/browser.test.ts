@@ -113,4 +113,54 @@ describe.skipIf(!available)("the demo, in a real browser", () => {
     await demo.click("#logout");
     await demo.locator("#email").waitFor();
   });
+
+  it("signs a person in with the email's magic link, which a link scanner's GET does not use", async () => {
+    const demoUrl = /Demo client app\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    const inboxUrl = /Development inbox\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    const gatewayUrl = /Gateway \(public API\)\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    const apiKey = /eak_[a-z2-7]{52}/.exec(output)?.[0] ?? "";
+    const email = `magic-${randomUUID().slice(0, 8)}@example.com`;
+    const demo = await browser.newPage();
+    await demo.goto(demoUrl);
+    await demo.fill("#email", email);
+    await demo.click("#start");
+    await demo.getByText("Check your email").waitFor();
+
+    const inbox = await browser.newPage();
+    await inbox.goto(inboxUrl);
+    await inbox.getByRole("button", { name: new RegExp(email) }).click();
+    const text = await inbox.locator(".text-part").innerText();
+    const link = new URL(/http:\/\/\S+\/magic\?\S+/.exec(text)?.[0] ?? "http://missing/");
+    expect(link.origin).toBe(new URL(demoUrl).origin);
+    const challengeId = link.searchParams.get("challenge_id") ?? "";
+    // The HTML part shows the same link as a button.
+    await inbox.frameLocator("iframe").getByRole("link", { name: "Sign in to Demo app" }).waitFor();
+    await inbox.close();
+
+    // A mail system's link scanner fetches the link: it gets the page, and nothing happens.
+    const scanned = await fetch(link, { redirect: "manual" });
+    expect(scanned.status).toBe(200);
+    expect(scanned.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(await scanned.text()).toContain('id="magic-continue"');
+    const status = await fetch(`${gatewayUrl}/emailauth.auth.v1.AuthService/GetLoginStatus`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ challengeId }),
+    });
+    expect(((await status.json()) as { loginState: string }).loginState).toBe("LOGIN_STATE_PENDING");
+
+    // The person opens it, and signs in with one click.
+    await demo.goto(link.href);
+    await demo.click("#magic-continue");
+    const userId = await demo.locator("#user-id").innerText();
+    expect(userId).toMatch(/^usr_[a-z2-7]{38}$/);
+    await demo.screenshot({ path: join(artifacts, "demo-signed-in-by-link.png"), fullPage: true });
+
+    // The same link a second time (a reload, a forwarded email) signs nobody in.
+    const second = await browser.newPage();
+    await second.goto(link.href);
+    await second.click("#magic-continue");
+    await second.getByText("That code or link is wrong or no longer valid.").waitFor();
+    expect(await second.locator("#user-id").count()).toBe(0);
+  });
 });

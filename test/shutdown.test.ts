@@ -77,6 +77,7 @@ describe("SIGTERM while requests are in flight", () => {
         idempotencyKey: `chl_${randomUUID()}`,
         recipient,
         code: "246810",
+        link: "",
         locale: "en",
         appName: "Shop",
         expiresAt: new Date(Date.now() + 600_000),

@@ -32,6 +32,7 @@ export function loginEmail(overrides: Partial<QueueLoginCodeEmailRequest> = {}):
     idempotencyKey: `chl_${randomUUID()}`,
     recipient: `person-${randomUUID().slice(0, 8)}@example.com`,
     code: "482913",
+    link: "",
     locale: "en",
     appName: "Shop",
     expiresAt: new Date(Date.now() + 600_000),

@@ -26,6 +26,7 @@ function email(): LoginEmail {
     messageId: messageIdFor(`key-${randomUUID()}`),
     recipient: "jane@example.com",
     code: "123456",
+    link: "",
     locale: "en",
     appName: "Shop",
     expiresAt: now + 600_000,

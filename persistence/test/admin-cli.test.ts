@@ -114,6 +114,7 @@ describe("emailauth-admin", () => {
       clientAppId: clientApp.id,
       challengeId: issued.challengeId,
       code: issued.code,
+      linkToken: "",
       userAgent: "",
       ...NO_KEY,
     });

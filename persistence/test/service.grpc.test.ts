@@ -34,6 +34,8 @@ const SETTINGS = {
   codeTtlSeconds: 0,
   allowedOrigins: [],
   sendsPerMinute: 0,
+  loginMethods: [],
+  linkUrl: "",
 };
 
 let redis: RedisProcess;
@@ -175,7 +177,14 @@ describe("PersistenceService over gRPC", () => {
     const wrong = issued.code === "000000" ? "111111" : "000000";
     expect(
       await failure(
-        api.call("consumeLoginCode", { clientAppId, email, code: wrong, userAgent: "", ...NO_KEY }),
+        api.call("consumeLoginCode", {
+          clientAppId,
+          email,
+          code: wrong,
+          linkToken: "",
+          userAgent: "",
+          ...NO_KEY,
+        }),
       ),
     ).toEqual({
       code: status.UNAUTHENTICATED,
@@ -185,6 +194,7 @@ describe("PersistenceService over gRPC", () => {
       clientAppId,
       email,
       code: issued.code,
+      linkToken: "",
       userAgent: "Firefox",
       ...NO_KEY,
     });
@@ -242,6 +252,7 @@ describe("PersistenceService over gRPC", () => {
         clientAppId,
         challengeId: issued.challengeId,
         code: issued.code,
+        linkToken: "",
         userAgent: "",
         ...NO_KEY,
       });
@@ -274,6 +285,7 @@ describe("PersistenceService over gRPC", () => {
       api.call("consumeLoginCode", {
         clientAppId: `app_${"a".repeat(16)}`,
         code: "123456",
+        linkToken: "",
         userAgent: "",
         ...NO_KEY,
       }),
@@ -281,6 +293,7 @@ describe("PersistenceService over gRPC", () => {
         clientAppId: `app_${"a".repeat(16)}`,
         challengeId: "chl_short",
         code: "123456",
+        linkToken: "",
         userAgent: "",
         ...NO_KEY,
       }),
@@ -398,6 +411,7 @@ describe("PersistenceService over gRPC", () => {
       clientAppId: app,
       challengeId,
       code,
+      linkToken: "",
       userAgent: "",
       idempotencyKey: `c-${randomUUID()}`,
       requestFingerprint: Buffer.alloc(0),

@@ -17,13 +17,13 @@ import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
-import { newChallengeId } from "../src/crypto/ids.ts";
-import { generateCode } from "../src/login/codes.ts";
+import { newChallengeId, newLinkToken } from "../src/crypto/ids.ts";
 import { createGuessBudget, type GuessBudgetConfig } from "../src/login/guess-budget.ts";
 import type { IdempotencyRequest } from "../src/login/idempotency.ts";
+import { generateCode } from "../src/login/methods/code.ts";
 import { createSendLimits, type LimitsBackend } from "../src/login/send-limits.ts";
 import { createPersistenceHandlers } from "../src/service/handlers.ts";
-import type { LoginRules, Store } from "../src/store/store.ts";
+import type { LoginMethodName, LoginRules, Store } from "../src/store/store.ts";
 
 export interface DriverHarness {
   /** A store over the driver, using this clock where the driver keeps time itself. */
@@ -79,6 +79,8 @@ const SETTINGS: ClientAppSettingsInput = {
   codeTtlSeconds: 600,
   allowedOrigins: [],
   sendsPerMinute: 0,
+  loginMethods: [],
+  linkUrl: "",
 };
 
 const uniqueEmail = () => `person-${randomUUID()}@example.com`;
@@ -166,7 +168,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
       return w.core.login.consume({
         clientAppId,
         target: { challengeId },
-        code,
+        proof: { method: "code", value: code },
         userAgent: "",
         idempotency: NO_KEY,
       });
@@ -177,7 +179,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
       return w.core.login.consume({
         clientAppId: appId,
         target: { challengeId: issued.challengeId },
-        code: issued.code,
+        proof: { method: "code", value: issued.code },
         userAgent: "test-agent/1.0",
         idempotency: NO_KEY,
       });
@@ -196,7 +198,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const first = await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: issued.challengeId },
-          code: issued.code,
+          proof: { method: "code", value: issued.code },
           userAgent: "test-agent/1.0",
           idempotency: NO_KEY,
         });
@@ -236,7 +238,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           w.core.login.consume({
             clientAppId: app.id,
             target: { email },
-            code,
+            proof: { method: "code", value: code },
             userAgent: "",
             idempotency: NO_KEY,
           });
@@ -354,7 +356,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const done = await w.core.login.consume({
           clientAppId: app.id,
           target: { email },
-          code: live?.code ?? "",
+          proof: { method: "code", value: live?.code ?? "" },
           userAgent: "",
           idempotency: NO_KEY,
         });
@@ -380,7 +382,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           w.core.login.consume({
             clientAppId: app.id,
             target: { email },
-            code: "000000",
+            proof: { method: "code", value: "000000" },
             userAgent: "",
             idempotency: NO_KEY,
           }),
@@ -394,7 +396,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             await w.core.login.consume({
               clientAppId: app.id,
               target: { email },
-              code: after.code,
+              proof: { method: "code", value: after.code },
               userAgent: "",
               idempotency: NO_KEY,
             })
@@ -429,7 +431,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           clientAppId: "app_aaaaaaaaaaaaaaaa",
           challengeId,
           kid: "k",
-          mac: "m",
+          proofMacs: { code: "m" },
           now,
           expiresAt: now + 300,
           rules: { ...RULES, challengeRetentionMs: 200 },
@@ -442,6 +444,237 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           const gone = !keys.some((k) => k.includes(challengeId));
           return gone && (await store.getChallenge({ challengeId, now: Date.now() })) === undefined;
         });
+      });
+    });
+
+    describe("login methods (code, magic link)", () => {
+      const LINK_URL = "https://shop.example/login/link";
+      const both = { loginMethods: ["code", "link"] as LoginMethodName[], linkUrl: LINK_URL };
+      const linkOnly = { loginMethods: ["link"] as LoginMethodName[], linkUrl: LINK_URL };
+      const prove = (
+        w: World,
+        clientAppId: string,
+        challengeId: string,
+        proof: { method: LoginMethodName; value: string },
+        idempotency: IdempotencyRequest = NO_KEY,
+      ) => w.core.login.consume({ clientAppId, target: { challengeId }, proof, userAgent: "", idempotency });
+
+      it("issues a code and a link token for an app using both, and either one logs in", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const a = await issue(w, app.id, uniqueEmail());
+        expect(a.code).toMatch(/^\d{6}$/);
+        expect(a.linkToken).toMatch(/^lnk_[a-z2-7]{52}$/);
+        const byLink = await prove(w, app.id, a.challengeId, { method: "link", value: a.linkToken });
+        expect(byLink.session.loginMethod).toBe("link");
+
+        const b = await issue(w, app.id, uniqueEmail());
+        const byCode = await prove(w, app.id, b.challengeId, { method: "code", value: b.code });
+        expect(byCode.session.loginMethod).toBe("code");
+        // Codes keep their own form: a code app's tokens are never link tokens.
+        expect((await issue(w, (await appIn(w)).id, uniqueEmail())).linkToken).toBe("");
+      });
+
+      it("lets only the first proof of an email work: the link after the code fails, and the code after the link", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const a = await issue(w, app.id, uniqueEmail());
+        await prove(w, app.id, a.challengeId, { method: "code", value: a.code });
+        expect(
+          (await reasonOf(prove(w, app.id, a.challengeId, { method: "link", value: a.linkToken }))).reason,
+        ).toBe("CODE_INVALID");
+
+        const b = await issue(w, app.id, uniqueEmail());
+        await prove(w, app.id, b.challengeId, { method: "link", value: b.linkToken });
+        expect(
+          (await reasonOf(prove(w, app.id, b.challengeId, { method: "code", value: b.code }))).reason,
+        ).toBe("CODE_INVALID");
+        // And the link itself works once.
+        expect(
+          (await reasonOf(prove(w, app.id, b.challengeId, { method: "link", value: b.linkToken }))).reason,
+        ).toBe("CODE_INVALID");
+      });
+
+      it("gives exactly one session to a code and a link presented at the same time", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const issued = await issue(w, app.id, uniqueEmail());
+        const outcomes = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) =>
+            prove(
+              w,
+              app.id,
+              issued.challengeId,
+              i % 2 ? { method: "code", value: issued.code } : { method: "link", value: issued.linkToken },
+            ),
+          ),
+        );
+        expect(outcomes.filter((o) => o.status === "fulfilled")).toHaveLength(1);
+      });
+
+      it("refuses the method an app does not use, and stops pending proofs of a method the app drops", async () => {
+        const w = world();
+        const linkApp = await appIn(w, linkOnly);
+        const l = await issue(w, linkApp.id, uniqueEmail());
+        expect(l.code).toBe("");
+        expect(
+          (await reasonOf(prove(w, linkApp.id, l.challengeId, { method: "code", value: "123456" }))).reason,
+        ).toBe("LOGIN_METHOD_NOT_ALLOWED");
+
+        const codeApp = await appIn(w);
+        const c = await issue(w, codeApp.id, uniqueEmail());
+        expect(
+          (
+            await reasonOf(
+              prove(w, codeApp.id, c.challengeId, { method: "link", value: `lnk_${"a".repeat(52)}` }),
+            )
+          ).reason,
+        ).toBe("LOGIN_METHOD_NOT_ALLOWED");
+
+        const bothApp = await appIn(w, both);
+        const pending = await issue(w, bothApp.id, uniqueEmail());
+        await w.core.clientApps.update(bothApp.id, { ...SETTINGS, loginMethods: ["code"], linkUrl: "" });
+        expect(
+          (
+            await reasonOf(
+              prove(w, bothApp.id, pending.challengeId, { method: "link", value: pending.linkToken }),
+            )
+          ).reason,
+        ).toBe("LOGIN_METHOD_NOT_ALLOWED");
+        expect(
+          (await prove(w, bothApp.id, pending.challengeId, { method: "code", value: pending.code })).user,
+        ).toBeDefined();
+      });
+
+      it("counts a wrong link token as a wrong guess: five kill the challenge, link and code", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const issued = await issue(w, app.id, uniqueEmail());
+        for (let i = 0; i < 5; i++) {
+          const wrong = { method: "link" as const, value: newLinkToken() };
+          expect((await reasonOf(prove(w, app.id, issued.challengeId, wrong))).reason).toBe("CODE_INVALID");
+        }
+        expect((await w.core.login.getChallenge(issued.challengeId)).state).toBe("exhausted");
+        for (const proof of [
+          { method: "link" as const, value: issued.linkToken },
+          { method: "code" as const, value: issued.code },
+        ]) {
+          expect((await reasonOf(prove(w, app.id, issued.challengeId, proof))).reason).toBe("CODE_INVALID");
+        }
+      });
+
+      it("expires the link with the code, retires it with a newer login, and keeps it to its app", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const other = await appIn(w, both);
+        const email = uniqueEmail();
+
+        const expiring = await issue(w, app.id, email);
+        w.clock.advance(600_000);
+        expect(
+          (
+            await reasonOf(
+              prove(w, app.id, expiring.challengeId, { method: "link", value: expiring.linkToken }),
+            )
+          ).reason,
+        ).toBe("CODE_INVALID");
+
+        w.clock.advance(MINUTE);
+        const older = await issue(w, app.id, email);
+        w.clock.advance(MINUTE);
+        const newer = await issue(w, app.id, email);
+        expect(
+          (await reasonOf(prove(w, app.id, older.challengeId, { method: "link", value: older.linkToken })))
+            .reason,
+        ).toBe("CODE_INVALID");
+        // Another app presenting this app's link gets nothing, and spends nothing of it.
+        expect(
+          (await reasonOf(prove(w, other.id, newer.challengeId, { method: "link", value: newer.linkToken })))
+            .reason,
+        ).toBe("CODE_INVALID");
+        expect(
+          (await prove(w, app.id, newer.challengeId, { method: "link", value: newer.linkToken })).user.email,
+        ).toBe(email);
+      });
+
+      it("answers a retried link verification with its first answer, and binds the key to the link", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const issued = await issue(w, app.id, uniqueEmail());
+        const link = { method: "link" as const, value: issued.linkToken };
+        const first = await prove(w, app.id, issued.challengeId, link, keyed("link-retry"));
+        const again = await prove(w, app.id, issued.challengeId, link, keyed("link-retry"));
+        expect(again.session.id).toBe(first.session.id);
+        expect(again.refreshToken).toBe(first.refreshToken);
+        expect(again.session.loginMethod).toBe("link");
+        expect(
+          (
+            await reasonOf(
+              prove(
+                w,
+                app.id,
+                issued.challengeId,
+                { method: "code", value: issued.code },
+                keyed("link-retry"),
+              ),
+            )
+          ).reason,
+        ).toBe("IDEMPOTENCY_KEY_REUSED");
+      });
+
+      it("keeps the session's login method through refreshes and in lists", async () => {
+        const w = world();
+        const app = await appIn(w, both);
+        const issued = await issue(w, app.id, uniqueEmail());
+        const done = await prove(w, app.id, issued.challengeId, { method: "link", value: issued.linkToken });
+        w.clock.advance(MINUTE);
+        const refreshed = await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: done.refreshToken,
+          idempotency: keyed("refresh-link"),
+        });
+        expect(refreshed.session.loginMethod).toBe("link");
+        const replayed = await w.core.sessions.refresh({
+          clientAppId: app.id,
+          refreshToken: done.refreshToken,
+          idempotency: keyed("refresh-link"),
+        });
+        expect(replayed.session.loginMethod).toBe("link");
+        expect((await w.core.sessions.get(done.session.id)).loginMethod).toBe("link");
+        const listed = await w.core.sessions.listForUser({ userId: done.user.id, clientAppId: "" });
+        expect(listed.map((s) => s.loginMethod)).toEqual(["link"]);
+      });
+
+      it("refuses link settings that could not work or could leak the token", async () => {
+        const w = world();
+        const refused = async (settings: Partial<ClientAppSettingsInput>) =>
+          (await reasonOf(appIn(w, settings))).reason;
+        expect(await refused({ loginMethods: ["link"] })).toBe("CLIENT_APP_SETTINGS_INVALID");
+        expect(await refused({ loginMethods: ["code", "code"] })).toBe("CLIENT_APP_SETTINGS_INVALID");
+        for (const linkUrl of [
+          "http://shop.example/login",
+          "javascript:alert(1)",
+          "https://user:pass@shop.example/login",
+          "https://shop.example/login#here",
+          "https://shop.example/login?link_token=x",
+          "/login",
+          `https://shop.example/${"a".repeat(1100)}`,
+          "https://shop.example/log in",
+        ]) {
+          expect([linkUrl, await refused({ ...both, linkUrl })]).toEqual([
+            linkUrl,
+            "CLIENT_APP_SETTINGS_INVALID",
+          ]);
+        }
+        for (const linkUrl of [
+          "http://localhost:3000/magic",
+          "http://127.0.0.1:3000/magic",
+          "https://shop.example/l?from=email",
+        ]) {
+          expect((await appIn(w, { ...both, linkUrl })).settings.linkUrl).toBe(linkUrl);
+        }
+        // Codes only by default, for apps made before login methods existed too.
+        expect((await appIn(w)).settings.loginMethods).toEqual(["code"]);
       });
     });
 
@@ -477,7 +710,10 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             issueMany({ requests: requests.map((r) => ({ ...r, ...keyless })), requestIds: [] }, ctx),
           consume: (requests: { clientAppId: string; challengeId: string; code: string }[]) =>
             consumeMany(
-              { requests: requests.map((r) => ({ ...r, userAgent: "", ...keyless })), requestIds: [] },
+              {
+                requests: requests.map((r) => ({ ...r, linkToken: "", userAgent: "", ...keyless })),
+                requestIds: [],
+              },
               ctx,
             ),
         };
@@ -672,7 +908,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           w.core.login.consume({
             clientAppId: app.id,
             target: { challengeId: issued.challengeId },
-            code: issued.code,
+            proof: { method: "code", value: issued.code },
             userAgent: "ua",
             idempotency: keyed(key),
           });
@@ -692,7 +928,13 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const email = uniqueEmail();
         const issued = await issue(w, app.id, email);
         const consumeWith = (target: { challengeId: string } | { email: string }, code: string) =>
-          w.core.login.consume({ clientAppId: app.id, target, code, userAgent: "", idempotency: keyed("k") });
+          w.core.login.consume({
+            clientAppId: app.id,
+            target,
+            proof: { method: "code", value: code },
+            userAgent: "",
+            idempotency: keyed("k"),
+          });
         const done = await consumeWith({ challengeId: issued.challengeId }, issued.code);
         const sameTag = `chl_${issued.challengeId.slice(4, 16)}${"a".repeat(26)}`;
         for (const attempt of [
@@ -713,14 +955,14 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: first.challengeId },
-          code: first.code,
+          proof: { method: "code", value: first.code },
           userAgent: "",
           idempotency: generated,
         });
         const replayedWrong = w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: `chl_${first.challengeId.slice(4, 16)}${"b".repeat(26)}` },
-          code: first.code,
+          proof: { method: "code", value: first.code },
           userAgent: "",
           idempotency: generated,
         });
@@ -737,7 +979,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             w.core.login.consume({
               clientAppId: app.id,
               target: { challengeId: issued.challengeId },
-              code: issued.code,
+              proof: { method: "code", value: issued.code },
               userAgent: "",
               idempotency: keyed(key),
             });
@@ -766,7 +1008,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           const retry = w.core.login.consume({
             clientAppId: app.id,
             target: { challengeId: issued.challengeId },
-            code: bad,
+            proof: { method: "code", value: bad },
             userAgent: "",
             idempotency: keyed("typo-1"),
           });
@@ -785,7 +1027,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
             w.core.login.consume({
               clientAppId: app.id,
               target: { challengeId: issued.challengeId },
-              code: issued.code,
+              proof: { method: "code", value: issued.code },
               userAgent: "",
               idempotency: keyed("together"),
             }),
@@ -858,7 +1100,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const done = await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: issued.challengeId },
-          code: issued.code,
+          proof: { method: "code", value: issued.code },
           userAgent: "",
           idempotency: keyed("same-key"),
         });
@@ -1229,7 +1471,7 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const first = await w.core.login.consume({
           clientAppId: app.id,
           target: { challengeId: issued.challengeId },
-          code: issued.code,
+          proof: { method: "code", value: issued.code },
           userAgent: "",
           idempotency: keyed("k2"),
         });

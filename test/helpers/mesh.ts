@@ -21,7 +21,7 @@ import {
   startSmtpSink,
   waitFor,
 } from "@emailauth/platform/testing";
-import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { CodeAlphabet, type LoginMethod, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import type { Certificates } from "./certs.ts";
@@ -63,6 +63,8 @@ export interface Mesh {
   createApp(settings?: {
     displayName?: string;
     allowedOrigins?: string[];
+    loginMethods?: LoginMethod[];
+    linkUrl?: string;
   }): Promise<{ appId: string; apiKey: string }>;
   /** The code in the newest email to this address. */
   codeFor(recipient: string, after?: number): Promise<string>;
@@ -187,6 +189,8 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           codeTtlSeconds: 600,
           allowedOrigins: settings.allowedOrigins ?? [],
           sendsPerMinute: 0,
+          loginMethods: settings.loginMethods ?? [],
+          linkUrl: settings.linkUrl ?? "",
         },
       });
       return { appId: created.clientApp?.id ?? "", apiKey: created.apiKey };

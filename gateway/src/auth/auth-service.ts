@@ -12,8 +12,9 @@ import {
   VerifyLoginRequestSchema,
 } from "@emailauth/proto/auth";
 import { DeliveryState as UpstreamDelivery } from "@emailauth/proto/mailer";
-import { ChallengeState } from "@emailauth/proto/persistence";
+import { ChallengeState, type LoginMethod } from "@emailauth/proto/persistence";
 import { clientAppOf, REQUEST_ID } from "../edge/context.ts";
+import { emailParts, loginMethod } from "../login-methods/index.ts";
 import type { KeySet } from "../tokens/key-set.ts";
 import type { MailerUpstream, PersistenceUpstream } from "../upstreams.ts";
 import { idempotencyOf } from "./idempotency.ts";
@@ -60,10 +61,11 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
   async function sessionTokens(
     appId: string,
     userId: string,
-    session: { id: string; idleExpiresAt?: Date | undefined },
+    session: { id: string; idleExpiresAt?: Date | undefined; loginMethod?: LoginMethod },
     refreshToken: string,
   ) {
-    const access = await keys.sign({ sub: userId, aud: appId, sid: session.id }, clock());
+    const { amr } = loginMethod(session.loginMethod);
+    const access = await keys.sign({ sub: userId, aud: appId, sid: session.id, amr }, clock());
     return {
       sessionId: session.id,
       accessToken: access.token,
@@ -92,14 +94,15 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
         },
         options,
       );
-      // The code exists only in `issued`: hand it to the mailer, which keeps it sealed.
+      // The code and the link token exist only in `issued`: hand them to the mailer, which
+      // keeps them sealed.
       try {
         await mailer.call(
           "queueLoginCodeEmail",
           {
             idempotencyKey: issued.challengeId,
             recipient: issued.email,
-            code: issued.code,
+            ...emailParts(issued, { linkUrl: app.settings?.linkUrl ?? "" }),
             locale: req.locale,
             appName: app.settings?.displayName ?? "",
             expiresAt: issued.expiresAt,
@@ -139,6 +142,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
           clientAppId: app.id,
           ...target,
           code: req.code,
+          linkToken: req.linkToken,
           userAgent: req.userAgent,
           ...idempotencyOf(ctx, VerifyLoginRequestSchema, req),
         },

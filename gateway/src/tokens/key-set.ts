@@ -20,6 +20,8 @@ export interface AccessTokenClaims {
   aud: string;
   /** The session id. */
   sid: string;
+  /** How the email was proved (login-methods/). */
+  amr: readonly string[];
 }
 
 export interface KeySet {
@@ -86,7 +88,7 @@ export async function createKeySet(
     async sign(claims, nowMs) {
       const iat = Math.floor(nowMs / 1000);
       const exp = iat + Math.floor(options.ttlMs / 1000);
-      const token = await new SignJWT({ sid: claims.sid, amr: ["otp", "email"] })
+      const token = await new SignJWT({ sid: claims.sid, amr: [...claims.amr] })
         .setProtectedHeader({ alg: "EdDSA", kid, typ: "at+jwt" })
         .setIssuer(options.issuer)
         .setAudience(claims.aud)

@@ -60,6 +60,7 @@ export function createDeliver(deps: DeliverDeps): Deliver {
     const rendered = deps.templates.render(email.locale, {
       appName: email.appName,
       code: email.code,
+      link: email.link,
       minutes: Math.max(1, Math.ceil((email.expiresAt - now) / 60_000)),
     });
     const from = email.senderAddress ? { name: email.appName, address: email.senderAddress } : deps.from;

@@ -22,7 +22,7 @@ const QUEUE_NAME = "login-emails";
 
 interface JobData {
   messageId: string;
-  /** Recipient and code, sealed (see sealed-payload.ts). */
+  /** Recipient, code and link, sealed (see sealed-payload.ts). */
   sealed: string;
   locale: string;
   appName: string;
@@ -77,7 +77,9 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
       // already exists changes nothing, and the answer to the question tells which it was.
       const data: JobData = {
         messageId: email.messageId,
-        sealed: deps.sealer.seal(JSON.stringify({ recipient: email.recipient, code: email.code })),
+        sealed: deps.sealer.seal(
+          JSON.stringify({ recipient: email.recipient, code: email.code, link: email.link }),
+        ),
         locale: email.locale,
         appName: email.appName,
         expiresAt: email.expiresAt,
@@ -147,15 +149,18 @@ export function createBullmqQueue(deps: BullmqQueueDeps): MailQueue {
           const d = job.data;
           const attempt = job.attemptsMade + 1;
           try {
-            const { recipient, code } = JSON.parse(deps.sealer.open(d.sealed)) as {
+            const { recipient, code, link } = JSON.parse(deps.sealer.open(d.sealed)) as {
               recipient: string;
               code: string;
+              /** Absent in jobs queued before links existed. */
+              link?: string;
             };
             await deliver(
               {
                 messageId: d.messageId,
                 recipient,
                 code,
+                link: link ?? "",
                 locale: d.locale,
                 appName: d.appName,
                 expiresAt: d.expiresAt,

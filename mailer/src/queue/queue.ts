@@ -11,7 +11,10 @@ import { appError } from "@emailauth/platform";
 export interface LoginEmail {
   messageId: string;
   recipient: string;
+  /** "" when the email carries a link only. */
   code: string;
+  /** The magic link with its one-time token; "" without links. A secret, like the code. */
+  link: string;
   locale: string;
   appName: string;
   expiresAt: number;

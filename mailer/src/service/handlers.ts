@@ -19,13 +19,35 @@ import { z } from "zod";
 import { type DeliveryStatusRecord, type MailQueue, messageIdFor } from "../queue/queue.ts";
 
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
+const LINK_MAX_LENGTH = 2048;
+
+/** A link that can go into an email as it is: an absolute http(s) URL, nothing hidden in it. */
+function isWebLink(raw: string): boolean {
+  if (!NO_CONTROL.test(raw) || /\s/.test(raw) || raw.includes("#")) return false;
+  try {
+    const url = new URL(raw);
+    return (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password;
+  } catch {
+    return false;
+  }
+}
 
 const queueRequest = z.object({
   idempotencyKey: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
   recipient: z.string().min(3).max(EMAIL_MAX_LENGTH),
-  code: z.string().regex(/^[0-9A-Z]{6,12}$/, "expected 6 to 12 digits or capital letters"),
+  code: z.union([
+    z.literal(""),
+    z.string().regex(/^[0-9A-Z]{6,12}$/, "expected 6 to 12 digits or capital letters"),
+  ]),
+  link: z.union([
+    z.literal(""),
+    z
+      .string()
+      .max(LINK_MAX_LENGTH)
+      .refine(isWebLink, "expected an absolute http(s) URL without credentials or fragment"),
+  ]),
   locale: z.union([
     z.literal(""),
     z
@@ -77,6 +99,8 @@ export function createMailerHandlers(deps: {
   return {
     async queueLoginCodeEmail(req, ctx) {
       const r = parse(queueRequest, req);
+      if (r.code === "" && r.link === "")
+        throw appError("INVALID_ARGUMENT", { message: "code: a code or a link (or both) is required" });
       const recipient = normalizeEmail(r.recipient);
       if (!recipient.ok) throw appError("EMAIL_INVALID", { message: `recipient: ${recipient.problem}` });
       const now = deps.clock();
@@ -86,6 +110,7 @@ export function createMailerHandlers(deps: {
         messageId,
         recipient: recipient.email,
         code: r.code,
+        link: r.link,
         locale: r.locale,
         appName: r.appName,
         expiresAt: r.expiresAt.getTime(),

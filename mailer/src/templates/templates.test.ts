@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createTemplates } from "./templates.ts";
 
-const view = { appName: "Shop", code: "123456", minutes: 10 };
+const view = { appName: "Shop", code: "123456", link: "", minutes: 10 };
+const link = "https://shop.example/login/link?challenge_id=chl_x&link_token=lnk_y";
 
 describe("templates", () => {
   const templates = createTemplates({ defaultLocale: "en" });
@@ -40,12 +41,49 @@ describe("templates", () => {
     const dir = mkdtempSync(join(tmpdir(), "templates-"));
     writeFileSync(join(dir, "login-code.en.subject.mustache"), "Code for {{appName}}");
     for (const part of ["subject", "text", "html"]) {
-      writeFileSync(join(dir, `login-code.pt.${part}.mustache`), `pt ${part}: {{code}}`);
+      writeFileSync(
+        join(dir, `login-code.pt.${part}.mustache`),
+        `pt ${part}: {{code}}{{#link}} {{link}}{{/link}}`,
+      );
     }
     const custom = createTemplates({ overrideDir: dir, defaultLocale: "en" });
     expect(custom.locales).toEqual(["en", "es", "pt"]);
     expect(custom.render("en", view).subject).toBe("Code for Shop");
     expect(custom.render("en", view).text).toContain("Your sign-in code for Shop");
     expect(custom.render("pt-BR", view).html).toBe("pt html: 123456");
+  });
+
+  it("shows the code only, the link only, or both, as the app uses them", () => {
+    for (const locale of ["en", "es"]) {
+      const codeOnly = templates.render(locale, view);
+      expect(codeOnly.html).not.toContain("href");
+      expect(codeOnly.text).not.toContain("http");
+
+      const both = templates.render(locale, { ...view, link });
+      expect(both.subject).toContain("123456");
+      expect(both.text).toContain("123456");
+      expect(both.text).toContain(link);
+      expect(both.html).toContain(">123456</span>");
+      // HTML-escaped in the attribute (& and = as entities), which every mail client decodes.
+      expect(both.html).toContain(
+        'href="https:&#x2F;&#x2F;shop.example&#x2F;login&#x2F;link?challenge_id&#x3D;chl_x&amp;link_token&#x3D;lnk_y"',
+      );
+
+      const linkOnly = templates.render(locale, { ...view, code: "", link });
+      expect(linkOnly.subject).toMatch(/Shop$/);
+      expect(linkOnly.subject).not.toMatch(/\d/);
+      expect(linkOnly.text).toContain(link);
+      expect(linkOnly.html).toContain("href=");
+      expect(linkOnly.html).not.toContain("</span>");
+      expect(linkOnly.text).toMatch(/(minutes|minutos)/);
+    }
+  });
+
+  it("refuses an override that could not show the code or the link", () => {
+    const dir = mkdtempSync(join(tmpdir(), "templates-"));
+    writeFileSync(join(dir, "login-code.en.text.mustache"), "Your code: {{code}}");
+    expect(() => createTemplates({ overrideDir: dir, defaultLocale: "en" })).toThrow(
+      "template login-code.en.text.mustache never shows {{link}}",
+    );
   });
 });

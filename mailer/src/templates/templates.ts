@@ -17,7 +17,10 @@ const FILE = /^login-code\.([a-z]{2,3}(?:-[a-z0-9]{1,8})*)\.(subject|text|html)\
 
 export interface TemplateView {
   appName: string;
+  /** The code to type; "" when the app uses links only (templates test it with {{#code}}). */
   code: string;
+  /** The magic link; "" when the app uses codes only ({{#link}}). */
+  link: string;
   /** Whole minutes the code still works for. */
   minutes: number;
 }
@@ -32,6 +35,18 @@ export interface Rendered {
 export interface Templates {
   readonly locales: readonly string[];
   render(requestedLocale: string, view: TemplateView): Rendered;
+}
+
+/** Mustache's parse tree: [type, value, start, end, children?, ...]. */
+type Token = [string, string, number, number, Token[]?];
+
+/** The variables a template prints ({{x}} or {{{x}}} or {{& x}}), in any section. */
+function namesIn(tokens: Token[], into = new Set<string>()): Set<string> {
+  for (const [type, value, , , children] of tokens) {
+    if (type === "name" || type === "&") into.add(value);
+    if (children) namesIn(children, into);
+  }
+  return into;
 }
 
 function readDir(dir: string, into: Map<string, Partial<Record<Part, string>>>) {
@@ -62,7 +77,18 @@ export function createTemplates(options: {
   for (const [locale, parts] of sets) {
     if (PARTS.every((p) => typeof parts[p] === "string")) {
       const full = parts as Record<Part, string>;
-      for (const p of PARTS) Mustache.parse(full[p]);
+      // A body that cannot show the code or the link would send emails nobody can log in
+      // with (an override written before magic links, say): refused at start-up.
+      for (const p of ["text", "html"] as const) {
+        const names = namesIn(Mustache.parse(full[p]) as Token[]);
+        const missing = (["code", "link"] as const).filter((n) => !names.has(n));
+        if (missing.length) {
+          throw new Error(
+            `template login-code.${locale}.${p}.mustache never shows ${missing.map((n) => `{{${n}}}`).join(" or ")}`,
+          );
+        }
+      }
+      Mustache.parse(full.subject);
       complete.set(locale, full);
     }
   }

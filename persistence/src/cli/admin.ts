@@ -16,7 +16,9 @@ import {
 } from "@emailauth/platform";
 import {
   type ClientApp,
+  type ClientAppSettings,
   CodeAlphabet,
+  LoginMethod,
   PersistenceServiceClient,
   type Session,
 } from "@emailauth/proto/persistence";
@@ -26,7 +28,10 @@ const USAGE = `Usage: emailauth-admin [options] <command>
 Client apps
   apps create --name <display name> [--sender <address>] [--origin <url>]... [--code-length <n>]
               [--code-ttl <seconds>] [--alphanumeric] [--sends-per-minute <n>]
+              [--login-methods code,link] [--link-url <https url>]
                                         register an app; prints its API key once
+  apps update <app id> [the options of create]
+                                        change the options given, keep the others
   apps list                             list every app
   apps get <app id>
   apps rotate-key <app id> [--grace <seconds>]
@@ -71,6 +76,8 @@ const { values: opts, positionals } = (() => {
         "code-ttl": { type: "string" },
         alphanumeric: { type: "boolean" },
         "sends-per-minute": { type: "string" },
+        "login-methods": { type: "string" },
+        "link-url": { type: "string" },
         grace: { type: "string" },
         app: { type: "string" },
         kid: { type: "string" },
@@ -94,12 +101,41 @@ function print(human: string, data: unknown) {
   process.stdout.write(opts.json ? `${JSON.stringify(data, null, 2)}\n` : `${human}\n`);
 }
 
+const METHOD_FLAGS: Record<string, LoginMethod> = {
+  code: LoginMethod.LOGIN_METHOD_CODE,
+  link: LoginMethod.LOGIN_METHOD_LINK,
+};
+const methodFlag = (m: LoginMethod) =>
+  Object.keys(METHOD_FLAGS).find((name) => METHOD_FLAGS[name] === m) ?? String(m);
+
+/** The settings the options name, over `base` (the app's current ones for update). */
+function settingsFrom(base: ClientAppSettings): ClientAppSettings {
+  const methods = opts["login-methods"]?.split(",").map((name) => {
+    const method = METHOD_FLAGS[name.trim()];
+    if (method === undefined) throw new UsageError(`--login-methods takes code, link or code,link`);
+    return method;
+  });
+  return {
+    ...base,
+    ...(opts.name !== undefined && { displayName: opts.name }),
+    ...(opts.sender !== undefined && { senderAddress: opts.sender }),
+    ...(opts.alphanumeric && { codeAlphabet: CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC }),
+    codeLength: int("code-length", opts["code-length"], base.codeLength),
+    codeTtlSeconds: int("code-ttl", opts["code-ttl"], base.codeTtlSeconds),
+    ...(opts.origin && { allowedOrigins: opts.origin }),
+    sendsPerMinute: int("sends-per-minute", opts["sends-per-minute"], base.sendsPerMinute),
+    ...(methods && { loginMethods: methods }),
+    ...(opts["link-url"] !== undefined && { linkUrl: opts["link-url"] }),
+  };
+}
+
 const describeApp = (a: ClientApp | undefined) =>
   a
     ? [
         `${a.id}  ${a.settings?.displayName}${a.disabled ? "  (disabled)" : ""}`,
         `  key ${a.keyPrefix}…  code ${a.settings?.codeLength} ${a.settings?.codeAlphabet === CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC ? "alphanumeric" : "digits"}, ${a.settings?.codeTtlSeconds}s`,
         a.settings?.allowedOrigins.length ? `  origins ${a.settings.allowedOrigins.join(", ")}` : "",
+        `  login ${a.settings?.loginMethods.map(methodFlag).join(", ") || "code"}${a.settings?.linkUrl ? `  link ${a.settings.linkUrl}` : ""}`,
       ]
         .filter(Boolean)
         .join("\n")
@@ -190,22 +226,33 @@ async function main(): Promise<void> {
       case "apps create": {
         if (!opts.name) throw new UsageError("apps create needs --name");
         const { clientApp, apiKey } = await api.call("createClientApp", {
-          settings: {
-            displayName: opts.name,
-            senderAddress: opts.sender ?? "",
-            codeAlphabet: opts.alphanumeric
-              ? CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC
-              : CodeAlphabet.CODE_ALPHABET_DIGITS,
-            codeLength: int("code-length", opts["code-length"], 0),
-            codeTtlSeconds: int("code-ttl", opts["code-ttl"], 0),
-            allowedOrigins: opts.origin ?? [],
-            sendsPerMinute: int("sends-per-minute", opts["sends-per-minute"], 0),
-          },
+          settings: settingsFrom({
+            displayName: "",
+            senderAddress: "",
+            codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
+            codeLength: 0,
+            codeTtlSeconds: 0,
+            allowedOrigins: [],
+            sendsPerMinute: 0,
+            loginMethods: [],
+            linkUrl: "",
+          }),
         });
         print(`${describeApp(clientApp)}\n\nAPI key (shown once, store it now):\n${apiKey}`, {
           clientApp,
           apiKey,
         });
+        return;
+      }
+      case "apps update": {
+        const clientAppId = need("app id");
+        const current = (await api.call("getClientApp", { clientAppId })).clientApp?.settings;
+        if (!current) throw new Error("persistence returned no settings");
+        const { clientApp } = await api.call("updateClientApp", {
+          clientAppId,
+          settings: settingsFrom(current),
+        });
+        print(describeApp(clientApp), clientApp);
         return;
       }
       case "apps list": {

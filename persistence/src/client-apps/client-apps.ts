@@ -12,8 +12,8 @@ import {
   SENDER_ADDRESS_PATTERN,
 } from "@emailauth/platform";
 import { ID_PATTERNS, newApiKey, newClientAppId, sha256 } from "../crypto/ids.ts";
-import { CODE_LENGTHS, type CodeAlphabet } from "../login/codes.ts";
-import type { ClientAppRecord, ClientAppSettingsRecord, Store } from "../store/store.ts";
+import { CODE_LENGTHS, type CodeAlphabet } from "../login/methods/code.ts";
+import type { ClientAppRecord, ClientAppSettingsRecord, LoginMethodName, Store } from "../store/store.ts";
 
 export interface ClientAppSettingsInput {
   displayName: string;
@@ -23,11 +23,37 @@ export interface ClientAppSettingsInput {
   codeTtlSeconds: number;
   allowedOrigins: string[];
   sendsPerMinute: number;
+  /** Empty: codes only. */
+  loginMethods: LoginMethodName[];
+  linkUrl: string;
 }
 
 const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 const CONTROL = /\p{Cc}/u;
 export const CODE_TTL = { min: 60, max: 600, default: 600 };
+export const LINK_URL_MAX_LENGTH = 1024;
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+/**
+ * Why a magic link's page cannot be this URL, or undefined when it can: absolute https (http
+ * for loopback development only), no user:password, no fragment (the link adds its query).
+ */
+export function linkUrlProblem(raw: string): string | undefined {
+  if (raw.length > LINK_URL_MAX_LENGTH || CONTROL.test(raw) || /\s/.test(raw)) return "not a URL";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "not an absolute URL";
+  }
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
+    return "https is required (http only for localhost)";
+  if (url.username || url.password) return "no credentials in the URL";
+  if (raw.includes("#")) return "no fragment";
+  if (url.searchParams.has("challenge_id") || url.searchParams.has("link_token"))
+    return "the link adds challenge_id and link_token itself";
+  return undefined;
+}
 
 /** Checks and completes settings; throws CLIENT_APP_SETTINGS_INVALID naming the field. */
 export function validateSettings(input: ClientAppSettingsInput): ClientAppSettingsRecord {
@@ -69,6 +95,14 @@ export function validateSettings(input: ClientAppSettingsInput): ClientAppSettin
   ) {
     throw invalid("sends_per_minute: 0 (the default) to 1000000");
   }
+  const loginMethods: LoginMethodName[] = input.loginMethods.length ? input.loginMethods : ["code"];
+  if (new Set(loginMethods).size !== loginMethods.length) {
+    throw invalid("login_methods: each method at most once");
+  }
+  const usesLink = loginMethods.includes("link");
+  const linkProblem = input.linkUrl === "" ? undefined : linkUrlProblem(input.linkUrl);
+  if (linkProblem) throw invalid(`link_url: ${linkProblem}`);
+  if (usesLink && input.linkUrl === "") throw invalid("link_url: required with the link login method");
   return {
     displayName,
     senderAddress: input.senderAddress,
@@ -77,6 +111,8 @@ export function validateSettings(input: ClientAppSettingsInput): ClientAppSettin
     codeTtlSeconds,
     allowedOrigins: [...new Set(input.allowedOrigins)],
     sendsPerMinute: input.sendsPerMinute,
+    loginMethods,
+    linkUrl: input.linkUrl,
   };
 }
 

@@ -10,7 +10,14 @@ import {
   VerifyLoginRequestSchema,
 } from "@emailauth/proto/auth";
 import { describe, expect, it } from "vitest";
-import { ID_PATTERNS, newChallengeId, newRefreshToken, newSessionId, newUserId } from "./ids.ts";
+import {
+  ID_PATTERNS,
+  newChallengeId,
+  newLinkToken,
+  newRefreshToken,
+  newSessionId,
+  newUserId,
+} from "./ids.ts";
 
 type Schema = { typeName: string; fields: { name: string }[] };
 
@@ -24,6 +31,7 @@ describe("id shapes", () => {
   it("are the ones the public contract checks", () => {
     const uses: [Schema, string, RegExp][] = [
       [VerifyLoginRequestSchema, "challenge_id", ID_PATTERNS.challenge],
+      [VerifyLoginRequestSchema, "link_token", ID_PATTERNS.linkToken],
       [GetLoginStatusRequestSchema, "challenge_id", ID_PATTERNS.challenge],
       [RefreshSessionRequestSchema, "refresh_token", ID_PATTERNS.refreshToken],
       [RevokeSessionRequestSchema, "refresh_token", ID_PATTERNS.refreshToken],
@@ -45,5 +53,6 @@ describe("id shapes", () => {
     expect(newUserId(tag)).toMatch(ID_PATTERNS.user);
     expect(newSessionId(tag)).toMatch(ID_PATTERNS.session);
     expect(newRefreshToken(tag)).toMatch(ID_PATTERNS.refreshToken);
+    expect(newLinkToken()).toMatch(ID_PATTERNS.linkToken);
   });
 });

@@ -38,6 +38,8 @@ export const newChallengeId = (tag: string) => `chl_${tag}${randomBase32(26)}`;
 export const newRefreshToken = (tag: string) => `ert_${tag}${randomBase32(52)}`;
 export const newClientAppId = () => `app_${randomBase32(16)}`;
 export const newApiKey = () => `eak_${randomBase32(52)}`;
+/** A magic link's one-time token: 260 random bits, stored only as an HMAC, like a code. */
+export const newLinkToken = () => `lnk_${randomBase32(52)}`;
 
 export const ID_PATTERNS = {
   user: /^usr_[a-z2-7]{38}$/,
@@ -46,6 +48,7 @@ export const ID_PATTERNS = {
   refreshToken: /^ert_[a-z2-7]{64}$/,
   clientApp: /^app_[a-z2-7]{16}$/,
   apiKey: /^eak_[a-z2-7]{52}$/,
+  linkToken: /^lnk_[a-z2-7]{52}$/,
 } as const;
 
 /** The slot tag inside a person-scoped id or token. */

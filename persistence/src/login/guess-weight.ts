@@ -3,7 +3,7 @@
 // weighs 1,000,000 ("one 6-digit guess") and a guess at a 10-digit code 100. A budget of B
 // 6-digit guesses (B × 10^6 weight) then bounds the expected number of codes guessed right,
 // whatever the mix of code lengths, by about B / 10^6 (the math is in SECURITY.md).
-import { CODE_LENGTHS, type CodeAlphabet } from "./codes.ts";
+import type { CodeAlphabet } from "./methods/code.ts";
 
 /** One wrong guess at a 6-digit code, the weakest code the settings allow. */
 export const MAX_GUESS_WEIGHT = 1_000_000;
@@ -20,9 +20,4 @@ export function codeSpace(alphabet: CodeAlphabet, length: number): number {
 
 export function guessWeight(alphabet: CodeAlphabet, length: number): number {
   return Math.max(1, Math.ceil(1e12 / codeSpace(alphabet, length)));
-}
-
-/** The length codes are issued at while guessing is under pressure: the longest allowed. */
-export function hardenedLength(alphabet: CodeAlphabet): number {
-  return CODE_LENGTHS[alphabet].max;
 }

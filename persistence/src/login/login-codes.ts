@@ -1,9 +1,12 @@
-// Issuing and checking one-time login codes: the security defaults of the design, in order.
+// Issuing and checking one-time login proofs (codes, magic-link tokens: login/methods/): the
+// security defaults of the design, in order.
 //   issue:   app enabled -> idempotency key claimed -> limits across people (IP, app, global)
 //            -> one atomic step in the store (a retry's recorded answer, the email's lock and
-//            send limits, a fresh code stored as HMAC(secret, challenge ‖ code) bound to its
-//            challenge and app, retiring the previous code of (email, app), the answer recorded)
-//   consume: app enabled -> idempotency key claimed -> the code found -> its guess taken from
+//            send limits, a fresh proof per login method of the app stored as HMAC(secret,
+//            challenge ‖ proof) bound to its challenge and app, retiring the previous challenge
+//            of (email, app), the answer recorded)
+//   consume: app enabled and using the method -> idempotency key claimed -> the challenge
+//            found -> its guess taken from
 //            the guess budgets -> one atomic step in the store (a retry's recorded answer, count
 //            the attempt, compare, consume or count the failure, create the user, open a
 //            session) -> the guess settled with the budgets
@@ -25,22 +28,26 @@ import type {
   ChallengeRecord,
   ChallengeRef,
   EmailSendLimits,
+  LoginMethodName,
   LoginRules,
   SessionRecord,
   Store,
   UserRecord,
 } from "../store/store.ts";
-import { generateCode, normalizeTypedCode } from "./codes.ts";
 import type { GuessBudget } from "./guess-budget.ts";
-import { guessWeight, hardenedLength } from "./guess-weight.ts";
+import { guessWeight } from "./guess-weight.ts";
 import type { IdempotencyRequest, Idempotent } from "./idempotency.ts";
+import { LOGIN_METHODS } from "./methods/index.ts";
 import type { SendLimits } from "./send-limits.ts";
 
 export type { SessionLifetimes };
 
 export interface IssuedCode {
   challengeId: string;
+  /** "" when the app does not use codes. */
   code: string;
+  /** The magic link's token; "" when the app does not use links. */
+  linkToken: string;
   expiresAt: number;
   resendAvailableAt: number;
   email: string;
@@ -67,7 +74,8 @@ export interface LoginCodes {
   consume(p: {
     clientAppId: string;
     target: { challengeId: string } | { email: string };
-    code: string;
+    /** The presented proof: a typed code, or a link token (with a challenge id). */
+    proof: { method: LoginMethodName; value: string };
     userAgent: string;
     idempotency: IdempotencyRequest;
   }): Promise<LoggedIn>;
@@ -117,24 +125,29 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       const app = await deps.clientApps.getActive(clientAppId);
       const idem = await deps.idempotent.bind("issue", clientAppId, [email, ipDigest ?? ""], idempotency);
       const person = deps.peppered.person(email);
-      const { codeAlphabet } = app.settings;
-      // While guessing is under pressure, codes are issued at their longest (guess-budget.ts).
-      const length = (await deps.budget.underPressure(clientAppId))
-        ? hardenedLength(codeAlphabet)
-        : app.settings.codeLength;
+      const { settings } = app;
+      const usesCode = settings.loginMethods.includes("code");
+      const hardened = usesCode && (await deps.budget.underPressure(clientAppId));
       const spanning = { ipDigest, clientAppId, appPerMinute: app.settings.sendsPerMinute };
       const taken = await deps.limits.take(spanning);
 
       const now = clock();
-      const code = generateCode(codeAlphabet, length);
       const challengeId = newChallengeId(person.tag);
+      const kid = deps.codeMac.currentKid;
+      const proofs: Partial<Record<LoginMethodName, string>> = {};
+      const proofMacs: Partial<Record<LoginMethodName, string>> = {};
+      for (const method of settings.loginMethods) {
+        const proof = LOGIN_METHODS[method].newProof(settings, hardened);
+        proofs[method] = proof;
+        proofMacs[method] = deps.codeMac.macs(challengeId, proof)[kid] as string;
+      }
       const answer: RecordedIssue = {
         challengeId,
-        code,
-        expiresAt: now + app.settings.codeTtlSeconds * 1000,
+        code: proofs.code ?? "",
+        linkToken: proofs.link ?? "",
+        expiresAt: now + settings.codeTtlSeconds * 1000,
         email,
       };
-      const kid = deps.codeMac.currentKid;
       // On a failure to reach the store, the limits taken stay taken: the step may have run.
       const result = await store.issueChallenge({
         tag: person.tag,
@@ -143,12 +156,14 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
         clientAppId,
         challengeId,
         kid,
-        mac: deps.codeMac.macs(challengeId, code)[kid] as string,
+        proofMacs,
         now,
         expiresAt: answer.expiresAt,
         rules,
         emailLimits: deps.emailLimits,
-        guessWeight: guessWeight(codeAlphabet, length),
+        // A guess at a challenge weighs as one at its code; a link token alone cannot be
+        // guessed (the least weight).
+        guessWeight: usesCode ? guessWeight(settings.codeAlphabet, answer.code.length) : 1,
         ...(!taken.ok && { refusedUntil: taken.retryAt }),
         ...(idem && {
           idempotency: { ...idem, sealedAnswer: deps.sealer.seal(JSON.stringify(answer)) },
@@ -160,20 +175,34 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       if (taken.ok) await deps.limits.refund(spanning);
       if (result.ok) {
         const recorded = JSON.parse(deps.sealer.open(result.replay.sealedAnswer)) as RecordedIssue;
-        return { ...recorded, resendAvailableAt: result.replay.resendAvailableAt, replayed: true };
+        // Answers recorded before links existed have no link token.
+        return {
+          ...recorded,
+          linkToken: recorded.linkToken ?? "",
+          resendAvailableAt: result.replay.resendAvailableAt,
+          replayed: true,
+        };
       }
       if (result.reason === "IDEMPOTENCY_KEY_REUSED") throw appError(result.reason);
       throw appError(result.reason, { retryAt: new Date(result.retryAt) });
     },
 
-    async consume({ clientAppId, target, code, userAgent, idempotency }) {
+    async consume({ clientAppId, target, proof, userAgent, idempotency }) {
       const app = await deps.clientApps.getActive(clientAppId);
+      // The app's current settings decide, not those its challenge was issued under: an app
+      // that stops using a method stops its pending proofs too.
+      if (!app.settings.loginMethods.includes(proof.method)) throw appError("LOGIN_METHOD_NOT_ALLOWED");
       const byId = "challengeId" in target;
       if (byId && !ID_PATTERNS.challenge.test(target.challengeId)) throw invalid();
       const idem = await deps.idempotent.bind(
         "consume",
         clientAppId,
-        [byId ? `challenge:${target.challengeId}` : `email:${target.email}`, code, userAgent],
+        [
+          byId ? `challenge:${target.challengeId}` : `email:${target.email}`,
+          // A code as it always was (records in flight across an upgrade); other proofs named.
+          proof.method === "code" ? proof.value : `${proof.method}:${proof.value}`,
+          userAgent,
+        ],
         idempotency,
       );
       const person = byId ? undefined : deps.peppered.person(target.email);
@@ -197,8 +226,9 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
           tag,
           challengeId,
           clientAppId,
+          method: proof.method,
           macs: challengeId
-            ? deps.codeMac.macs(challengeId, normalizeTypedCode(code, app.settings.codeAlphabet))
+            ? deps.codeMac.macs(challengeId, LOGIN_METHODS[proof.method].canonical(proof.value, app.settings))
             : {},
           now: clock(),
           rules,

@@ -7,6 +7,7 @@ import {
   type ClientApp,
   type ClientAppSettings,
   CodeAlphabet,
+  LoginMethod,
   type PersistenceServiceServer,
   type Session,
   type User,
@@ -16,10 +17,24 @@ import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
 import type { PersistenceCore } from "../core.ts";
 import type { Peppered } from "../crypto/secrets.ts";
 import { ReuseDetected } from "../sessions/sessions.ts";
-import type { ChallengeRecord, ClientAppRecord, SessionRecord, UserRecord } from "../store/store.ts";
+import type {
+  ChallengeRecord,
+  ClientAppRecord,
+  LoginMethodName,
+  SessionRecord,
+  UserRecord,
+} from "../store/store.ts";
 import { emailOf, fields, idempotencyOf, parse } from "./requests.ts";
 
 const date = (ms: number) => new Date(ms);
+
+/** The contract's LoginMethod values of the store's method names, and back. */
+const METHODS: Record<LoginMethodName, LoginMethod> = {
+  code: LoginMethod.LOGIN_METHOD_CODE,
+  link: LoginMethod.LOGIN_METHOD_LINK,
+};
+const methodNamed = (value: number): LoginMethodName | undefined =>
+  (Object.keys(METHODS) as LoginMethodName[]).find((name) => METHODS[name] === value);
 
 export function toUser(u: UserRecord): User {
   return {
@@ -40,6 +55,7 @@ export function toSession(s: SessionRecord): Session {
     idleExpiresAt: date(s.idleExpiresAt),
     expiresAt: date(s.expiresAt),
     userAgent: s.userAgent,
+    loginMethod: METHODS[s.loginMethod],
   };
 }
 
@@ -52,6 +68,7 @@ function toClientApp(a: ClientAppRecord): ClientApp {
         a.settings.codeAlphabet === "alphanumeric"
           ? CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC
           : CodeAlphabet.CODE_ALPHABET_DIGITS,
+      loginMethods: a.settings.loginMethods.map((m) => METHODS[m]),
     },
     keyPrefix: a.keyPrefix,
     disabled: a.disabled,
@@ -78,6 +95,8 @@ const settingsSchema = z.object({
   codeTtlSeconds: z.number().int().min(0).max(86_400),
   allowedOrigins: z.array(z.string().max(255)).max(20),
   sendsPerMinute: z.number().int().min(0),
+  loginMethods: z.array(z.number().int()).max(8),
+  linkUrl: z.string(),
 });
 
 function settingsInput(settings: ClientAppSettings | undefined): ClientAppSettingsInput {
@@ -91,7 +110,11 @@ function settingsInput(settings: ClientAppSettings | undefined): ClientAppSettin
   if (!(s.codeAlphabet in alphabets)) {
     throw appError("CLIENT_APP_SETTINGS_INVALID", { message: "code_alphabet: unknown value" });
   }
-  return { ...s, codeAlphabet: alphabets[s.codeAlphabet] };
+  const loginMethods = s.loginMethods.map(methodNamed);
+  if (!loginMethods.every((m) => m !== undefined)) {
+    throw appError("CLIENT_APP_SETTINGS_INVALID", { message: "login_methods: unknown value" });
+  }
+  return { ...s, codeAlphabet: alphabets[s.codeAlphabet], loginMethods };
 }
 
 function ipDigestOf(peppered: Peppered, ip: string): string | undefined {
@@ -114,7 +137,8 @@ const requests = {
     clientAppId: fields.clientAppId,
     challengeId: fields.challengeId.optional(),
     email: fields.email.optional(),
-    code: fields.code,
+    code: z.union([z.literal(""), fields.code]),
+    linkToken: z.union([z.literal(""), fields.linkToken]),
     userAgent: fields.userAgent,
     idempotencyKey: fields.idempotencyKey,
     requestFingerprint: fields.requestFingerprint,
@@ -186,6 +210,7 @@ export function createPersistenceHandlers(
       return {
         challengeId: issued.challengeId,
         code: issued.code,
+        linkToken: issued.linkToken,
         expiresAt: date(issued.expiresAt),
         resendAvailableAt: date(issued.resendAvailableAt),
         email: issued.email,
@@ -199,11 +224,19 @@ export function createPersistenceHandlers(
       else if (r.email !== undefined) target = { email: emailOf(r.email) };
       else throw appError("INVALID_ARGUMENT", { message: "target: challenge_id or email is required" });
       const challengeId = "challengeId" in target ? target.challengeId : undefined;
+      if ((r.code === "") === (r.linkToken === ""))
+        throw appError("INVALID_ARGUMENT", { message: "proof: exactly one of code and link_token" });
+      if (r.linkToken !== "" && !challengeId)
+        throw appError("INVALID_ARGUMENT", { message: "link_token: goes with challenge_id, not email" });
+      const proof =
+        r.code !== ""
+          ? { method: "code" as const, value: r.code }
+          : { method: "link" as const, value: r.linkToken };
       const done = await core.login
         .consume({
           clientAppId: r.clientAppId,
           target,
-          code: r.code,
+          proof,
           userAgent: r.userAgent,
           idempotency: idempotencyOf(r),
         })
@@ -218,14 +251,23 @@ export function createPersistenceHandlers(
                     ? "login.verification_throttled"
                     : undefined;
             if (event)
-              audit(ctx.logger, event, { clientAppId: r.clientAppId, ...(challengeId && { challengeId }) });
+              audit(ctx.logger, event, {
+                clientAppId: r.clientAppId,
+                ...(challengeId && { challengeId }),
+                method: proof.method,
+              });
           }
           throw err;
         });
       if (!done.replayed) {
         const ids = { clientAppId: r.clientAppId, userId: done.user.id };
         if (done.newUser) audit(ctx.logger, "user.created", ids);
-        audit(ctx.logger, "session.opened", { ...ids, sessionId: done.session.id, newUser: done.newUser });
+        audit(ctx.logger, "session.opened", {
+          ...ids,
+          sessionId: done.session.id,
+          newUser: done.newUser,
+          method: proof.method,
+        });
       }
       return {
         user: toUser(done.user),

@@ -33,6 +33,7 @@ export const fields = {
     .min(1)
     .max(32)
     .regex(/^[0-9A-Za-z -]+$/, "expected digits or letters"),
+  linkToken: z.string().regex(ID_PATTERNS.linkToken, "expected a link token (lnk_ and 52 characters)"),
   userAgent: z.string().max(256).regex(NO_CONTROL, "control characters are not allowed"),
   idempotencyKey: z.union([
     z.literal(""),

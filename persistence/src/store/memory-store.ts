@@ -12,6 +12,7 @@ import type {
   ConsumeResult,
   IssueParams,
   IssueResult,
+  LoginMethodName,
   RefreshParams,
   RefreshResult,
   SessionRecord,
@@ -24,7 +25,8 @@ interface Challenge {
   digest: string;
   email: string;
   kid: string;
-  mac: string | undefined;
+  /** The MAC of the proof of each login method; emptied once the challenge is closed. */
+  proofMacs: Partial<Record<LoginMethodName, string>>;
   issuedAt: number;
   expiresAt: number;
   attempts: number;
@@ -56,6 +58,7 @@ interface Session {
   idleExpiresAt: number;
   expiresAt: number;
   userAgent: string;
+  loginMethod: LoginMethodName;
   tokens: Set<string>;
 }
 
@@ -167,6 +170,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
     idleExpiresAt: s.idleExpiresAt,
     expiresAt: s.expiresAt,
     userAgent: s.userAgent,
+    loginMethod: s.loginMethod,
   });
 
   const toUser = (u: User): UserRecord => ({
@@ -245,14 +249,14 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const oldChallenge = oldId ? challenges.get(oldId) : undefined;
       if (oldChallenge?.state === "p") {
         oldChallenge.state = "s";
-        oldChallenge.mac = undefined;
+        oldChallenge.proofMacs = {};
       }
       challenges.set(p.challengeId, {
         app: p.clientAppId,
         digest: p.digest,
         email: p.email,
         kid: p.kid,
-        mac: p.mac,
+        proofMacs: { ...p.proofMacs },
         issuedAt: p.now,
         expiresAt: p.expiresAt,
         attempts: 0,
@@ -324,11 +328,13 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       c.attempts += 1;
       const close = (state: "c" | "x") => {
         c.state = state;
-        c.mac = undefined;
+        c.proofMacs = {};
         const lk = liveKey(tag, c.app, c.digest);
         if (live.get(lk)?.challengeId === challengeId) live.delete(lk);
       };
-      if (p.macs[c.kid] !== c.mac) {
+      // Compared with the proof of the presented method only (absent: the app does not use it).
+      const proof = c.proofMacs[p.method];
+      if (proof === undefined || p.macs[c.kid] !== proof) {
         if (f) f.count += 1;
         else failures.set(pk, { count: 1, resetAt: p.now + p.rules.failureWindowMs });
         if (c.attempts >= p.rules.maxAttempts) close("x");
@@ -368,6 +374,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
         idleExpiresAt: Math.min(p.now + p.session.idleTtlMs, expiresAt),
         expiresAt,
         userAgent: p.session.userAgent,
+        loginMethod: p.method,
         tokens: new Set([p.session.refreshTokenHash]),
       };
       sessions.set(p.session.id, session);
@@ -413,7 +420,7 @@ export function createMemoryStore(options: { clock?: () => number } = {}): Store
       const c = challenges.get(p.challengeId);
       if (!c || c.app !== p.clientAppId || c.state !== "p" || c.expiresAt <= p.now) return undefined;
       c.state = "n";
-      c.mac = undefined;
+      c.proofMacs = {};
       const tag = tagOf(p.challengeId);
       const lk = liveKey(tag, c.app, c.digest);
       if (live.get(lk)?.challengeId === p.challengeId) live.delete(lk);

@@ -9,21 +9,22 @@ import { closeRedisClient, type RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
 import { MAX_GUESS_WEIGHT } from "../login/guess-weight.ts";
 import { appsPrefix, personPrefix } from "./keys.ts";
-import type {
-  ChallengeRecord,
-  ChallengeRef,
-  ChallengeState,
-  ClientAppRecord,
-  ClientAppSettingsRecord,
-  ConsumeParams,
-  ConsumeResult,
-  IssueParams,
-  IssueResult,
-  RefreshParams,
-  RefreshResult,
-  SessionRecord,
-  Store,
-  UserRecord,
+import {
+  type ChallengeRecord,
+  type ChallengeRef,
+  type ChallengeState,
+  type ClientAppRecord,
+  type ClientAppSettingsRecord,
+  type ConsumeParams,
+  type ConsumeResult,
+  type IssueParams,
+  type IssueResult,
+  loginMethodOf,
+  type RefreshParams,
+  type RefreshResult,
+  type SessionRecord,
+  type Store,
+  type UserRecord,
 } from "./store.ts";
 
 const SCRIPTS = {
@@ -110,6 +111,9 @@ export function parseSettings(json: string): ClientAppSettingsRecord {
     codeTtlSeconds: Number(s.codeTtlSeconds ?? 600),
     allowedOrigins: Array.isArray(s.allowedOrigins) ? s.allowedOrigins.map(String) : [],
     sendsPerMinute: Number(s.sendsPerMinute ?? 0),
+    // Apps registered before login methods existed use codes.
+    loginMethods: Array.isArray(s.loginMethods) ? [...new Set(s.loginMethods.map(loginMethodOf))] : ["code"],
+    linkUrl: String(s.linkUrl ?? ""),
   };
 }
 
@@ -152,6 +156,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
     idleExpiresAt: Number(f[3]),
     expiresAt: Number(f[4]),
     userAgent: f[5] ?? "",
+    loginMethod: loginMethodOf(f[6]),
   });
 
   const userFrom = (h: Record<string, string>): UserRecord | undefined =>
@@ -187,7 +192,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.digest,
           p.email,
           p.kid,
-          p.mac,
+          JSON.stringify(p.proofMacs),
           p.now,
           p.expiresAt,
           p.rules.challengeRetentionMs,
@@ -258,6 +263,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           p.idempotency?.sealedToken ?? "",
           p.idempotency?.ttlMs ?? 0,
           p.refusedUntil ?? 0,
+          p.method,
         ],
       )) as string[];
       const [status, uid = "", email = "", created, isNew, sid = "", idle, exp] = r;
@@ -273,6 +279,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           idleExpiresAt: Number(idle),
           expiresAt: Number(exp),
           userAgent: p.session.userAgent,
+          loginMethod: p.method,
         },
       });
       switch (status) {
@@ -370,6 +377,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
           idleExpiresAt: Number(idle),
           expiresAt: Number(exp),
           userAgent: ua,
+          loginMethod: loginMethodOf(status === "REPLAY" ? r[9] : r[7]),
         },
         ...(status === "REPLAY" && { sealedToken: r[7] ?? "" }),
       };
@@ -385,6 +393,7 @@ export function createRedisStore(options: RedisStoreOptions): Store {
         "ie",
         "exp",
         "ua",
+        "lm",
       );
       const [uid, ...rest] = f;
       if (!uid) return undefined;
@@ -400,8 +409,8 @@ export function createRedisStore(options: RedisStoreOptions): Store {
       const pp = P(p.userId);
       const flat = (await run("listUserSessions", [`${pp}us:${p.userId}`], [pp])) as string[];
       const out: SessionRecord[] = [];
-      for (let i = 0; i + 6 < flat.length; i += 7) {
-        const s = sessionFrom(flat[i] ?? "", p.userId, flat.slice(i + 1, i + 7));
+      for (let i = 0; i + 7 < flat.length; i += 8) {
+        const s = sessionFrom(flat[i] ?? "", p.userId, flat.slice(i + 1, i + 8));
         if (s.idleExpiresAt > p.now && s.expiresAt > p.now) out.push(s);
       }
       return out.sort((a, b) => b.createdAt - a.createdAt);

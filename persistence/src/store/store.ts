@@ -24,6 +24,8 @@ export interface SessionRecord {
   idleExpiresAt: number;
   expiresAt: number;
   userAgent: string;
+  /** How the email was proved when the session opened (sessions from before: "code"). */
+  loginMethod: LoginMethodName;
 }
 
 export interface ChallengeRecord {
@@ -38,6 +40,18 @@ export interface ChallengeRecord {
 /** The characters a client app's codes are made of: defined here once, used by login/ too. */
 export type CodeAlphabet = "digits" | "alphanumeric";
 
+/**
+ * The ways of proving an email (login/methods/ has one module each). A challenge keeps one
+ * proof (its MAC) per method of its app, and is consumed by the first one presented.
+ */
+export const LOGIN_METHOD_NAMES = ["code", "link"] as const;
+export type LoginMethodName = (typeof LOGIN_METHOD_NAMES)[number];
+
+/** A stored method name; records from before login methods existed were codes. */
+export function loginMethodOf(raw: unknown): LoginMethodName {
+  return LOGIN_METHOD_NAMES.find((m) => m === raw) ?? "code";
+}
+
 export interface ClientAppSettingsRecord {
   displayName: string;
   senderAddress: string;
@@ -47,6 +61,10 @@ export interface ClientAppSettingsRecord {
   allowedOrigins: string[];
   /** 0: the configured default. */
   sendsPerMinute: number;
+  /** At least one, each once. */
+  loginMethods: LoginMethodName[];
+  /** The page magic links open; "" without links. */
+  linkUrl: string;
 }
 
 export interface ClientAppRecord {
@@ -98,7 +116,8 @@ export interface IssueParams {
   clientAppId: string;
   challengeId: string;
   kid: string;
-  mac: string;
+  /** The MAC (under `kid`) of the challenge's proof for each of its login methods. */
+  proofMacs: Partial<Record<LoginMethodName, string>>;
   now: number;
   expiresAt: number;
   rules: LoginRules;
@@ -141,7 +160,9 @@ export interface ConsumeParams {
   /** Undefined when no code was found (looked up by email): only a replay can answer. */
   challengeId: string | undefined;
   clientAppId: string;
-  /** MAC of the typed code under each configured key, by key id. */
+  /** The method of the presented proof: it is compared with that method's proof only. */
+  method: LoginMethodName;
+  /** MAC of the presented proof (typed code, link token) under each configured key, by key id. */
   macs: Record<string, string>;
   now: number;
   rules: LoginRules;

@@ -62,6 +62,10 @@ export const catalog = {
   },
   CODE_INVALID: { code: Code.Unauthenticated, message: "The code is wrong or no longer valid." },
   CHALLENGE_NOT_FOUND: { code: Code.NotFound, message: "No such login." },
+  LOGIN_METHOD_NOT_ALLOWED: {
+    code: Code.FailedPrecondition,
+    message: "This login method is not enabled for the client app.",
+  },
   // Sessions and users
   SESSION_INVALID: { code: Code.Unauthenticated, message: "The session is not valid." },
   REFRESH_TOKEN_REUSED: {

@@ -51,6 +51,8 @@ export interface AuditFields {
   reason?: string;
   activeKid?: string;
   kids?: string[];
+  /** The login method of a verification or a new session ("code", "link"). */
+  method?: string;
 }
 
 export function audit(logger: Logger, event: AuditEvent, fields: AuditFields = {}): void {

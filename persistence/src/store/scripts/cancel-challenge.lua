@@ -10,7 +10,7 @@ if not r[1] or r[1] ~= ARGV[2] or r[3] ~= "p" or tonumber(r[4]) <= tonumber(ARGV
 end
 local P, d = ARGV[1], r[2]
 redis.call("HSET", KEYS[1], "st", "n")
-redis.call("HDEL", KEYS[1], "mac")
+drop_proofs(KEYS[1])
 local live = P .. "l:" .. ARGV[2] .. ":" .. d
 if redis.call("GET", live) == ARGV[3] then
   redis.call("DEL", live)

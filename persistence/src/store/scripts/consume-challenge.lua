@@ -1,4 +1,4 @@
--- Checks a typed code in one atomic step: answers a retry with the recorded outcome (or
+-- Checks a presented proof (a typed code, a link token) in one atomic step: answers a retry with the recorded outcome (or
 -- refuses a reused idempotency key), then counts the attempt, compares, and either consumes
 -- the code, creates the user on the first login and opens a session, or counts the failure
 -- (killing the code after its last attempt). Wrong, expired, used, retired and unknown codes
@@ -8,7 +8,7 @@
 --       7 failure window ms, 8 new user id, 9 session id, 10 refresh token hash,
 --       11 idle ttl ms, 12 max ttl ms, 13 user agent, 14 challenge id or "",
 --       15 record key ("<op>:<key>") or "", 16 fingerprint, 17 sealed refresh token,
---       18 record ttl ms, 19 refused until (0: not refused)
+--       18 record ttl ms, 19 refused until (0: not refused), 20 login method of the proof
 -- Returns {"OK", uid, email, created, new(0|1), sid, idle expires, expires, weight, prior failures}
 --       | {"REPLAY", uid, email, created, new, sid, idle expires, expires, sealed token, at}
 --       | {"CODE_INVALID"} (no attempt counted) | {"CODE_INVALID", weight} (a wrong guess)
@@ -44,7 +44,10 @@ if ARGV[14] == "" then
   return { "CODE_INVALID" }
 end
 
-local r = redis.call("HMGET", c, "app", "d", "kid", "mac", "exp", "st", "em", "w")
+-- The proof is compared with its own method's only: a challenge without one (the app does
+-- not use that method) cannot be passed with it.
+local method = ARGV[20]
+local r = redis.call("HMGET", c, "app", "d", "kid", proof_field(method), "exp", "st", "em", "w")
 if not r[1] or r[1] ~= app then
   return { "CODE_INVALID" }
 end
@@ -62,7 +65,7 @@ local attempts = redis.call("HINCRBY", c, "att", 1)
 local live = P .. "l:" .. app .. ":" .. d
 local function close(state)
   redis.call("HSET", c, "st", state)
-  redis.call("HDEL", c, "mac")
+  drop_proofs(c)
   if redis.call("GET", live) == ARGV[14] then
     redis.call("DEL", live)
   end
@@ -79,7 +82,7 @@ local function record(outcome)
 end
 
 local macs = cjson.decode(ARGV[4])
-if macs[r[3]] ~= r[4] then
+if not r[4] or macs[r[3]] ~= r[4] then
   count_failure(fkey, now, tonumber(ARGV[7]))
   if attempts >= max_attempts then
     close("x")
@@ -110,7 +113,7 @@ local exp = now + tonumber(ARGV[12])
 local idle = math.min(now + tonumber(ARGV[11]), exp)
 local skey = P .. "s:" .. sid
 redis.call("HSET", skey, "uid", uid, "app", app, "ca", ARGV[3], "ref", ARGV[3], "ie", fmt(idle),
-  "exp", fmt(exp), "ua", ARGV[13])
+  "exp", fmt(exp), "ua", ARGV[13], "lm", method)
 redis.call("PEXPIREAT", skey, fmt(idle))
 redis.call("SET", P .. "rt:" .. ARGV[10], sid, "PXAT", fmt(idle))
 local sr = P .. "sr:" .. sid

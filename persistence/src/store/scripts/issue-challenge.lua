@@ -3,7 +3,8 @@
 -- applies the per-email send limits, retires the code still live for the pair, stores the new
 -- one (its MAC only), takes the email's limits and records the answer for retries.
 -- KEYS[1] challenge key
--- ARGV: 1 P, 2 challenge id, 3 app id, 4 email digest, 5 email, 6 key id, 7 mac, 8 now,
+-- ARGV: 1 P, 2 challenge id, 3 app id, 4 email digest, 5 email, 6 key id,
+--       7 proof MACs as JSON {method: mac}, 8 now,
 --       9 expires at, 10 retention ms, 11 max failures, 12 email cooldown ms (0: none),
 --       13 email sends per hour, 14 guess weight, 15 refused until (0: not refused),
 --       16 record key ("<op>:<key>") or "", 17 fingerprint, 18 sealed answer, 19 record ttl ms
@@ -62,12 +63,15 @@ if old then
   local okey = P .. "c:" .. old
   if redis.call("HGET", okey, "st") == "p" then
     redis.call("HSET", okey, "st", "s")
-    redis.call("HDEL", okey, "mac")
+    drop_proofs(okey)
   end
 end
 
-redis.call("HSET", KEYS[1], "app", app, "d", d, "em", ARGV[5], "kid", ARGV[6], "mac", ARGV[7],
+redis.call("HSET", KEYS[1], "app", app, "d", d, "em", ARGV[5], "kid", ARGV[6],
   "iss", ARGV[8], "exp", ARGV[9], "att", "0", "st", "p", "w", ARGV[14])
+for method, mac in pairs(cjson.decode(ARGV[7])) do
+  redis.call("HSET", KEYS[1], proof_field(method), mac)
+end
 redis.call("PEXPIREAT", KEYS[1], fmt(exp + retain))
 redis.call("SET", live, cid, "PXAT", ARGV[9])
 

@@ -5,6 +5,24 @@
 -- so they live in the declared key's slot: Redis Cluster serves them from one node, and the
 -- script stays atomic there.
 
+-- The field of a challenge that keeps the MAC of its proof for a login method. Codes keep
+-- "mac", the name they had before other methods existed (pending codes survive an upgrade).
+local function proof_field(method)
+  if method == "code" then
+    return "mac"
+  end
+  return "mac:" .. method
+end
+
+-- Forgets every proof of a challenge: once it is used, retired or dead, none may work.
+local function drop_proofs(c)
+  for _, f in ipairs(redis.call("HKEYS", c)) do
+    if string.sub(f, 1, 3) == "mac" then
+      redis.call("HDEL", c, f)
+    end
+  end
+end
+
 -- Integers as strings without exponent notation.
 local function fmt(n)
   return string.format("%d", n)

@@ -6,8 +6,10 @@
 -- ARGV: 1 P, 2 new token hash, 3 app id, 4 now, 5 idle ttl ms, 6 record key ("<op>:<key>")
 --       or "", 7 fingerprint, 8 sealed new token, 9 record ttl ms
 -- Returns {"SESSION_INVALID"} | {"REFRESH_TOKEN_REUSED", sid, uid} | {"IDEMPOTENCY_KEY_REUSED"}
---       | {"OK", sid, uid, created, idle expires, expires, user agent}
---       | {"REPLAY", sid, uid, created, idle expires, expires, user agent, sealed token, at}
+--       | {"OK", sid, uid, created, idle expires, expires, user agent, login method}
+--       | {"REPLAY", sid, uid, created, idle expires, expires, user agent, sealed token, at,
+--          login method}
+-- (login method: "" for sessions from before methods existed, which were codes)
 local P, app, now = ARGV[1], ARGV[3], tonumber(ARGV[4])
 
 local rk = nil
@@ -20,7 +22,7 @@ if ARGV[6] ~= "" then
       return { "IDEMPOTENCY_KEY_REUSED" }
     end
     if session_stands(P, r.sid, r.rth, now) then
-      return { "REPLAY", r.sid, r.uid, r.ca, r.ie, r.exp, r.ua, r.rt, r.now }
+      return { "REPLAY", r.sid, r.uid, r.ca, r.ie, r.exp, r.ua, r.rt, r.now, r.lm or "" }
     end
     return { "SESSION_INVALID" }
   end
@@ -35,7 +37,7 @@ if string.sub(v, -4) == ":old" then
   sid, used = string.sub(v, 1, -5), true
 end
 local skey = P .. "s:" .. sid
-local s = redis.call("HMGET", skey, "uid", "app", "ca", "ie", "exp", "ua")
+local s = redis.call("HMGET", skey, "uid", "app", "ca", "ie", "exp", "ua", "lm")
 -- Another app's token changes nothing: it is simply not valid here.
 if not s[1] or s[2] ~= app then
   return { "SESSION_INVALID" }
@@ -56,7 +58,8 @@ redis.call("HSET", skey, "ref", ARGV[4], "ie", fmt(idle))
 redis.call("PEXPIREAT", skey, fmt(idle))
 if rk then
   redis.call("SET", P .. rk, cjson.encode({ fp = ARGV[7], sid = sid, uid = s[1], ca = s[3],
-    ie = fmt(idle), exp = s[5], ua = s[6], now = ARGV[4], rt = ARGV[8], rth = ARGV[2] }), "PX", ARGV[9])
+    ie = fmt(idle), exp = s[5], ua = s[6], lm = s[7] or "", now = ARGV[4], rt = ARGV[8],
+    rth = ARGV[2] }), "PX", ARGV[9])
   -- In the person's erasure index, so that deleting the user forgets it too.
   local d = redis.call("HGET", P .. "u:" .. s[1], "d")
   if d then
@@ -64,4 +67,4 @@ if rk then
     extend(P .. "e:" .. d, now + tonumber(ARGV[9]))
   end
 end
-return { "OK", sid, s[1], s[3], fmt(idle), s[5], s[6] }
+return { "OK", sid, s[1], s[3], fmt(idle), s[5], s[6], s[7] or "" }

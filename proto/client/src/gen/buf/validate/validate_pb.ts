@@ -7,7 +7,7 @@
 
 import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Duration, FieldMask, FieldOptions, OneofOptions, Timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, FieldOptions, MessageOptions, OneofOptions, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file buf/validate/validate.proto.
  */
 export const file_buf_validate_validate: GenFile = /*@__PURE__*/
-  fileDesc("ChtidWYvdmFsaWRhdGUvdmFsaWRhdGUucHJvdG8SDGJ1Zi52YWxpZGF0ZSI3CgRSdWxlEgoKAmlkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKZXhwcmVzc2lvbhgDIAEoCSIeCgpPbmVvZlJ1bGVzEhAKCHJlcXVpcmVkGAEgASgIIosJCgpGaWVsZFJ1bGVzEhYKDmNlbF9leHByZXNzaW9uGB0gAygJEh8KA2NlbBgXIAMoCzISLmJ1Zi52YWxpZGF0ZS5SdWxlEhAKCHJlcXVpcmVkGBkgASgIEiQKBmlnbm9yZRgbIAEoDjIULmJ1Zi52YWxpZGF0ZS5JZ25vcmUSKQoFZmxvYXQYASABKAsyGC5idWYudmFsaWRhdGUuRmxvYXRSdWxlc0gAEisKBmRvdWJsZRgCIAEoCzIZLmJ1Zi52YWxpZGF0ZS5Eb3VibGVSdWxlc0gAEikKBWludDMyGAMgASgLMhguYnVmLnZhbGlkYXRlLkludDMyUnVsZXNIABIpCgVpbnQ2NBgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5JbnQ2NFJ1bGVzSAASKwoGdWludDMyGAUgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQzMlJ1bGVzSAASKwoGdWludDY0GAYgASgLMhkuYnVmLnZhbGlkYXRlLlVJbnQ2NFJ1bGVzSAASKwoGc2ludDMyGAcgASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQzMlJ1bGVzSAASKwoGc2ludDY0GAggASgLMhkuYnVmLnZhbGlkYXRlLlNJbnQ2NFJ1bGVzSAASLQoHZml4ZWQzMhgJIAEoCzIaLmJ1Zi52YWxpZGF0ZS5GaXhlZDMyUnVsZXNIABItCgdmaXhlZDY0GAogASgLMhouYnVmLnZhbGlkYXRlLkZpeGVkNjRSdWxlc0gAEi8KCHNmaXhlZDMyGAsgASgLMhsuYnVmLnZhbGlkYXRlLlNGaXhlZDMyUnVsZXNIABIvCghzZml4ZWQ2NBgMIAEoCzIbLmJ1Zi52YWxpZGF0ZS5TRml4ZWQ2NFJ1bGVzSAASJwoEYm9vbBgNIAEoCzIXLmJ1Zi52YWxpZGF0ZS5Cb29sUnVsZXNIABIrCgZzdHJpbmcYDiABKAsyGS5idWYudmFsaWRhdGUuU3RyaW5nUnVsZXNIABIpCgVieXRlcxgPIAEoCzIYLmJ1Zi52YWxpZGF0ZS5CeXRlc1J1bGVzSAASJwoEZW51bRgQIAEoCzIXLmJ1Zi52YWxpZGF0ZS5FbnVtUnVsZXNIABIvCghyZXBlYXRlZBgSIAEoCzIbLmJ1Zi52YWxpZGF0ZS5SZXBlYXRlZFJ1bGVzSAASJQoDbWFwGBMgASgLMhYuYnVmLnZhbGlkYXRlLk1hcFJ1bGVzSAASJQoDYW55GBQgASgLMhYuYnVmLnZhbGlkYXRlLkFueVJ1bGVzSAASLwoIZHVyYXRpb24YFSABKAsyGy5idWYudmFsaWRhdGUuRHVyYXRpb25SdWxlc0gAEjIKCmZpZWxkX21hc2sYHCABKAsyHC5idWYudmFsaWRhdGUuRmllbGRNYXNrUnVsZXNIABIxCgl0aW1lc3RhbXAYFiABKAsyHC5idWYudmFsaWRhdGUuVGltZXN0YW1wUnVsZXNIAEIGCgR0eXBlSgQIGBAZSgQIGhAbUgdza2lwcGVkUgxpZ25vcmVfZW1wdHkiugEKCkZsb2F0UnVsZXMSDQoFY29uc3QYASABKAISDAoCbHQYAiABKAJIABINCgNsdGUYAyABKAJIABIMCgJndBgEIAEoAkgBEg0KA2d0ZRgFIAEoAkgBEgoKAmluGAYgAygCEg4KBm5vdF9pbhgHIAMoAhIOCgZmaW5pdGUYCCABKAgSDwoHZXhhbXBsZRgJIAMoAioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iuwEKC0RvdWJsZVJ1bGVzEg0KBWNvbnN0GAEgASgBEgwKAmx0GAIgASgBSAASDQoDbHRlGAMgASgBSAASDAoCZ3QYBCABKAFIARINCgNndGUYBSABKAFIARIKCgJpbhgGIAMoARIOCgZub3RfaW4YByADKAESDgoGZmluaXRlGAggASgIEg8KB2V4YW1wbGUYCSADKAEqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqoBCgpJbnQzMlJ1bGVzEg0KBWNvbnN0GAEgASgFEgwKAmx0GAIgASgFSAASDQoDbHRlGAMgASgFSAASDAoCZ3QYBCABKAVIARINCgNndGUYBSABKAVIARIKCgJpbhgGIAMoBRIOCgZub3RfaW4YByADKAUSDwoHZXhhbXBsZRgIIAMoBSoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iqgEKCkludDY0UnVsZXMSDQoFY29uc3QYASABKAMSDAoCbHQYAiABKANIABINCgNsdGUYAyABKANIABIMCgJndBgEIAEoA0gBEg0KA2d0ZRgFIAEoA0gBEgoKAmluGAYgAygDEg4KBm5vdF9pbhgHIAMoAxIPCgdleGFtcGxlGAkgAygDKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDMyUnVsZXMSDQoFY29uc3QYASABKA0SDAoCbHQYAiABKA1IABINCgNsdGUYAyABKA1IABIMCgJndBgEIAEoDUgBEg0KA2d0ZRgFIAEoDUgBEgoKAmluGAYgAygNEg4KBm5vdF9pbhgHIAMoDRIPCgdleGFtcGxlGAggAygNKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLVUludDY0UnVsZXMSDQoFY29uc3QYASABKAQSDAoCbHQYAiABKARIABINCgNsdGUYAyABKARIABIMCgJndBgEIAEoBEgBEg0KA2d0ZRgFIAEoBEgBEgoKAmluGAYgAygEEg4KBm5vdF9pbhgHIAMoBBIPCgdleGFtcGxlGAggAygEKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDMyUnVsZXMSDQoFY29uc3QYASABKBESDAoCbHQYAiABKBFIABINCgNsdGUYAyABKBFIABIMCgJndBgEIAEoEUgBEg0KA2d0ZRgFIAEoEUgBEgoKAmluGAYgAygREg4KBm5vdF9pbhgHIAMoERIPCgdleGFtcGxlGAggAygRKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKrAQoLU0ludDY0UnVsZXMSDQoFY29uc3QYASABKBISDAoCbHQYAiABKBJIABINCgNsdGUYAyABKBJIABIMCgJndBgEIAEoEkgBEg0KA2d0ZRgFIAEoEkgBEgoKAmluGAYgAygSEg4KBm5vdF9pbhgHIAMoEhIPCgdleGFtcGxlGAggAygSKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKsAQoMRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgHEgwKAmx0GAIgASgHSAASDQoDbHRlGAMgASgHSAASDAoCZ3QYBCABKAdIARINCgNndGUYBSABKAdIARIKCgJpbhgGIAMoBxIOCgZub3RfaW4YByADKAcSDwoHZXhhbXBsZRgIIAMoByoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irAEKDEZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoBhIMCgJsdBgCIAEoBkgAEg0KA2x0ZRgDIAEoBkgAEgwKAmd0GAQgASgGSAESDQoDZ3RlGAUgASgGSAESCgoCaW4YBiADKAYSDgoGbm90X2luGAcgAygGEg8KB2V4YW1wbGUYCCADKAYqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIq0BCg1TRml4ZWQzMlJ1bGVzEg0KBWNvbnN0GAEgASgPEgwKAmx0GAIgASgPSAASDQoDbHRlGAMgASgPSAASDAoCZ3QYBCABKA9IARINCgNndGUYBSABKA9IARIKCgJpbhgGIAMoDxIOCgZub3RfaW4YByADKA8SDwoHZXhhbXBsZRgIIAMoDyoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irQEKDVNGaXhlZDY0UnVsZXMSDQoFY29uc3QYASABKBASDAoCbHQYAiABKBBIABINCgNsdGUYAyABKBBIABIMCgJndBgEIAEoEEgBEg0KA2d0ZRgFIAEoEEgBEgoKAmluGAYgAygQEg4KBm5vdF9pbhgHIAMoEBIPCgdleGFtcGxlGAggAygQKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiI2CglCb29sUnVsZXMSDQoFY29uc3QYASABKAgSDwoHZXhhbXBsZRgCIAMoCCoJCOgHEICAgIACIo0GCgtTdHJpbmdSdWxlcxINCgVjb25zdBgBIAEoCRILCgNsZW4YEyABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEhEKCWxlbl9ieXRlcxgUIAEoBBIRCgltaW5fYnl0ZXMYBCABKAQSEQoJbWF4X2J5dGVzGAUgASgEEg8KB3BhdHRlcm4YBiABKAkSDgoGcHJlZml4GAcgASgJEg4KBnN1ZmZpeBgIIAEoCRIQCghjb250YWlucxgJIAEoCRIUCgxub3RfY29udGFpbnMYFyABKAkSCgoCaW4YCiADKAkSDgoGbm90X2luGAsgAygJEg8KBWVtYWlsGAwgASgISAASEgoIaG9zdG5hbWUYDSABKAhIABIMCgJpcBgOIAEoCEgAEg4KBGlwdjQYDyABKAhIABIOCgRpcHY2GBAgASgISAASDQoDdXJpGBEgASgISAASEQoHdXJpX3JlZhgSIAEoCEgAEhEKB2FkZHJlc3MYFSABKAhIABIOCgR1dWlkGBYgASgISAASDwoFdHV1aWQYISABKAhIABIbChFpcF93aXRoX3ByZWZpeGxlbhgaIAEoCEgAEh0KE2lwdjRfd2l0aF9wcmVmaXhsZW4YGyABKAhIABIdChNpcHY2X3dpdGhfcHJlZml4bGVuGBwgASgISAASEwoJaXBfcHJlZml4GB0gASgISAASFQoLaXB2NF9wcmVmaXgYHiABKAhIABIVCgtpcHY2X3ByZWZpeBgfIAEoCEgAEhcKDWhvc3RfYW5kX3BvcnQYICABKAhIABIOCgR1bGlkGCMgASgISAASFgoMcHJvdG9idWZfZnFuGCUgASgISAASGgoQcHJvdG9idWZfZG90X2ZxbhgmIAEoCEgAEjQKEHdlbGxfa25vd25fcmVnZXgYGCABKA4yGC5idWYudmFsaWRhdGUuS25vd25SZWdleEgAEg4KBnN0cmljdBgZIAEoCBIPCgdleGFtcGxlGCIgAygJKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biKRAgoKQnl0ZXNSdWxlcxINCgVjb25zdBgBIAEoDBILCgNsZW4YDSABKAQSDwoHbWluX2xlbhgCIAEoBBIPCgdtYXhfbGVuGAMgASgEEg8KB3BhdHRlcm4YBCABKAkSDgoGcHJlZml4GAUgASgMEg4KBnN1ZmZpeBgGIAEoDBIQCghjb250YWlucxgHIAEoDBIKCgJpbhgIIAMoDBIOCgZub3RfaW4YCSADKAwSDAoCaXAYCiABKAhIABIOCgRpcHY0GAsgASgISAASDgoEaXB2NhgMIAEoCEgAEg4KBHV1aWQYDyABKAhIABIPCgdleGFtcGxlGA4gAygMKgkI6AcQgICAgAJCDAoKd2VsbF9rbm93biJoCglFbnVtUnVsZXMSDQoFY29uc3QYASABKAUSFAoMZGVmaW5lZF9vbmx5GAIgASgIEgoKAmluGAMgAygFEg4KBm5vdF9pbhgEIAMoBRIPCgdleGFtcGxlGAUgAygFKgkI6AcQgICAgAIieQoNUmVwZWF0ZWRSdWxlcxIRCgltaW5faXRlbXMYASABKAQSEQoJbWF4X2l0ZW1zGAIgASgEEg4KBnVuaXF1ZRgDIAEoCBInCgVpdGVtcxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIijQEKCE1hcFJ1bGVzEhEKCW1pbl9wYWlycxgBIAEoBBIRCgltYXhfcGFpcnMYAiABKAQSJgoEa2V5cxgEIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzEigKBnZhbHVlcxgFIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzKgkI6AcQgICAgAIiJgoIQW55UnVsZXMSCgoCaW4YAiADKAkSDgoGbm90X2luGAMgAygJIoUDCg1EdXJhdGlvblJ1bGVzEigKBWNvbnN0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEicKAmx0GAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASKAoDbHRlGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uSAASJwoCZ3QYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIoCgNndGUYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IARIlCgJpbhgHIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIpCgZub3RfaW4YCCADKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKgoHZXhhbXBsZRgJIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4ijwEKDkZpZWxkTWFza1J1bGVzEikKBWNvbnN0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzaxIKCgJpbhgCIAMoCRIOCgZub3RfaW4YAyADKAkSKwoHZXhhbXBsZRgEIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2sqCQjoBxCAgICAAiKJAwoOVGltZXN0YW1wUnVsZXMSKQoFY29uc3QYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEigKAmx0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEikKA2x0ZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIQCgZsdF9ub3cYByABKAhIABIoCgJndBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIpCgNndGUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAESEAoGZ3Rfbm93GAggASgISAESKQoGd2l0aGluGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEisKB2V4YW1wbGUYCiADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbipNCgZJZ25vcmUSFgoSSUdOT1JFX1VOU1BFQ0lGSUVEEAASGAoUSUdOT1JFX0lGX1pFUk9fVkFMVUUQARIRCg1JR05PUkVfQUxXQVlTEAMqbgoKS25vd25SZWdleBIbChdLTk9XTl9SRUdFWF9VTlNQRUNJRklFRBAAEiAKHEtOT1dOX1JFR0VYX0hUVFBfSEVBREVSX05BTUUQARIhCh1LTk9XTl9SRUdFWF9IVFRQX0hFQURFUl9WQUxVRRACOk4KBW9uZW9mEh0uZ29vZ2xlLnByb3RvYnVmLk9uZW9mT3B0aW9ucxiHCSABKAsyGC5idWYudmFsaWRhdGUuT25lb2ZSdWxlc1IFb25lb2Y6TgoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGIcJIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzUgVmaWVsZA", [file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("ChtidWYvdmFsaWRhdGUvdmFsaWRhdGUucHJvdG8SDGJ1Zi52YWxpZGF0ZSI3CgRSdWxlEgoKAmlkGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEgoKZXhwcmVzc2lvbhgDIAEoCSKGAQoMTWVzc2FnZVJ1bGVzEhYKDmNlbF9leHByZXNzaW9uGAUgAygJEh8KA2NlbBgDIAMoCzISLmJ1Zi52YWxpZGF0ZS5SdWxlEi0KBW9uZW9mGAQgAygLMh4uYnVmLnZhbGlkYXRlLk1lc3NhZ2VPbmVvZlJ1bGVKBAgBEAJSCGRpc2FibGVkIjQKEE1lc3NhZ2VPbmVvZlJ1bGUSDgoGZmllbGRzGAEgAygJEhAKCHJlcXVpcmVkGAIgASgIIh4KCk9uZW9mUnVsZXMSEAoIcmVxdWlyZWQYASABKAgiiwkKCkZpZWxkUnVsZXMSFgoOY2VsX2V4cHJlc3Npb24YHSADKAkSHwoDY2VsGBcgAygLMhIuYnVmLnZhbGlkYXRlLlJ1bGUSEAoIcmVxdWlyZWQYGSABKAgSJAoGaWdub3JlGBsgASgOMhQuYnVmLnZhbGlkYXRlLklnbm9yZRIpCgVmbG9hdBgBIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GbG9hdFJ1bGVzSAASKwoGZG91YmxlGAIgASgLMhkuYnVmLnZhbGlkYXRlLkRvdWJsZVJ1bGVzSAASKQoFaW50MzIYAyABKAsyGC5idWYudmFsaWRhdGUuSW50MzJSdWxlc0gAEikKBWludDY0GAQgASgLMhguYnVmLnZhbGlkYXRlLkludDY0UnVsZXNIABIrCgZ1aW50MzIYBSABKAsyGS5idWYudmFsaWRhdGUuVUludDMyUnVsZXNIABIrCgZ1aW50NjQYBiABKAsyGS5idWYudmFsaWRhdGUuVUludDY0UnVsZXNIABIrCgZzaW50MzIYByABKAsyGS5idWYudmFsaWRhdGUuU0ludDMyUnVsZXNIABIrCgZzaW50NjQYCCABKAsyGS5idWYudmFsaWRhdGUuU0ludDY0UnVsZXNIABItCgdmaXhlZDMyGAkgASgLMhouYnVmLnZhbGlkYXRlLkZpeGVkMzJSdWxlc0gAEi0KB2ZpeGVkNjQYCiABKAsyGi5idWYudmFsaWRhdGUuRml4ZWQ2NFJ1bGVzSAASLwoIc2ZpeGVkMzIYCyABKAsyGy5idWYudmFsaWRhdGUuU0ZpeGVkMzJSdWxlc0gAEi8KCHNmaXhlZDY0GAwgASgLMhsuYnVmLnZhbGlkYXRlLlNGaXhlZDY0UnVsZXNIABInCgRib29sGA0gASgLMhcuYnVmLnZhbGlkYXRlLkJvb2xSdWxlc0gAEisKBnN0cmluZxgOIAEoCzIZLmJ1Zi52YWxpZGF0ZS5TdHJpbmdSdWxlc0gAEikKBWJ5dGVzGA8gASgLMhguYnVmLnZhbGlkYXRlLkJ5dGVzUnVsZXNIABInCgRlbnVtGBAgASgLMhcuYnVmLnZhbGlkYXRlLkVudW1SdWxlc0gAEi8KCHJlcGVhdGVkGBIgASgLMhsuYnVmLnZhbGlkYXRlLlJlcGVhdGVkUnVsZXNIABIlCgNtYXAYEyABKAsyFi5idWYudmFsaWRhdGUuTWFwUnVsZXNIABIlCgNhbnkYFCABKAsyFi5idWYudmFsaWRhdGUuQW55UnVsZXNIABIvCghkdXJhdGlvbhgVIAEoCzIbLmJ1Zi52YWxpZGF0ZS5EdXJhdGlvblJ1bGVzSAASMgoKZmllbGRfbWFzaxgcIAEoCzIcLmJ1Zi52YWxpZGF0ZS5GaWVsZE1hc2tSdWxlc0gAEjEKCXRpbWVzdGFtcBgWIAEoCzIcLmJ1Zi52YWxpZGF0ZS5UaW1lc3RhbXBSdWxlc0gAQgYKBHR5cGVKBAgYEBlKBAgaEBtSB3NraXBwZWRSDGlnbm9yZV9lbXB0eSK6AQoKRmxvYXRSdWxlcxINCgVjb25zdBgBIAEoAhIMCgJsdBgCIAEoAkgAEg0KA2x0ZRgDIAEoAkgAEgwKAmd0GAQgASgCSAESDQoDZ3RlGAUgASgCSAESCgoCaW4YBiADKAISDgoGbm90X2luGAcgAygCEg4KBmZpbml0ZRgIIAEoCBIPCgdleGFtcGxlGAkgAygCKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiK7AQoLRG91YmxlUnVsZXMSDQoFY29uc3QYASABKAESDAoCbHQYAiABKAFIABINCgNsdGUYAyABKAFIABIMCgJndBgEIAEoAUgBEg0KA2d0ZRgFIAEoAUgBEgoKAmluGAYgAygBEg4KBm5vdF9pbhgHIAMoARIOCgZmaW5pdGUYCCABKAgSDwoHZXhhbXBsZRgJIAMoASoJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4iqgEKCkludDMyUnVsZXMSDQoFY29uc3QYASABKAUSDAoCbHQYAiABKAVIABINCgNsdGUYAyABKAVIABIMCgJndBgEIAEoBUgBEg0KA2d0ZRgFIAEoBUgBEgoKAmluGAYgAygFEg4KBm5vdF9pbhgHIAMoBRIPCgdleGFtcGxlGAggAygFKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKqAQoKSW50NjRSdWxlcxINCgVjb25zdBgBIAEoAxIMCgJsdBgCIAEoA0gAEg0KA2x0ZRgDIAEoA0gAEgwKAmd0GAQgASgDSAESDQoDZ3RlGAUgASgDSAESCgoCaW4YBiADKAMSDgoGbm90X2luGAcgAygDEg8KB2V4YW1wbGUYCSADKAMqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqsBCgtVSW50MzJSdWxlcxINCgVjb25zdBgBIAEoDRIMCgJsdBgCIAEoDUgAEg0KA2x0ZRgDIAEoDUgAEgwKAmd0GAQgASgNSAESDQoDZ3RlGAUgASgNSAESCgoCaW4YBiADKA0SDgoGbm90X2luGAcgAygNEg8KB2V4YW1wbGUYCCADKA0qCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqsBCgtVSW50NjRSdWxlcxINCgVjb25zdBgBIAEoBBIMCgJsdBgCIAEoBEgAEg0KA2x0ZRgDIAEoBEgAEgwKAmd0GAQgASgESAESDQoDZ3RlGAUgASgESAESCgoCaW4YBiADKAQSDgoGbm90X2luGAcgAygEEg8KB2V4YW1wbGUYCCADKAQqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqsBCgtTSW50MzJSdWxlcxINCgVjb25zdBgBIAEoERIMCgJsdBgCIAEoEUgAEg0KA2x0ZRgDIAEoEUgAEgwKAmd0GAQgASgRSAESDQoDZ3RlGAUgASgRSAESCgoCaW4YBiADKBESDgoGbm90X2luGAcgAygREg8KB2V4YW1wbGUYCCADKBEqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqsBCgtTSW50NjRSdWxlcxINCgVjb25zdBgBIAEoEhIMCgJsdBgCIAEoEkgAEg0KA2x0ZRgDIAEoEkgAEgwKAmd0GAQgASgSSAESDQoDZ3RlGAUgASgSSAESCgoCaW4YBiADKBISDgoGbm90X2luGAcgAygSEg8KB2V4YW1wbGUYCCADKBIqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIqwBCgxGaXhlZDMyUnVsZXMSDQoFY29uc3QYASABKAcSDAoCbHQYAiABKAdIABINCgNsdGUYAyABKAdIABIMCgJndBgEIAEoB0gBEg0KA2d0ZRgFIAEoB0gBEgoKAmluGAYgAygHEg4KBm5vdF9pbhgHIAMoBxIPCgdleGFtcGxlGAggAygHKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKsAQoMRml4ZWQ2NFJ1bGVzEg0KBWNvbnN0GAEgASgGEgwKAmx0GAIgASgGSAASDQoDbHRlGAMgASgGSAASDAoCZ3QYBCABKAZIARINCgNndGUYBSABKAZIARIKCgJpbhgGIAMoBhIOCgZub3RfaW4YByADKAYSDwoHZXhhbXBsZRgIIAMoBioJCOgHEICAgIACQgsKCWxlc3NfdGhhbkIOCgxncmVhdGVyX3RoYW4irQEKDVNGaXhlZDMyUnVsZXMSDQoFY29uc3QYASABKA8SDAoCbHQYAiABKA9IABINCgNsdGUYAyABKA9IABIMCgJndBgEIAEoD0gBEg0KA2d0ZRgFIAEoD0gBEgoKAmluGAYgAygPEg4KBm5vdF9pbhgHIAMoDxIPCgdleGFtcGxlGAggAygPKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKtAQoNU0ZpeGVkNjRSdWxlcxINCgVjb25zdBgBIAEoEBIMCgJsdBgCIAEoEEgAEg0KA2x0ZRgDIAEoEEgAEgwKAmd0GAQgASgQSAESDQoDZ3RlGAUgASgQSAESCgoCaW4YBiADKBASDgoGbm90X2luGAcgAygQEg8KB2V4YW1wbGUYCCADKBAqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuIjYKCUJvb2xSdWxlcxINCgVjb25zdBgBIAEoCBIPCgdleGFtcGxlGAIgAygIKgkI6AcQgICAgAIijQYKC1N0cmluZ1J1bGVzEg0KBWNvbnN0GAEgASgJEgsKA2xlbhgTIAEoBBIPCgdtaW5fbGVuGAIgASgEEg8KB21heF9sZW4YAyABKAQSEQoJbGVuX2J5dGVzGBQgASgEEhEKCW1pbl9ieXRlcxgEIAEoBBIRCgltYXhfYnl0ZXMYBSABKAQSDwoHcGF0dGVybhgGIAEoCRIOCgZwcmVmaXgYByABKAkSDgoGc3VmZml4GAggASgJEhAKCGNvbnRhaW5zGAkgASgJEhQKDG5vdF9jb250YWlucxgXIAEoCRIKCgJpbhgKIAMoCRIOCgZub3RfaW4YCyADKAkSDwoFZW1haWwYDCABKAhIABISCghob3N0bmFtZRgNIAEoCEgAEgwKAmlwGA4gASgISAASDgoEaXB2NBgPIAEoCEgAEg4KBGlwdjYYECABKAhIABINCgN1cmkYESABKAhIABIRCgd1cmlfcmVmGBIgASgISAASEQoHYWRkcmVzcxgVIAEoCEgAEg4KBHV1aWQYFiABKAhIABIPCgV0dXVpZBghIAEoCEgAEhsKEWlwX3dpdGhfcHJlZml4bGVuGBogASgISAASHQoTaXB2NF93aXRoX3ByZWZpeGxlbhgbIAEoCEgAEh0KE2lwdjZfd2l0aF9wcmVmaXhsZW4YHCABKAhIABITCglpcF9wcmVmaXgYHSABKAhIABIVCgtpcHY0X3ByZWZpeBgeIAEoCEgAEhUKC2lwdjZfcHJlZml4GB8gASgISAASFwoNaG9zdF9hbmRfcG9ydBggIAEoCEgAEg4KBHVsaWQYIyABKAhIABIWCgxwcm90b2J1Zl9mcW4YJSABKAhIABIaChBwcm90b2J1Zl9kb3RfZnFuGCYgASgISAASNAoQd2VsbF9rbm93bl9yZWdleBgYIAEoDjIYLmJ1Zi52YWxpZGF0ZS5Lbm93blJlZ2V4SAASDgoGc3RyaWN0GBkgASgIEg8KB2V4YW1wbGUYIiADKAkqCQjoBxCAgICAAkIMCgp3ZWxsX2tub3duIpECCgpCeXRlc1J1bGVzEg0KBWNvbnN0GAEgASgMEgsKA2xlbhgNIAEoBBIPCgdtaW5fbGVuGAIgASgEEg8KB21heF9sZW4YAyABKAQSDwoHcGF0dGVybhgEIAEoCRIOCgZwcmVmaXgYBSABKAwSDgoGc3VmZml4GAYgASgMEhAKCGNvbnRhaW5zGAcgASgMEgoKAmluGAggAygMEg4KBm5vdF9pbhgJIAMoDBIMCgJpcBgKIAEoCEgAEg4KBGlwdjQYCyABKAhIABIOCgRpcHY2GAwgASgISAASDgoEdXVpZBgPIAEoCEgAEg8KB2V4YW1wbGUYDiADKAwqCQjoBxCAgICAAkIMCgp3ZWxsX2tub3duImgKCUVudW1SdWxlcxINCgVjb25zdBgBIAEoBRIUCgxkZWZpbmVkX29ubHkYAiABKAgSCgoCaW4YAyADKAUSDgoGbm90X2luGAQgAygFEg8KB2V4YW1wbGUYBSADKAUqCQjoBxCAgICAAiJ5Cg1SZXBlYXRlZFJ1bGVzEhEKCW1pbl9pdGVtcxgBIAEoBBIRCgltYXhfaXRlbXMYAiABKAQSDgoGdW5pcXVlGAMgASgIEicKBWl0ZW1zGAQgASgLMhguYnVmLnZhbGlkYXRlLkZpZWxkUnVsZXMqCQjoBxCAgICAAiKNAQoITWFwUnVsZXMSEQoJbWluX3BhaXJzGAEgASgEEhEKCW1heF9wYWlycxgCIAEoBBImCgRrZXlzGAQgASgLMhguYnVmLnZhbGlkYXRlLkZpZWxkUnVsZXMSKAoGdmFsdWVzGAUgASgLMhguYnVmLnZhbGlkYXRlLkZpZWxkUnVsZXMqCQjoBxCAgICAAiImCghBbnlSdWxlcxIKCgJpbhgCIAMoCRIOCgZub3RfaW4YAyADKAkihQMKDUR1cmF0aW9uUnVsZXMSKAoFY29uc3QYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJwoCbHQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABIoCgNsdGUYBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25IABInCgJndBgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgBEigKA2d0ZRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkgBEiUKAmluGAcgAygLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBm5vdF9pbhgIIAMoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgdleGFtcGxlGAkgAygLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKgkI6AcQgICAgAJCCwoJbGVzc190aGFuQg4KDGdyZWF0ZXJfdGhhbiKPAQoORmllbGRNYXNrUnVsZXMSKQoFY29uc3QYASABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrEgoKAmluGAIgAygJEg4KBm5vdF9pbhgDIAMoCRIrCgdleGFtcGxlGAQgAygLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFzayoJCOgHEICAgIACIokDCg5UaW1lc3RhbXBSdWxlcxIpCgVjb25zdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKAoCbHQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wSAASKQoDbHRlGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgAEhAKBmx0X25vdxgHIAEoCEgAEigKAmd0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEgBEikKA2d0ZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIARIQCgZndF9ub3cYCCABKAhIARIpCgZ3aXRoaW4YCSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKwoHZXhhbXBsZRgKIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqCQjoBxCAgICAAkILCglsZXNzX3RoYW5CDgoMZ3JlYXRlcl90aGFuKk0KBklnbm9yZRIWChJJR05PUkVfVU5TUEVDSUZJRUQQABIYChRJR05PUkVfSUZfWkVST19WQUxVRRABEhEKDUlHTk9SRV9BTFdBWVMQAypuCgpLbm93blJlZ2V4EhsKF0tOT1dOX1JFR0VYX1VOU1BFQ0lGSUVEEAASIAocS05PV05fUkVHRVhfSFRUUF9IRUFERVJfTkFNRRABEiEKHUtOT1dOX1JFR0VYX0hUVFBfSEVBREVSX1ZBTFVFEAI6VgoHbWVzc2FnZRIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxiHCSABKAsyGi5idWYudmFsaWRhdGUuTWVzc2FnZVJ1bGVzUgdtZXNzYWdlOk4KBW9uZW9mEh0uZ29vZ2xlLnByb3RvYnVmLk9uZW9mT3B0aW9ucxiHCSABKAsyGC5idWYudmFsaWRhdGUuT25lb2ZSdWxlc1IFb25lb2Y6TgoFZmllbGQSHS5nb29nbGUucHJvdG9idWYuRmllbGRPcHRpb25zGIcJIAEoCzIYLmJ1Zi52YWxpZGF0ZS5GaWVsZFJ1bGVzUgVmaWVsZA", [file_google_protobuf_descriptor, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message buf.validate.Rule
@@ -45,6 +45,55 @@ export const RuleSchema: GenMessage<Rule> = /*@__PURE__*/
   messageDesc(file_buf_validate_validate, 0);
 
 /**
+ * @generated from message buf.validate.MessageRules
+ */
+export type MessageRules = Message<"buf.validate.MessageRules"> & {
+  /**
+   * @generated from field: repeated string cel_expression = 5;
+   */
+  celExpression: string[];
+
+  /**
+   * @generated from field: repeated buf.validate.Rule cel = 3;
+   */
+  cel: Rule[];
+
+  /**
+   * @generated from field: repeated buf.validate.MessageOneofRule oneof = 4;
+   */
+  oneof: MessageOneofRule[];
+};
+
+/**
+ * Describes the message buf.validate.MessageRules.
+ * Use `create(MessageRulesSchema)` to create a new message.
+ */
+export const MessageRulesSchema: GenMessage<MessageRules> = /*@__PURE__*/
+  messageDesc(file_buf_validate_validate, 1);
+
+/**
+ * @generated from message buf.validate.MessageOneofRule
+ */
+export type MessageOneofRule = Message<"buf.validate.MessageOneofRule"> & {
+  /**
+   * @generated from field: repeated string fields = 1;
+   */
+  fields: string[];
+
+  /**
+   * @generated from field: optional bool required = 2;
+   */
+  required: boolean;
+};
+
+/**
+ * Describes the message buf.validate.MessageOneofRule.
+ * Use `create(MessageOneofRuleSchema)` to create a new message.
+ */
+export const MessageOneofRuleSchema: GenMessage<MessageOneofRule> = /*@__PURE__*/
+  messageDesc(file_buf_validate_validate, 2);
+
+/**
  * @generated from message buf.validate.OneofRules
  */
 export type OneofRules = Message<"buf.validate.OneofRules"> & {
@@ -59,7 +108,7 @@ export type OneofRules = Message<"buf.validate.OneofRules"> & {
  * Use `create(OneofRulesSchema)` to create a new message.
  */
 export const OneofRulesSchema: GenMessage<OneofRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 1);
+  messageDesc(file_buf_validate_validate, 3);
 
 /**
  * @generated from message buf.validate.FieldRules
@@ -228,7 +277,7 @@ export type FieldRules = Message<"buf.validate.FieldRules"> & {
  * Use `create(FieldRulesSchema)` to create a new message.
  */
 export const FieldRulesSchema: GenMessage<FieldRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 2);
+  messageDesc(file_buf_validate_validate, 4);
 
 /**
  * @generated from message buf.validate.FloatRules
@@ -299,7 +348,7 @@ export type FloatRules = Message<"buf.validate.FloatRules"> & {
  * Use `create(FloatRulesSchema)` to create a new message.
  */
 export const FloatRulesSchema: GenMessage<FloatRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 3);
+  messageDesc(file_buf_validate_validate, 5);
 
 /**
  * @generated from message buf.validate.DoubleRules
@@ -370,7 +419,7 @@ export type DoubleRules = Message<"buf.validate.DoubleRules"> & {
  * Use `create(DoubleRulesSchema)` to create a new message.
  */
 export const DoubleRulesSchema: GenMessage<DoubleRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 4);
+  messageDesc(file_buf_validate_validate, 6);
 
 /**
  * @generated from message buf.validate.Int32Rules
@@ -436,7 +485,7 @@ export type Int32Rules = Message<"buf.validate.Int32Rules"> & {
  * Use `create(Int32RulesSchema)` to create a new message.
  */
 export const Int32RulesSchema: GenMessage<Int32Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 5);
+  messageDesc(file_buf_validate_validate, 7);
 
 /**
  * @generated from message buf.validate.Int64Rules
@@ -502,7 +551,7 @@ export type Int64Rules = Message<"buf.validate.Int64Rules"> & {
  * Use `create(Int64RulesSchema)` to create a new message.
  */
 export const Int64RulesSchema: GenMessage<Int64Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 6);
+  messageDesc(file_buf_validate_validate, 8);
 
 /**
  * @generated from message buf.validate.UInt32Rules
@@ -568,7 +617,7 @@ export type UInt32Rules = Message<"buf.validate.UInt32Rules"> & {
  * Use `create(UInt32RulesSchema)` to create a new message.
  */
 export const UInt32RulesSchema: GenMessage<UInt32Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 7);
+  messageDesc(file_buf_validate_validate, 9);
 
 /**
  * @generated from message buf.validate.UInt64Rules
@@ -634,7 +683,7 @@ export type UInt64Rules = Message<"buf.validate.UInt64Rules"> & {
  * Use `create(UInt64RulesSchema)` to create a new message.
  */
 export const UInt64RulesSchema: GenMessage<UInt64Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 8);
+  messageDesc(file_buf_validate_validate, 10);
 
 /**
  * @generated from message buf.validate.SInt32Rules
@@ -700,7 +749,7 @@ export type SInt32Rules = Message<"buf.validate.SInt32Rules"> & {
  * Use `create(SInt32RulesSchema)` to create a new message.
  */
 export const SInt32RulesSchema: GenMessage<SInt32Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 9);
+  messageDesc(file_buf_validate_validate, 11);
 
 /**
  * @generated from message buf.validate.SInt64Rules
@@ -766,7 +815,7 @@ export type SInt64Rules = Message<"buf.validate.SInt64Rules"> & {
  * Use `create(SInt64RulesSchema)` to create a new message.
  */
 export const SInt64RulesSchema: GenMessage<SInt64Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 10);
+  messageDesc(file_buf_validate_validate, 12);
 
 /**
  * @generated from message buf.validate.Fixed32Rules
@@ -832,7 +881,7 @@ export type Fixed32Rules = Message<"buf.validate.Fixed32Rules"> & {
  * Use `create(Fixed32RulesSchema)` to create a new message.
  */
 export const Fixed32RulesSchema: GenMessage<Fixed32Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 11);
+  messageDesc(file_buf_validate_validate, 13);
 
 /**
  * @generated from message buf.validate.Fixed64Rules
@@ -898,7 +947,7 @@ export type Fixed64Rules = Message<"buf.validate.Fixed64Rules"> & {
  * Use `create(Fixed64RulesSchema)` to create a new message.
  */
 export const Fixed64RulesSchema: GenMessage<Fixed64Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 12);
+  messageDesc(file_buf_validate_validate, 14);
 
 /**
  * @generated from message buf.validate.SFixed32Rules
@@ -964,7 +1013,7 @@ export type SFixed32Rules = Message<"buf.validate.SFixed32Rules"> & {
  * Use `create(SFixed32RulesSchema)` to create a new message.
  */
 export const SFixed32RulesSchema: GenMessage<SFixed32Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 13);
+  messageDesc(file_buf_validate_validate, 15);
 
 /**
  * @generated from message buf.validate.SFixed64Rules
@@ -1030,7 +1079,7 @@ export type SFixed64Rules = Message<"buf.validate.SFixed64Rules"> & {
  * Use `create(SFixed64RulesSchema)` to create a new message.
  */
 export const SFixed64RulesSchema: GenMessage<SFixed64Rules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 14);
+  messageDesc(file_buf_validate_validate, 16);
 
 /**
  * @generated from message buf.validate.BoolRules
@@ -1052,7 +1101,7 @@ export type BoolRules = Message<"buf.validate.BoolRules"> & {
  * Use `create(BoolRulesSchema)` to create a new message.
  */
 export const BoolRulesSchema: GenMessage<BoolRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 15);
+  messageDesc(file_buf_validate_validate, 17);
 
 /**
  * @generated from message buf.validate.StringRules
@@ -1275,7 +1324,7 @@ export type StringRules = Message<"buf.validate.StringRules"> & {
  * Use `create(StringRulesSchema)` to create a new message.
  */
 export const StringRulesSchema: GenMessage<StringRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 16);
+  messageDesc(file_buf_validate_validate, 18);
 
 /**
  * @generated from message buf.validate.BytesRules
@@ -1371,7 +1420,7 @@ export type BytesRules = Message<"buf.validate.BytesRules"> & {
  * Use `create(BytesRulesSchema)` to create a new message.
  */
 export const BytesRulesSchema: GenMessage<BytesRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 17);
+  messageDesc(file_buf_validate_validate, 19);
 
 /**
  * @generated from message buf.validate.EnumRules
@@ -1408,7 +1457,7 @@ export type EnumRules = Message<"buf.validate.EnumRules"> & {
  * Use `create(EnumRulesSchema)` to create a new message.
  */
 export const EnumRulesSchema: GenMessage<EnumRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 18);
+  messageDesc(file_buf_validate_validate, 20);
 
 /**
  * @generated from message buf.validate.RepeatedRules
@@ -1440,7 +1489,7 @@ export type RepeatedRules = Message<"buf.validate.RepeatedRules"> & {
  * Use `create(RepeatedRulesSchema)` to create a new message.
  */
 export const RepeatedRulesSchema: GenMessage<RepeatedRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 19);
+  messageDesc(file_buf_validate_validate, 21);
 
 /**
  * @generated from message buf.validate.MapRules
@@ -1472,7 +1521,7 @@ export type MapRules = Message<"buf.validate.MapRules"> & {
  * Use `create(MapRulesSchema)` to create a new message.
  */
 export const MapRulesSchema: GenMessage<MapRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 20);
+  messageDesc(file_buf_validate_validate, 22);
 
 /**
  * @generated from message buf.validate.AnyRules
@@ -1494,7 +1543,7 @@ export type AnyRules = Message<"buf.validate.AnyRules"> & {
  * Use `create(AnyRulesSchema)` to create a new message.
  */
 export const AnyRulesSchema: GenMessage<AnyRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 21);
+  messageDesc(file_buf_validate_validate, 23);
 
 /**
  * @generated from message buf.validate.DurationRules
@@ -1560,7 +1609,7 @@ export type DurationRules = Message<"buf.validate.DurationRules"> & {
  * Use `create(DurationRulesSchema)` to create a new message.
  */
 export const DurationRulesSchema: GenMessage<DurationRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 22);
+  messageDesc(file_buf_validate_validate, 24);
 
 /**
  * @generated from message buf.validate.FieldMaskRules
@@ -1592,7 +1641,7 @@ export type FieldMaskRules = Message<"buf.validate.FieldMaskRules"> & {
  * Use `create(FieldMaskRulesSchema)` to create a new message.
  */
 export const FieldMaskRulesSchema: GenMessage<FieldMaskRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 23);
+  messageDesc(file_buf_validate_validate, 25);
 
 /**
  * @generated from message buf.validate.TimestampRules
@@ -1665,7 +1714,7 @@ export type TimestampRules = Message<"buf.validate.TimestampRules"> & {
  * Use `create(TimestampRulesSchema)` to create a new message.
  */
 export const TimestampRulesSchema: GenMessage<TimestampRules> = /*@__PURE__*/
-  messageDesc(file_buf_validate_validate, 24);
+  messageDesc(file_buf_validate_validate, 26);
 
 /**
  * @generated from enum buf.validate.Ignore
@@ -1730,14 +1779,20 @@ export const KnownRegexSchema: GenEnum<KnownRegex> = /*@__PURE__*/
   enumDesc(file_buf_validate_validate, 1);
 
 /**
+ * @generated from extension: optional buf.validate.MessageRules message = 1159;
+ */
+export const message: GenExtension<MessageOptions, MessageRules> = /*@__PURE__*/
+  extDesc(file_buf_validate_validate, 0);
+
+/**
  * @generated from extension: optional buf.validate.OneofRules oneof = 1159;
  */
 export const oneof: GenExtension<OneofOptions, OneofRules> = /*@__PURE__*/
-  extDesc(file_buf_validate_validate, 0);
+  extDesc(file_buf_validate_validate, 1);
 
 /**
  * @generated from extension: optional buf.validate.FieldRules field = 1159;
  */
 export const field: GenExtension<FieldOptions, FieldRules> = /*@__PURE__*/
-  extDesc(file_buf_validate_validate, 1);
+  extDesc(file_buf_validate_validate, 2);
 

@@ -59,7 +59,10 @@ export interface QueueLoginCodeEmailRequest {
   idempotencyKey: string;
   /** The normalised recipient address, at most 254 characters. */
   recipient: string;
-  /** The one-time code, 6 to 12 characters of [0-9A-Z]. */
+  /**
+   * The one-time code, 6 to 12 characters of [0-9A-Z]; empty when the email carries a link
+   * only. At least one of code and link is required.
+   */
   code: string;
   /**
    * BCP 47 language tag of the person ("es-MX", "en"); at most 35 characters. Falls back
@@ -74,6 +77,11 @@ export interface QueueLoginCodeEmailRequest {
     | undefined;
   /** Optional From address for this client app; empty uses the configured default sender. */
   senderAddress: string;
+  /**
+   * The magic link (an absolute http(s) URL of at most 2048 characters, with its one-time
+   * token): a secret like the code, sealed in the queue, never logged. Empty without links.
+   */
+  link: string;
 }
 
 export interface QueueLoginCodeEmailResponse {
@@ -151,6 +159,7 @@ function createBaseQueueLoginCodeEmailRequest(): QueueLoginCodeEmailRequest {
     appName: "",
     expiresAt: undefined,
     senderAddress: "",
+    link: "",
   };
 }
 
@@ -176,6 +185,9 @@ export const QueueLoginCodeEmailRequest: MessageFns<QueueLoginCodeEmailRequest> 
     }
     if (message.senderAddress !== "") {
       writer.uint32(58).string(message.senderAddress);
+    }
+    if (message.link !== "") {
+      writer.uint32(66).string(message.link);
     }
     return writer;
   },
@@ -249,6 +261,14 @@ export const QueueLoginCodeEmailRequest: MessageFns<QueueLoginCodeEmailRequest> 
             message.senderAddress = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.link = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -273,6 +293,7 @@ export const QueueLoginCodeEmailRequest: MessageFns<QueueLoginCodeEmailRequest> 
     message.appName = object.appName ?? "";
     message.expiresAt = object.expiresAt ?? undefined;
     message.senderAddress = object.senderAddress ?? "";
+    message.link = object.link ?? "";
     return message;
   },
 };

@@ -25,6 +25,26 @@ export const protobufPackage = "emailauth.persistence.v1";
 
 export const protobufFileName = "emailauth/persistence/v1/persistence.proto";
 
+/**
+ * LoginMethod is a way of proving that the person holds the email address. Each has its own
+ * one-time proof in the login email; a challenge is consumed by the first proof used.
+ */
+export const LoginMethod = {
+  LOGIN_METHOD_UNSPECIFIED: 0,
+  /** LOGIN_METHOD_CODE - A one-time code the person types into the client app. */
+  LOGIN_METHOD_CODE: 1,
+  /** LOGIN_METHOD_LINK - A magic link to the client app's link_url, carrying a one-time link token. */
+  LOGIN_METHOD_LINK: 2,
+} as const;
+
+export type LoginMethod = typeof LoginMethod[keyof typeof LoginMethod];
+
+export namespace LoginMethod {
+  export type LOGIN_METHOD_UNSPECIFIED = typeof LoginMethod.LOGIN_METHOD_UNSPECIFIED;
+  export type LOGIN_METHOD_CODE = typeof LoginMethod.LOGIN_METHOD_CODE;
+  export type LOGIN_METHOD_LINK = typeof LoginMethod.LOGIN_METHOD_LINK;
+}
+
 /** CodeAlphabet is the character set of one-time codes. */
 export const CodeAlphabet = {
   CODE_ALPHABET_UNSPECIFIED: 0,
@@ -113,6 +133,11 @@ export interface Session {
     | undefined;
   /** The User-Agent given when the session was opened, at most 256 characters; may be empty. */
   userAgent: string;
+  /**
+   * How the person proved the email when the session was opened (the access token's `amr`).
+   * Unspecified for sessions opened before login methods existed: they were codes.
+   */
+  loginMethod: LoginMethod;
 }
 
 /** The settings a client app can change. */
@@ -144,6 +169,17 @@ export interface ClientAppSettings {
    * default (LIMIT_APP_SENDS_PER_MINUTE). At most 1,000,000.
    */
   sendsPerMinute: number;
+  /**
+   * How this app's users may prove their email: each at most once; empty means
+   * [LOGIN_METHOD_CODE]. With LOGIN_METHOD_LINK, link_url is required.
+   */
+  loginMethods: LoginMethod[];
+  /**
+   * The app's own page that magic links open, an absolute https URL (http only for
+   * localhost, 127.0.0.1 or [::1]) without credentials or fragment, at most 1024 characters.
+   * The link adds `challenge_id` and `link_token` to its query. Empty without links.
+   */
+  linkUrl: string;
 }
 
 /** A registered client app (an external server that logs people in with this service). */
@@ -205,6 +241,11 @@ export interface IssueLoginCodeResponse {
     | undefined;
   /** The normalised email address the code must be sent to. */
   email: string;
+  /**
+   * lnk_ + 52 base32 characters when the app uses magic links: the link's one-time token, in
+   * clear only here (like the code). `code` is empty when the app uses links only.
+   */
+  linkToken: string;
 }
 
 export interface ConsumeLoginCodeRequest {
@@ -230,6 +271,8 @@ export interface ConsumeLoginCodeRequest {
   requestFingerprint: Buffer;
   /** See IssueLoginCodeRequest.idempotency_key_generated. */
   idempotencyKeyGenerated: boolean;
+  /** Instead of code: the token of the magic link (lnk_ + 52 characters), with challenge_id. */
+  linkToken: string;
 }
 
 export interface CancelLoginCodeRequest {
@@ -595,6 +638,7 @@ function createBaseSession(): Session {
     idleExpiresAt: undefined,
     expiresAt: undefined,
     userAgent: "",
+    loginMethod: 0,
   };
 }
 
@@ -623,6 +667,9 @@ export const Session: MessageFns<Session> = {
     }
     if (message.userAgent !== "") {
       writer.uint32(66).string(message.userAgent);
+    }
+    if (message.loginMethod !== 0) {
+      writer.uint32(72).int32(message.loginMethod);
     }
     return writer;
   },
@@ -704,6 +751,14 @@ export const Session: MessageFns<Session> = {
             message.userAgent = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.loginMethod = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -729,6 +784,7 @@ export const Session: MessageFns<Session> = {
     message.idleExpiresAt = object.idleExpiresAt ?? undefined;
     message.expiresAt = object.expiresAt ?? undefined;
     message.userAgent = object.userAgent ?? "";
+    message.loginMethod = object.loginMethod ?? 0;
     return message;
   },
 };
@@ -742,6 +798,8 @@ function createBaseClientAppSettings(): ClientAppSettings {
     codeTtlSeconds: 0,
     allowedOrigins: [],
     sendsPerMinute: 0,
+    loginMethods: [],
+    linkUrl: "",
   };
 }
 
@@ -767,6 +825,16 @@ export const ClientAppSettings: MessageFns<ClientAppSettings> = {
     }
     if (message.sendsPerMinute !== 0) {
       writer.uint32(56).uint32(message.sendsPerMinute);
+    }
+    if (message.loginMethods.length !== 0) {
+      writer.uint32(66).fork();
+      for (const v of message.loginMethods) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    if (message.linkUrl !== "") {
+      writer.uint32(74).string(message.linkUrl);
     }
     return writer;
   },
@@ -840,6 +908,32 @@ export const ClientAppSettings: MessageFns<ClientAppSettings> = {
             message.sendsPerMinute = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag === 64) {
+              message.loginMethods.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 66) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.loginMethods.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.linkUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -864,6 +958,8 @@ export const ClientAppSettings: MessageFns<ClientAppSettings> = {
     message.codeTtlSeconds = object.codeTtlSeconds ?? 0;
     message.allowedOrigins = object.allowedOrigins?.map((e) => e) || [];
     message.sendsPerMinute = object.sendsPerMinute ?? 0;
+    message.loginMethods = object.loginMethods?.map((e) => e) || [];
+    message.linkUrl = object.linkUrl ?? "";
     return message;
   },
 };
@@ -1108,7 +1204,7 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
 };
 
 function createBaseIssueLoginCodeResponse(): IssueLoginCodeResponse {
-  return { challengeId: "", code: "", expiresAt: undefined, resendAvailableAt: undefined, email: "" };
+  return { challengeId: "", code: "", expiresAt: undefined, resendAvailableAt: undefined, email: "", linkToken: "" };
 }
 
 export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
@@ -1127,6 +1223,9 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     }
     if (message.email !== "") {
       writer.uint32(42).string(message.email);
+    }
+    if (message.linkToken !== "") {
+      writer.uint32(50).string(message.linkToken);
     }
     return writer;
   },
@@ -1184,6 +1283,14 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
             message.email = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.linkToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1206,6 +1313,7 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     message.expiresAt = object.expiresAt ?? undefined;
     message.resendAvailableAt = object.resendAvailableAt ?? undefined;
     message.email = object.email ?? "";
+    message.linkToken = object.linkToken ?? "";
     return message;
   },
 };
@@ -1220,6 +1328,7 @@ function createBaseConsumeLoginCodeRequest(): ConsumeLoginCodeRequest {
     idempotencyKey: "",
     requestFingerprint: Buffer.alloc(0),
     idempotencyKeyGenerated: false,
+    linkToken: "",
   };
 }
 
@@ -1248,6 +1357,9 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     }
     if (message.idempotencyKeyGenerated !== false) {
       writer.uint32(64).bool(message.idempotencyKeyGenerated);
+    }
+    if (message.linkToken !== "") {
+      writer.uint32(74).string(message.linkToken);
     }
     return writer;
   },
@@ -1329,6 +1441,14 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
             message.idempotencyKeyGenerated = reader.bool();
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.linkToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1354,6 +1474,7 @@ export const ConsumeLoginCodeRequest: MessageFns<ConsumeLoginCodeRequest> = {
     message.idempotencyKey = object.idempotencyKey ?? "";
     message.requestFingerprint = object.requestFingerprint ?? Buffer.alloc(0);
     message.idempotencyKeyGenerated = object.idempotencyKeyGenerated ?? false;
+    message.linkToken = object.linkToken ?? "";
     return message;
   },
 };
@@ -4221,6 +4342,7 @@ export const DeleteClientAppResponse: MessageFns<DeleteClientAppResponse> = {
  *   refresh token  ert_<tag 12><random 52>   (secret; stored only as SHA-256)
  *   client app id  app_<random 16>
  *   API key        eak_<random 52>           (secret; stored only as SHA-256)
+ *   link token     lnk_<random 52>           (secret; stored only as an HMAC)
  *
  * Retries: reads are safe to repeat. IssueLoginCode, ConsumeLoginCode and RefreshSession take
  * an optional idempotency key, so that a call whose answer was lost (a replica died, the
@@ -4245,9 +4367,10 @@ export type PersistenceServiceService = typeof PersistenceServiceService;
 export const PersistenceServiceService = {
   /**
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
-   * app, global), then creates a one-time code for (client app, email) and retires any code
-   * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app, global), then creates a challenge for (client app, email) with a one-time proof for
+   * each of the app's login methods (a code, a magic-link token) and retires any challenge
+   * still live for that pair. Only HMACs of the proofs are stored; the proofs themselves are
+   * in the answer and nowhere else. No user is created here: a typo creates no account. While the
    * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
    * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
@@ -4266,13 +4389,17 @@ export const PersistenceServiceService = {
     responseDeserialize: (value: Buffer): IssueLoginCodeResponse => IssueLoginCodeResponse.decode(value),
   },
   /**
-   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
-   * code on success (or kill it once its attempts run out), create the user on the first
+   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare the code (or
+   * the link token) with the challenge's proof of that method, consume the challenge on
+   * success (whichever proof is used, the others die with it) (or kill it once its attempts run out), create the user on the first
    * successful login, and open a session. Failed guesses are also budgeted per client app and
    * for the whole service, weighted by how guessable each code is, so that guessing spread
    * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * code or link token (one reason for all, on purpose); FAILED_PRECONDITION
+   * LOGIN_METHOD_NOT_ALLOWED when the app is not (or no longer) registered for the method
+   * used; INVALID_ARGUMENT for both or neither of code and link_token, or a link_token without
+   * challenge_id; RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
    * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
    * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
@@ -4607,9 +4734,10 @@ export const PersistenceServiceService = {
 export interface PersistenceServiceServer extends UntypedServiceImplementation {
   /**
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
-   * app, global), then creates a one-time code for (client app, email) and retires any code
-   * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app, global), then creates a challenge for (client app, email) with a one-time proof for
+   * each of the app's login methods (a code, a magic-link token) and retires any challenge
+   * still live for that pair. Only HMACs of the proofs are stored; the proofs themselves are
+   * in the answer and nowhere else. No user is created here: a typo creates no account. While the
    * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
    * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
@@ -4618,13 +4746,17 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
    */
   issueLoginCode: handleUnaryCall<IssueLoginCodeRequest, IssueLoginCodeResponse>;
   /**
-   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
-   * code on success (or kill it once its attempts run out), create the user on the first
+   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare the code (or
+   * the link token) with the challenge's proof of that method, consume the challenge on
+   * success (whichever proof is used, the others die with it) (or kill it once its attempts run out), create the user on the first
    * successful login, and open a session. Failed guesses are also budgeted per client app and
    * for the whole service, weighted by how guessable each code is, so that guessing spread
    * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * code or link token (one reason for all, on purpose); FAILED_PRECONDITION
+   * LOGIN_METHOD_NOT_ALLOWED when the app is not (or no longer) registered for the method
+   * used; INVALID_ARGUMENT for both or neither of code and link_token, or a link_token without
+   * challenge_id; RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
    * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
    * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */
@@ -4748,9 +4880,10 @@ export interface PersistenceServiceServer extends UntypedServiceImplementation {
 export interface PersistenceServiceClient extends Client {
   /**
    * IssueLoginCode applies the send limits (per email, per end-user IP when given, per client
-   * app, global), then creates a one-time code for (client app, email) and retires any code
-   * still live for that pair. Only an HMAC of the code is stored; the code itself is in the
-   * answer and nowhere else. No user is created here: a typo creates no account. While the
+   * app, global), then creates a challenge for (client app, email) with a one-time proof for
+   * each of the app's login methods (a code, a magic-link token) and retires any challenge
+   * still live for that pair. Only HMACs of the proofs are stored; the proofs themselves are
+   * in the answer and nowhere else. No user is created here: a typo creates no account. While the
    * app's or the whole service's failed-guess budget is under pressure (see ConsumeLoginCode),
    * codes are issued at the longest length of their alphabet.
    * Errors: NOT_FOUND CLIENT_APP_NOT_FOUND; UNAUTHENTICATED CLIENT_APP_DISABLED;
@@ -4773,13 +4906,17 @@ export interface PersistenceServiceClient extends Client {
     callback: (error: ServiceError | null, response: IssueLoginCodeResponse) => void,
   ): ClientUnaryCall;
   /**
-   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare, consume the
-   * code on success (or kill it once its attempts run out), create the user on the first
+   * ConsumeLoginCode is one atomic step in the store: count the attempt, compare the code (or
+   * the link token) with the challenge's proof of that method, consume the challenge on
+   * success (whichever proof is used, the others die with it) (or kill it once its attempts run out), create the user on the first
    * successful login, and open a session. Failed guesses are also budgeted per client app and
    * for the whole service, weighted by how guessable each code is, so that guessing spread
    * over many emails stays bounded (the figures are in SECURITY.md).
    * Errors: UNAUTHENTICATED CODE_INVALID for a wrong, expired, used, retired, killed or unknown
-   * code (one reason for all, on purpose); RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
+   * code or link token (one reason for all, on purpose); FAILED_PRECONDITION
+   * LOGIN_METHOD_NOT_ALLOWED when the app is not (or no longer) registered for the method
+   * used; INVALID_ARGUMENT for both or neither of code and link_token, or a link_token without
+   * challenge_id; RESOURCE_EXHAUSTED EMAIL_LOCKED, or RATE_LIMITED
    * when a failed-guess budget is spent, with retry_at; UNAUTHENTICATED SESSION_INVALID for a
    * retry whose session no longer stands; FAILED_PRECONDITION IDEMPOTENCY_KEY_REUSED.
    */

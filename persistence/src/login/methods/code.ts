@@ -1,9 +1,11 @@
-// One-time codes: generated from a CSPRNG with every value of the configured length and
+// The code login method: a one-time code the person types into the client app, generated
+// from a CSPRNG with every value of the configured length and
 // alphabet equally likely (NIST SP 800-63B 5.1.3), and typed codes normalised the way people
 // type them.
 import { randomInt } from "node:crypto";
 
-import type { CodeAlphabet } from "../store/store.ts";
+import type { CodeAlphabet } from "../../store/store.ts";
+import type { LoginMethod } from "./login-method.ts";
 
 export type { CodeAlphabet };
 
@@ -37,3 +39,11 @@ export function normalizeTypedCode(typed: string, alphabet: CodeAlphabet): strin
   if (alphabet === "digits") return compact;
   return compact.replace(/[IL]/g, "1").replace(/O/g, "0");
 }
+
+export const codeMethod: LoginMethod = {
+  name: "code",
+  // While guessing is under pressure, codes are issued at their longest (guess-budget.ts).
+  newProof: ({ codeAlphabet, codeLength }, hardened) =>
+    generateCode(codeAlphabet, hardened ? CODE_LENGTHS[codeAlphabet].max : codeLength),
+  canonical: (typed, { codeAlphabet }) => normalizeTypedCode(typed, codeAlphabet),
+};
