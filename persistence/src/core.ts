@@ -3,10 +3,10 @@
 import { createSealer } from "@emailauth/platform";
 import { type ClientApps, createClientApps } from "./client-apps/client-apps.ts";
 import { createCodeMac, createPeppered, type Peppered } from "./crypto/secrets.ts";
-import type { GuessBudget } from "./login/guess-budget.ts";
-import { createIdempotent } from "./login/idempotency.ts";
+import { createIdempotent } from "./idempotency/idempotency.ts";
+import type { GuessBudget } from "./limits/guess-budget.ts";
+import type { SendLimits } from "./limits/send-limits.ts";
 import { createLoginCodes, type LoginCodes, type SessionLifetimes } from "./login/login-codes.ts";
-import type { SendLimits } from "./login/send-limits.ts";
 import { createSessions, type Sessions } from "./sessions/sessions.ts";
 import type { EmailSendLimits, LoginRules, Store } from "./store/store.ts";
 import { createUsers, type Users } from "./users/users.ts";
@@ -40,8 +40,11 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
   const peppered = createPeppered(deps.pepper);
   const clientApps = createClientApps({ store, clock, cacheTtlMs: deps.clientAppCacheTtlMs });
   // Keys of answers kept for idempotent retries: the code secrets (rotating), another purpose.
-  const sealer = createSealer(deps.codeSecrets, "idempotent-replay");
-  const idempotent = createIdempotent({ store, pepper: deps.pepper });
+  const idempotent = createIdempotent({
+    store,
+    pepper: deps.pepper,
+    sealer: createSealer(deps.codeSecrets, "idempotent-replay"),
+  });
   return {
     store,
     peppered,
@@ -58,14 +61,12 @@ export function createPersistenceCore(deps: PersistenceCoreDeps): PersistenceCor
       clock,
       rules: deps.rules,
       sessions: deps.sessionLifetimes,
-      sealer,
     }),
     sessions: createSessions({
       store,
       clientApps,
       clock,
       lifetimes: deps.sessionLifetimes,
-      sealer,
       idempotent,
     }),
     users: createUsers({ store, peppered }),

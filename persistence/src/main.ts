@@ -13,9 +13,9 @@ import {
 import { withRedisUnavailable } from "@emailauth/platform/redis";
 import { persistenceConfig } from "./config.ts";
 import { createPersistenceCore } from "./core.ts";
-import { createGuessBudget } from "./login/guess-budget.ts";
-import { createGuessBudgetEvents } from "./login/guess-budget-events.ts";
-import { createSendLimits } from "./login/send-limits.ts";
+import { createGuessBudget } from "./limits/guess-budget.ts";
+import { createGuessBudgetEvents } from "./limits/guess-budget-events.ts";
+import { createSendLimits } from "./limits/send-limits.ts";
 import { createPersistenceServer } from "./server.ts";
 import { openStore } from "./store/open-store.ts";
 

@@ -18,8 +18,8 @@ import { ChallengeState, CodeAlphabet, PersistenceServiceClient } from "@emailau
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPersistenceCore } from "../src/core.ts";
-import { createGuessBudget } from "../src/login/guess-budget.ts";
-import { createSendLimits } from "../src/login/send-limits.ts";
+import { createGuessBudget } from "../src/limits/guess-budget.ts";
+import { createSendLimits } from "../src/limits/send-limits.ts";
 import { createPersistenceServer } from "../src/server.ts";
 import { openStore } from "../src/store/open-store.ts";
 

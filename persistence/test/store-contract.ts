@@ -18,10 +18,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
 import { newChallengeId, newLinkToken } from "../src/crypto/ids.ts";
-import { createGuessBudget, type GuessBudgetConfig } from "../src/login/guess-budget.ts";
-import type { IdempotencyRequest } from "../src/login/idempotency.ts";
+import type { IdempotencyRequest } from "../src/idempotency/idempotency.ts";
+import { createGuessBudget, type GuessBudgetConfig } from "../src/limits/guess-budget.ts";
+import { createSendLimits, type LimitsBackend } from "../src/limits/send-limits.ts";
 import { generateCode } from "../src/login/methods/code.ts";
-import { createSendLimits, type LimitsBackend } from "../src/login/send-limits.ts";
 import { createPersistenceHandlers } from "../src/service/handlers.ts";
 import type { LoginMethodName, LoginRules, Store } from "../src/store/store.ts";
 

@@ -12,8 +12,14 @@ import {
   SENDER_ADDRESS_PATTERN,
 } from "@emailauth/platform";
 import { ID_PATTERNS, newApiKey, newClientAppId, sha256 } from "../crypto/ids.ts";
-import { CODE_LENGTHS, type CodeAlphabet } from "../login/methods/code.ts";
-import type { ClientAppRecord, ClientAppSettingsRecord, LoginMethodName, Store } from "../store/store.ts";
+import {
+  type ClientAppRecord,
+  type ClientAppSettingsRecord,
+  CODE_LENGTHS,
+  type CodeAlphabet,
+  type LoginMethodName,
+  type Store,
+} from "../store/store.ts";
 
 export interface ClientAppSettingsInput {
   displayName: string;

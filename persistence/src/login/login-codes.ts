@@ -11,7 +11,7 @@
 //            the attempt, compare, consume or count the failure, create the user, open a
 //            session) -> the guess settled with the budgets
 // Nothing here depends on whether the email belongs to a known user: issuing never looks.
-import { appError, type Sealer } from "@emailauth/platform";
+import { appError } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import {
   ID_PATTERNS,
@@ -23,6 +23,10 @@ import {
   tagOf,
 } from "../crypto/ids.ts";
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
+import type { IdempotencyRequest, Idempotent } from "../idempotency/idempotency.ts";
+import type { GuessBudget } from "../limits/guess-budget.ts";
+import { guessWeight } from "../limits/guess-weight.ts";
+import type { SendLimits } from "../limits/send-limits.ts";
 import type { SessionLifetimes } from "../sessions/sessions.ts";
 import type {
   ChallengeRecord,
@@ -34,11 +38,7 @@ import type {
   Store,
   UserRecord,
 } from "../store/store.ts";
-import type { GuessBudget } from "./guess-budget.ts";
-import { guessWeight } from "./guess-weight.ts";
-import type { IdempotencyRequest, Idempotent } from "./idempotency.ts";
 import { LOGIN_METHODS } from "./methods/index.ts";
-import type { SendLimits } from "./send-limits.ts";
 
 export type { SessionLifetimes };
 
@@ -95,8 +95,6 @@ export interface LoginCodesDeps {
   clock: () => number;
   rules: LoginRules;
   sessions: SessionLifetimes;
-  /** Seals the secrets kept for idempotent retries. */
-  sealer: Sealer;
 }
 
 /** The answer recorded for a retried issue (sealed: it holds the code). */
@@ -166,7 +164,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
         guessWeight: usesCode ? guessWeight(settings.codeAlphabet, answer.code.length) : 1,
         ...(!taken.ok && { refusedUntil: taken.retryAt }),
         ...(idem && {
-          idempotency: { ...idem, sealedAnswer: deps.sealer.seal(JSON.stringify(answer)) },
+          idempotency: { ...idem, sealedAnswer: deps.idempotent.seal(JSON.stringify(answer)) },
         }),
       });
       if (result.ok && !("replay" in result))
@@ -174,7 +172,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
       // No code was sent by this call: what it took from the limits goes back.
       if (taken.ok) await deps.limits.refund(spanning);
       if (result.ok) {
-        const recorded = JSON.parse(deps.sealer.open(result.replay.sealedAnswer)) as RecordedIssue;
+        const recorded = JSON.parse(deps.idempotent.open(result.replay.sealedAnswer)) as RecordedIssue;
         // Answers recorded before links existed have no link token.
         return {
           ...recorded,
@@ -241,7 +239,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
             userAgent,
           },
           ...(reservation && !reservation.ok && { refusedUntil: reservation.retryAt }),
-          ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(refreshToken) } }),
+          ...(idem && { idempotency: { ...idem, sealedToken: deps.idempotent.seal(refreshToken) } }),
         });
         if (reservation?.ok) await reservation.settle("guess" in outcome ? outcome.guess : undefined);
         return outcome;
@@ -256,7 +254,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
           user: result.user,
           newUser: result.newUser,
           session: result.session,
-          refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : refreshToken,
+          refreshToken: result.sealedToken ? deps.idempotent.open(result.sealedToken) : refreshToken,
           replayed: Boolean(result.sealedToken),
         };
       }

@@ -1,10 +1,10 @@
 // Sessions after login: refresh with rotating refresh tokens (a reused token revokes the
 // session), look up, list, revoke one or all. A disabled or deleted client app's refresh
 // tokens stop working.
-import { AppError, appError, type Sealer } from "@emailauth/platform";
+import { AppError, appError } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
-import type { IdempotencyRequest, Idempotent } from "../login/idempotency.ts";
+import type { IdempotencyRequest, Idempotent } from "../idempotency/idempotency.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
 
 /** REFRESH_TOKEN_REUSED, knowing whose session it revoked (for the audit trail; never sent). */
@@ -41,7 +41,6 @@ export function createSessions(deps: {
   clientApps: ClientApps;
   clock: () => number;
   lifetimes: SessionLifetimes;
-  sealer: Sealer;
   idempotent: Idempotent;
 }): Sessions {
   const { store, clock } = deps;
@@ -64,7 +63,7 @@ export function createSessions(deps: {
         clientAppId,
         now: clock(),
         idleTtlMs: deps.lifetimes.idleMs,
-        ...(idem && { idempotency: { ...idem, sealedToken: deps.sealer.seal(next) } }),
+        ...(idem && { idempotency: { ...idem, sealedToken: deps.idempotent.seal(next) } }),
       });
       if (!result.ok && result.reason === "REFRESH_TOKEN_REUSED") {
         throw new ReuseDetected({ sessionId: result.sessionId, userId: result.userId });
@@ -73,7 +72,7 @@ export function createSessions(deps: {
       // A retry of a refresh that happened gets its new token, not a reuse of the old one.
       return {
         session: result.session,
-        refreshToken: result.sealedToken ? deps.sealer.open(result.sealedToken) : next,
+        refreshToken: result.sealedToken ? deps.idempotent.open(result.sealedToken) : next,
         replayed: Boolean(result.sealedToken),
       };
     },

@@ -7,10 +7,9 @@ import {
   redisCheck,
   withRedisUnavailable,
 } from "@emailauth/platform/redis";
-import type { LimitsBackend } from "../login/send-limits.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { createRedisStore } from "./redis-store.ts";
-import type { Store } from "./store.ts";
+import type { LimitsBackend, Store } from "./store.ts";
 
 export interface OpenedStore {
   store: Store;

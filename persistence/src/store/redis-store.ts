@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { endSpan, SpanKind, tracing } from "@emailauth/platform";
 import { closeRedisClient, type RedisClient } from "@emailauth/platform/redis";
 import { tagOf } from "../crypto/ids.ts";
-import { MAX_GUESS_WEIGHT } from "../login/guess-weight.ts";
 import { appsPrefix, personPrefix } from "./keys.ts";
 import {
   type ChallengeRecord,
@@ -20,6 +19,7 @@ import {
   type IssueParams,
   type IssueResult,
   loginMethodOf,
+  MAX_GUESS_WEIGHT,
   type RefreshParams,
   type RefreshResult,
   type SessionRecord,

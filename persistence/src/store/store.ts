@@ -5,6 +5,7 @@
 //
 // Times are epoch milliseconds passed in by the caller (its clock), so that both drivers apply
 // the same rules and tests can move time.
+import type { RedisClient } from "@emailauth/platform/redis";
 
 export type ChallengeState = "pending" | "consumed" | "expired" | "superseded" | "exhausted" | "canceled";
 
@@ -39,6 +40,21 @@ export interface ChallengeRecord {
 
 /** The characters a client app's codes are made of: defined here once, used by login/ too. */
 export type CodeAlphabet = "digits" | "alphanumeric";
+
+/** The code lengths a client app's settings allow, per alphabet (and the default). */
+export const CODE_LENGTHS: Readonly<Record<CodeAlphabet, { min: number; max: number; default: number }>> = {
+  digits: { min: 6, max: 10, default: 6 },
+  alphanumeric: { min: 8, max: 12, default: 8 },
+};
+
+/**
+ * What one wrong guess at the weakest code the settings allow (6 digits) weighs in the guess
+ * budgets (limits/guess-weight.ts); a challenge stored without a weight counts as that.
+ */
+export const MAX_GUESS_WEIGHT = 1_000_000;
+
+/** Where the rate-limit counters live: the store's Redis, or this process. */
+export type LimitsBackend = { kind: "memory" } | { kind: "redis"; client: RedisClient; prefix: string };
 
 /**
  * The ways of proving an email (login/methods/ has one module each). A challenge keeps one
@@ -97,7 +113,7 @@ export interface LoginRules {
 export interface Idempotency {
   /** "<operation>:<key>" (the driver scopes it to the client app). */
   key: string;
-  /** HMAC of the whole request (see login/idempotency.ts). */
+  /** HMAC of the whole request (see idempotency/idempotency.ts). */
   fingerprint: string;
   ttlMs: number;
 }
@@ -122,7 +138,7 @@ export interface IssueParams {
   expiresAt: number;
   rules: LoginRules;
   emailLimits: EmailSendLimits;
-  /** What one failed guess at this code weighs in the guess budgets (see guess-budget.ts). */
+  /** What one failed guess at this code weighs in the guess budgets (see limits/guess-budget.ts). */
   guessWeight: number;
   /**
    * Set when a limit outside the person (per IP, app, global) refused the send: only a replay

@@ -4,18 +4,13 @@
 // type them.
 import { randomInt } from "node:crypto";
 
-import type { CodeAlphabet } from "../../store/store.ts";
+import { CODE_LENGTHS, type CodeAlphabet } from "../../store/store.ts";
 import type { LoginMethod } from "./login-method.ts";
 
-export type { CodeAlphabet };
+export { CODE_LENGTHS, type CodeAlphabet };
 
 /** Crockford base32: no I, L, O, U, so nothing looks like something else. */
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-export const CODE_LENGTHS: Record<CodeAlphabet, { min: number; max: number; default: number }> = {
-  digits: { min: 6, max: 10, default: 6 },
-  alphanumeric: { min: 8, max: 12, default: 8 },
-};
 
 export function generateCode(alphabet: CodeAlphabet, length: number): string {
   if (alphabet === "digits") {
@@ -42,7 +37,7 @@ export function normalizeTypedCode(typed: string, alphabet: CodeAlphabet): strin
 
 export const codeMethod: LoginMethod = {
   name: "code",
-  // While guessing is under pressure, codes are issued at their longest (guess-budget.ts).
+  // While guessing is under pressure, codes are issued at their longest (limits/guess-budget.ts).
   newProof: ({ codeAlphabet, codeLength }, hardened) =>
     generateCode(codeAlphabet, hardened ? CODE_LENGTHS[codeAlphabet].max : codeLength),
   canonical: (typed, { codeAlphabet }) => normalizeTypedCode(typed, codeAlphabet),

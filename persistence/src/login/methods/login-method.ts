@@ -11,7 +11,7 @@ export interface LoginMethod {
   /**
    * A fresh proof for a new challenge of an app with these settings, in clear: it goes into
    * the email and nowhere else. `hardened` asks for the strongest form while guessing is
-   * under pressure (guess-budget.ts).
+   * under pressure (limits/guess-budget.ts).
    */
   newProof(settings: ClientAppSettingsRecord, hardened: boolean): string;
   /**

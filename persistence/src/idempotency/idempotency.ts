@@ -4,9 +4,11 @@
 // presents included) and of the caller's own fingerprint of its request. The store checks the
 // record, does the work and records the answer in one atomic step (see the Lua scripts);
 // a key given by a caller's client is also claimed app-wide first, so that reusing it for
-// another person's request is refused too, not only within one person's slot.
+// another person's request is refused too, not only within one person's slot. The answers
+// recorded for retries hold secrets (a code, a refresh token): they are sealed here, and
+// only here, before they reach the store.
 import { createHmac, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
-import { appError } from "@emailauth/platform";
+import { appError, type Sealer } from "@emailauth/platform";
 import type { Idempotency, Store } from "../store/store.ts";
 
 /** How long the answer of an idempotent call is kept for retries. */
@@ -35,9 +37,13 @@ export interface Idempotent {
     fields: readonly string[],
     request: IdempotencyRequest,
   ): Promise<Idempotency | undefined>;
+  /** An answer to record for retries, sealed (AES-256-GCM under keys outside the store). */
+  seal(answer: string): string;
+  /** A recorded answer, opened. */
+  open(sealed: string): string;
 }
 
-export function createIdempotent(deps: { store: Store; pepper: string }): Idempotent {
+export function createIdempotent(deps: { store: Store; pepper: string; sealer: Sealer }): Idempotent {
   const key: KeyObject = createSecretKey(
     Buffer.from(hkdfSync("sha256", deps.pepper, "emailauth", "idempotency-fingerprint", 32)),
   );
@@ -62,5 +68,7 @@ export function createIdempotent(deps: { store: Store; pepper: string }): Idempo
       }
       return bound;
     },
+    seal: (answer) => deps.sealer.seal(answer),
+    open: (sealed) => deps.sealer.open(sealed),
   };
 }

@@ -10,13 +10,13 @@
 // given back, so a refused request costs nothing, and the answer carries the time the
 // strictest limit allows a retry.
 
-import type { RedisClient } from "@emailauth/platform/redis";
 import {
   type RateLimiterAbstract,
   RateLimiterMemory,
   RateLimiterRedis,
   RateLimiterRes,
 } from "rate-limiter-flexible";
+import type { LimitsBackend } from "../store/store.ts";
 
 export interface SendLimitsConfig {
   ipPerHour: number;
@@ -24,7 +24,7 @@ export interface SendLimitsConfig {
   globalPerMinute: number;
 }
 
-export type LimitsBackend = { kind: "memory" } | { kind: "redis"; client: RedisClient; prefix: string };
+export type { LimitsBackend };
 
 export interface TakeParams {
   ipDigest: string | undefined;

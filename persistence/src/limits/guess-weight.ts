@@ -3,10 +3,9 @@
 // weighs 1,000,000 ("one 6-digit guess") and a guess at a 10-digit code 100. A budget of B
 // 6-digit guesses (B × 10^6 weight) then bounds the expected number of codes guessed right,
 // whatever the mix of code lengths, by about B / 10^6 (the math is in SECURITY.md).
-import type { CodeAlphabet } from "./methods/code.ts";
+import { type CodeAlphabet, MAX_GUESS_WEIGHT } from "../store/store.ts";
 
-/** One wrong guess at a 6-digit code, the weakest code the settings allow. */
-export const MAX_GUESS_WEIGHT = 1_000_000;
+export { MAX_GUESS_WEIGHT };
 
 /**
  * Codes this strong or stronger (10 digits, or any alphanumeric code) are still verified when

@@ -2,9 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { persistenceConfig } from "../config.ts";
+import { CODE_LENGTHS } from "../store/store.ts";
 import { codeSpace, guessWeight, MAX_GUESS_WEIGHT } from "./guess-weight.ts";
 import { expectedTakeoversPerDay } from "./guessing-bound.ts";
-import { CODE_LENGTHS } from "./methods/code.ts";
 
 const defaults = {
   globalPerHour: Number(persistenceConfig.vars.GUESS_BUDGET_GLOBAL_PER_HOUR.default),
