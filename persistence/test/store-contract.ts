@@ -465,6 +465,8 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         const a = await issue(w, app.id, uniqueEmail());
         expect(a.code).toMatch(/^\d{6}$/);
         expect(a.linkToken).toMatch(/^lnk_[a-z2-7]{52}$/);
+        // The page the link opens, read with the token (not a caller's cached copy of the app).
+        expect(a.linkUrl).toBe(LINK_URL);
         const byLink = await prove(w, app.id, a.challengeId, { method: "link", value: a.linkToken });
         expect(byLink.session.loginMethod).toBe("link");
 

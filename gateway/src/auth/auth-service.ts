@@ -102,7 +102,7 @@ export function createAuthService(deps: AuthServiceDeps): ServiceImpl<typeof Aut
           {
             idempotencyKey: issued.challengeId,
             recipient: issued.email,
-            ...emailParts(issued, { linkUrl: app.settings?.linkUrl ?? "" }),
+            ...emailParts(issued),
             locale: req.locale,
             appName: app.settings?.displayName ?? "",
             expiresAt: issued.expiresAt,

@@ -15,11 +15,11 @@ export function loginMethod(method: LoginMethod | undefined): GatewayLoginMethod
 }
 
 /** The code and link of a login email, from every method the challenge was issued with. */
-export function emailParts(
-  issued: Parameters<GatewayLoginMethod["emailPart"]>[0],
-  app: { linkUrl: string },
-): { code: string; link: string } {
+export function emailParts(issued: Parameters<GatewayLoginMethod["emailPart"]>[0]): {
+  code: string;
+  link: string;
+} {
   const parts = { code: "", link: "" };
-  for (const method of METHODS.values()) Object.assign(parts, method.emailPart(issued, app));
+  for (const method of METHODS.values()) Object.assign(parts, method.emailPart(issued));
   return parts;
 }

@@ -15,8 +15,9 @@ export function magicLink(linkUrl: string, challengeId: string, linkToken: strin
 export const linkMethod: GatewayLoginMethod = {
   // Not an RFC 8176 value (none names a link); "email" says what the person proved.
   amr: ["link", "email"],
-  emailPart: (issued, app) =>
-    issued.linkToken && app.linkUrl
-      ? { link: magicLink(app.linkUrl, issued.challengeId, issued.linkToken) }
+  // The link_url persistence read with the token, not the gateway's cached copy of the app.
+  emailPart: (issued) =>
+    issued.linkToken && issued.linkUrl
+      ? { link: magicLink(issued.linkUrl, issued.challengeId, issued.linkToken) }
       : {},
 };

@@ -6,9 +6,9 @@ import type { IssueLoginCodeResponse } from "@emailauth/proto/persistence";
 export interface GatewayLoginMethod {
   /** The access token's `amr` (RFC 8176 names where one fits). */
   readonly amr: readonly string[];
-  /** The part of the email this method fills from the issued challenge and the app's settings. */
-  emailPart(
-    issued: Pick<IssueLoginCodeResponse, "challengeId" | "code" | "linkToken">,
-    app: { linkUrl: string },
-  ): { code?: string; link?: string };
+  /** The part of the email this method fills from the issued challenge. */
+  emailPart(issued: Pick<IssueLoginCodeResponse, "challengeId" | "code" | "linkToken" | "linkUrl">): {
+    code?: string;
+    link?: string;
+  };
 }

@@ -48,6 +48,8 @@ export interface IssuedCode {
   code: string;
   /** The magic link's token; "" when the app does not use links. */
   linkToken: string;
+  /** The page the link opens (the app's link_url when the token was made); "" without one. */
+  linkUrl: string;
   expiresAt: number;
   resendAvailableAt: number;
   email: string;
@@ -143,6 +145,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
         challengeId,
         code: proofs.code ?? "",
         linkToken: proofs.link ?? "",
+        linkUrl: proofs.link ? settings.linkUrl : "",
         expiresAt: now + settings.codeTtlSeconds * 1000,
         email,
       };
@@ -177,6 +180,7 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
         return {
           ...recorded,
           linkToken: recorded.linkToken ?? "",
+          linkUrl: recorded.linkUrl ?? "",
           resendAvailableAt: result.replay.resendAvailableAt,
           replayed: true,
         };

@@ -211,6 +211,7 @@ export function createPersistenceHandlers(
         challengeId: issued.challengeId,
         code: issued.code,
         linkToken: issued.linkToken,
+        linkUrl: issued.linkUrl,
         expiresAt: date(issued.expiresAt),
         resendAvailableAt: date(issued.resendAvailableAt),
         email: issued.email,

@@ -246,6 +246,12 @@ export interface IssueLoginCodeResponse {
    * clear only here (like the code). `code` is empty when the app uses links only.
    */
   linkToken: string;
+  /**
+   * With link_token: the app's link_url read in the same step that made the token, so that the
+   * link is built from the settings the challenge was issued under (a caller's cached copy of
+   * the app may be older).
+   */
+  linkUrl: string;
 }
 
 export interface ConsumeLoginCodeRequest {
@@ -1204,7 +1210,15 @@ export const IssueLoginCodeRequest: MessageFns<IssueLoginCodeRequest> = {
 };
 
 function createBaseIssueLoginCodeResponse(): IssueLoginCodeResponse {
-  return { challengeId: "", code: "", expiresAt: undefined, resendAvailableAt: undefined, email: "", linkToken: "" };
+  return {
+    challengeId: "",
+    code: "",
+    expiresAt: undefined,
+    resendAvailableAt: undefined,
+    email: "",
+    linkToken: "",
+    linkUrl: "",
+  };
 }
 
 export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
@@ -1226,6 +1240,9 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     }
     if (message.linkToken !== "") {
       writer.uint32(50).string(message.linkToken);
+    }
+    if (message.linkUrl !== "") {
+      writer.uint32(58).string(message.linkUrl);
     }
     return writer;
   },
@@ -1291,6 +1308,14 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
             message.linkToken = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.linkUrl = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1314,6 +1339,7 @@ export const IssueLoginCodeResponse: MessageFns<IssueLoginCodeResponse> = {
     message.resendAvailableAt = object.resendAvailableAt ?? undefined;
     message.email = object.email ?? "";
     message.linkToken = object.linkToken ?? "";
+    message.linkUrl = object.linkUrl ?? "";
     return message;
   },
 };
