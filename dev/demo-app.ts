@@ -8,7 +8,14 @@
 //   POST /verify   {code}   -> VerifyLogin, then a session
 //   GET  /magic    the page magic links open (the app's registered link_url): it only shows a
 //                  button, because mail scanners open links too and must not log anyone in
-//   POST /magic    {challenge_id, link_token} -> VerifyLogin, then a session
+//   POST /magic    {challenge_id, link_token} -> VerifyLogin, then a session, but only in the
+//                  browser that asked for that login (see below)
+//
+// Login CSRF: a link is a credential anyone can hand to anyone. An attacker who asks for a
+// link to their own address and makes a victim's browser post it (a form on another site, or
+// just an email saying "click here") would sign the victim into the attacker's account. So a
+// link signs in only the browser whose session started that login (its challenge id is kept
+// server-side at /start), and every POST must come from this site's own pages (Origin).
 //   POST /logout            -> RevokeSession
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -177,11 +184,12 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       const url = new URL(req.url ?? "/", "http://demo");
       const path = url.pathname;
       if (req.method === "GET" && path === "/magic") {
-        // The token stays out of other sites' Referer headers and out of caches.
+        // The token stays out of other sites' Referer headers and out of caches. Not
+        // no-referrer: with it, the page's own form would be posted with "Origin: null".
         res.writeHead(200, {
           "content-type": "text/html; charset=utf-8",
           "cache-control": "no-store",
-          "referrer-policy": "no-referrer",
+          "referrer-policy": "same-origin",
         });
         res.end(
           confirmPage(url.searchParams.get("challenge_id") ?? "", url.searchParams.get("link_token") ?? ""),
@@ -198,6 +206,12 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
         res.writeHead(404).end();
         return;
       }
+      // A form posted from another site is refused (browsers send Origin with every POST).
+      const origin = req.headers.origin;
+      if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+        res.writeHead(403, { "content-type": "text/plain" }).end("cross-site request refused");
+        return;
+      }
       const form = await readForm(req);
       if (path === "/start") {
         try {
@@ -210,10 +224,13 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
       } else if (path === "/verify" && v.challengeId) {
         await signIn(v, req, { challengeId: v.challengeId, code: form.get("code") ?? "" });
       } else if (path === "/magic") {
-        await signIn(v, req, {
-          challengeId: form.get("challenge_id") ?? "",
-          linkToken: form.get("link_token") ?? "",
-        });
+        const challengeId = form.get("challenge_id") ?? "";
+        if (!v.challengeId || v.challengeId !== challengeId) {
+          v.message =
+            "This sign-in link was asked for in another browser, or was already used. Open it in the browser where you asked for it, or type the code there.";
+        } else {
+          await signIn(v, req, { challengeId, linkToken: form.get("link_token") ?? "" });
+        }
       } else if (path === "/logout") {
         if (v.sessionId)
           await auth.revokeSession({ target: { case: "sessionId", value: v.sessionId } }).catch(() => {});

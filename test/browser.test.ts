@@ -140,7 +140,7 @@ describe.skipIf(!available)("the demo, in a real browser", () => {
     // A mail system's link scanner fetches the link: it gets the page, and nothing happens.
     const scanned = await fetch(link, { redirect: "manual" });
     expect(scanned.status).toBe(200);
-    expect(scanned.headers.get("referrer-policy")).toBe("no-referrer");
+    expect(scanned.headers.get("referrer-policy")).toBe("same-origin");
     expect(await scanned.text()).toContain('id="magic-continue"');
     const status = await fetch(`${gatewayUrl}/emailauth.auth.v1.AuthService/GetLoginStatus`, {
       method: "POST",
@@ -156,11 +156,19 @@ describe.skipIf(!available)("the demo, in a real browser", () => {
     expect(userId).toMatch(/^usr_[a-z2-7]{38}$/);
     await demo.screenshot({ path: join(artifacts, "demo-signed-in-by-link.png"), fullPage: true });
 
-    // The same link a second time (a reload, a forwarded email) signs nobody in.
+    // The same link in another browser (a forwarded email, an attacker's link posted by the
+    // victim's browser) signs nobody in: a link works only where its login was started.
     const second = await browser.newPage();
     await second.goto(link.href);
     await second.click("#magic-continue");
-    await second.getByText("That code or link is wrong or no longer valid.").waitFor();
+    await second.getByText("asked for in another browser").waitFor();
     expect(await second.locator("#user-id").count()).toBe(0);
+    // A form on another site posting to the demo app is refused outright.
+    const crossSite = await fetch(new URL("/magic", demoUrl), {
+      method: "POST",
+      headers: { origin: "https://evil.example", "content-type": "application/x-www-form-urlencoded" },
+      body: link.searchParams.toString(),
+    });
+    expect(crossSite.status).toBe(403);
   });
 });

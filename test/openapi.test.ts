@@ -101,7 +101,12 @@ describe("the OpenAPI document", () => {
     const verifyRequest = doc.components.schemas["emailauth.auth.v1.VerifyLoginRequest"] as Json & {
       properties: Record<string, Json>;
     };
-    expect(verifyRequest.properties.code).toMatchObject({ minLength: 1, maxLength: 32 });
+    // A typed code or a magic link's token: exactly one (protovalidate's message oneof).
+    expect(verifyRequest.properties.code).toMatchObject({ anyOf: [{ const: "" }, { maxLength: 32 }] });
+    expect(verifyRequest.allOf).toEqual(
+      expect.arrayContaining([{ oneOf: [{ required: ["code"] }, { required: ["linkToken"] }] }]),
+    );
+    expect(verifyRequest.description).toContain("Set exactly one of code, linkToken.");
     const verify = doc.paths["/emailauth.auth.v1.AuthService/VerifyLogin"]?.post;
     expect(verify?.responses["401"]?.["x-reasons"]).toEqual(
       expect.arrayContaining(["CODE_INVALID", "API_KEY_INVALID"]),

@@ -190,6 +190,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
     dkim: o.smtp.kind === "relay" ? o.smtp.dkim : undefined,
   });
   const templates = createTemplates({ overrideDir: o.templatesDir, defaultLocale: o.defaultLocale });
+  for (const warning of templates.warnings) logger.warn(warning);
   queue.start(
     traced(
       createDeliver({

@@ -74,6 +74,32 @@ describe("emailauth-admin", () => {
     expect(human.stdout).toContain("API key (shown once, store it now):");
     expect(human.stdout).toContain("code 10 alphanumeric");
 
+    // Update changes what it is given and keeps the rest.
+    const linked = await admin(
+      "apps",
+      "update",
+      clientApp.id,
+      "--login-methods",
+      "code,link",
+      "--link-url",
+      "https://shop.example/login/link",
+      "--alphanumeric",
+    );
+    expect(linked.code).toBe(0);
+    expect(linked.stdout).toContain("login code, link  link https://shop.example/login/link");
+    expect(linked.stdout).toContain("alphanumeric");
+    expect(linked.stdout).toContain("origins https://shop.example");
+    const back = await admin("apps", "update", clientApp.id, "--digits", "--no-origins", "--json");
+    expect(JSON.parse(back.stdout).settings).toMatchObject({
+      displayName: "Shop",
+      codeAlphabet: 1,
+      allowedOrigins: [],
+      linkUrl: "https://shop.example/login/link",
+    });
+    const refused = await admin("apps", "update", clientApp.id, "--login-methods", "link", "--link-url", "");
+    expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining("link_url")]);
+    expect((await admin("apps", "update", clientApp.id, "--login-methods", "sms")).code).toBe(2);
+
     const listed = await admin("apps", "list");
     expect(listed.stdout).toContain(`${clientApp.id}  Shop`);
     expect(listed.stdout).toContain("Blog");

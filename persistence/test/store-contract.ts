@@ -661,6 +661,8 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
           "https://shop.example/login?link_token=x",
           "/login",
           `https://shop.example/${"a".repeat(1100)}`,
+          // Short as typed, too long once percent-encoded.
+          `https://shop.example/${"€".repeat(300)}`,
           "https://shop.example/log in",
         ]) {
           expect([linkUrl, await refused({ ...both, linkUrl })]).toEqual([
@@ -675,6 +677,10 @@ export function describeStoreContract(name: string, setup: () => Promise<DriverH
         ]) {
           expect((await appIn(w, { ...both, linkUrl })).settings.linkUrl).toBe(linkUrl);
         }
+        // Stored as links will spell it.
+        expect(
+          (await appIn(w, { ...both, linkUrl: "HTTPS://Shop.Example:443/a/../login" })).settings.linkUrl,
+        ).toBe("https://shop.example/login");
         // Codes only by default, for apps made before login methods existed too.
         expect((await appIn(w)).settings.loginMethods).toEqual(["code"]);
       });

@@ -27,6 +27,7 @@ import {
 import { getComments, type Plugin, runNodeJs } from "@bufbuild/protoplugin";
 import {
   field as fieldRules,
+  message as messageRules,
   oneof as oneofRules,
   StringRulesSchema,
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
@@ -160,12 +161,24 @@ function buildSchemas(root: DescMessage): Record<string, Json> {
       const mustHaveOne = hasOption(oneof, oneofRules) && getOption(oneof, oneofRules).required;
       oneofs.push(`${mustHaveOne ? "exactly" : "at most"} one of ${names.join(", ")}`);
     }
+    // protovalidate's message-level oneof: fields outside a proto oneof, of which one (or at
+    // most one) may be set, e.g. a typed code or a link token.
+    const jsonNameOf = (name: string) => message.fields.find((f) => f.name === name)?.jsonName ?? name;
+    const messageOneofs = hasOption(message, messageRules) ? getOption(message, messageRules).oneof : [];
+    for (const rule of messageOneofs) {
+      oneofs.push(
+        `${rule.required ? "exactly" : "at most"} one of ${rule.fields.map(jsonNameOf).join(", ")}`,
+      );
+    }
     const description = [clean(getComments(message).leading), ...oneofs.map((o) => `Set ${o}.`)]
       .filter(Boolean)
       .join("\n\n");
-    const oneOfRequired = message.oneofs
-      .filter((o) => hasOption(o, oneofRules) && getOption(o, oneofRules).required)
-      .map((o) => ({ oneOf: o.fields.map((f) => ({ required: [f.jsonName] })) }));
+    const oneOfRequired = [
+      ...message.oneofs
+        .filter((o) => hasOption(o, oneofRules) && getOption(o, oneofRules).required)
+        .map((o) => o.fields.map((f) => f.jsonName)),
+      ...messageOneofs.filter((r) => r.required).map((r) => r.fields.map(jsonNameOf)),
+    ].map((names) => ({ oneOf: names.map((name) => ({ required: [name] })) }));
     schemas[message.typeName] = {
       type: "object",
       ...(description && { description }),

@@ -79,11 +79,25 @@ describe("templates", () => {
     }
   });
 
-  it("refuses an override that could not show the code or the link", () => {
+  it("keeps an override written before links, and sends emails with a link in the built-in templates", () => {
     const dir = mkdtempSync(join(tmpdir(), "templates-"));
-    writeFileSync(join(dir, "login-code.en.text.mustache"), "Your code: {{code}}");
-    expect(() => createTemplates({ overrideDir: dir, defaultLocale: "en" })).toThrow(
-      "template login-code.en.text.mustache never shows {{link}}",
-    );
+    for (const locale of ["en", "pt"]) {
+      writeFileSync(join(dir, `login-code.${locale}.subject.mustache`), "Code {{code}}");
+      writeFileSync(join(dir, `login-code.${locale}.text.mustache`), "Your code: {{code}}");
+      writeFileSync(join(dir, `login-code.${locale}.html.mustache`), "<p>{{code}}</p>");
+    }
+    const custom = createTemplates({ overrideDir: dir, defaultLocale: "en" });
+    expect(custom.warnings).toEqual([
+      "the login-code.en templates never show {{link}} in both bodies: emails with one use the built-in templates",
+      "the login-code.pt templates never show {{link}} in both bodies: emails with one use the built-in templates",
+    ]);
+    expect(custom.render("en", view).text).toBe("Your code: 123456");
+    for (const locale of ["en", "pt-BR"]) {
+      const withLink = custom.render(locale, { ...view, link });
+      expect(withLink.text).toContain(link);
+      expect(withLink.text).toContain("123456");
+      expect(withLink.locale).toBe("en");
+    }
+    expect(createTemplates({ defaultLocale: "en" }).warnings).toEqual([]);
   });
 });

@@ -34,8 +34,14 @@ export interface Rendered {
 
 export interface Templates {
   readonly locales: readonly string[];
+  /** What an operator should know about their templates (log them at start-up). */
+  readonly warnings: readonly string[];
   render(requestedLocale: string, view: TemplateView): Rendered;
 }
+
+/** What an email may carry that a person signs in with; each must be shown when present. */
+const SHOWN = ["code", "link"] as const;
+type Shown = (typeof SHOWN)[number];
 
 /** Mustache's parse tree: [type, value, start, end, children?, ...]. */
 type Token = [string, string, number, number, Token[]?];
@@ -66,6 +72,7 @@ export function createTemplates(options: {
 }): Templates {
   const sets = new Map<string, Partial<Record<Part, string>>>();
   readDir(join(import.meta.dirname, "default"), sets);
+  const builtIn = new Map([...sets].map(([locale, parts]) => [locale, parts as Record<Part, string>]));
   if (options.overrideDir) {
     if (!existsSync(options.overrideDir))
       throw new Error(`MAILER_TEMPLATES_DIR ${options.overrideDir} does not exist`);
@@ -74,22 +81,27 @@ export function createTemplates(options: {
     for (const [locale, parts] of overrides) sets.set(locale, { ...sets.get(locale), ...parts });
   }
   const complete = new Map<string, Record<Part, string>>();
+  /** What both bodies of a language's templates can show: an email needing more uses the built-in ones. */
+  const shows = new Map<string, Set<Shown>>();
+  const warnings: string[] = [];
   for (const [locale, parts] of sets) {
     if (PARTS.every((p) => typeof parts[p] === "string")) {
       const full = parts as Record<Part, string>;
-      // A body that cannot show the code or the link would send emails nobody can log in
-      // with (an override written before magic links, say): refused at start-up.
-      for (const p of ["text", "html"] as const) {
-        const names = namesIn(Mustache.parse(full[p]) as Token[]);
-        const missing = (["code", "link"] as const).filter((n) => !names.has(n));
-        if (missing.length) {
-          throw new Error(
-            `template login-code.${locale}.${p}.mustache never shows ${missing.map((n) => `{{${n}}}`).join(" or ")}`,
-          );
-        }
-      }
+      const [text, html] = (["text", "html"] as const).map((p) =>
+        namesIn(Mustache.parse(full[p]) as Token[]),
+      );
+      const shown = new Set(SHOWN.filter((n) => text?.has(n) && html?.has(n)));
       Mustache.parse(full.subject);
       complete.set(locale, full);
+      shows.set(locale, shown);
+      // An override written before magic links cannot show a link: emails with one would
+      // reach people with nothing to sign in with. Those emails get the built-in templates.
+      const missing = SHOWN.filter((n) => !shown.has(n));
+      if (missing.length) {
+        warnings.push(
+          `the login-code.${locale} templates never show ${missing.map((n) => `{{${n}}}`).join(" or ")} in both bodies: emails with one use the built-in templates`,
+        );
+      }
     }
   }
   const fallback = options.defaultLocale.toLowerCase();
@@ -107,9 +119,15 @@ export function createTemplates(options: {
 
   return {
     locales: [...complete.keys()].sort(),
+    warnings,
     render(requestedLocale, view) {
-      const locale = choose(requestedLocale);
-      const t = complete.get(locale) as Record<Part, string>;
+      let locale = choose(requestedLocale);
+      let t = complete.get(locale) as Record<Part, string>;
+      const needed = SHOWN.filter((n) => view[n] !== "");
+      if (!needed.every((n) => shows.get(locale)?.has(n))) {
+        locale = builtIn.has(locale) ? locale : builtIn.has(fallback) ? fallback : "en";
+        t = builtIn.get(locale) as Record<Part, string>;
+      }
       return {
         locale,
         subject: Mustache.render(t.subject, view, {}, plain).replace(/\s+/g, " ").trim(),

@@ -30,7 +30,7 @@ Client apps
               [--code-ttl <seconds>] [--alphanumeric] [--sends-per-minute <n>]
               [--login-methods code,link] [--link-url <https url>]
                                         register an app; prints its API key once
-  apps update <app id> [the options of create]
+  apps update <app id> [the options of create] [--digits] [--no-origins]
                                         change the options given, keep the others
   apps list                             list every app
   apps get <app id>
@@ -75,6 +75,8 @@ const { values: opts, positionals } = (() => {
         "code-length": { type: "string" },
         "code-ttl": { type: "string" },
         alphanumeric: { type: "boolean" },
+        digits: { type: "boolean" },
+        "no-origins": { type: "boolean" },
         "sends-per-minute": { type: "string" },
         "login-methods": { type: "string" },
         "link-url": { type: "string" },
@@ -115,13 +117,21 @@ function settingsFrom(base: ClientAppSettings): ClientAppSettings {
     if (method === undefined) throw new UsageError(`--login-methods takes code, link or code,link`);
     return method;
   });
+  const alphabet = opts.alphanumeric
+    ? CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC
+    : opts.digits
+      ? CodeAlphabet.CODE_ALPHABET_DIGITS
+      : base.codeAlphabet;
+  // Another alphabet has other lengths: its default, unless a length is given.
+  const baseLength = alphabet === base.codeAlphabet ? base.codeLength : 0;
   return {
     ...base,
     ...(opts.name !== undefined && { displayName: opts.name }),
     ...(opts.sender !== undefined && { senderAddress: opts.sender }),
-    ...(opts.alphanumeric && { codeAlphabet: CodeAlphabet.CODE_ALPHABET_ALPHANUMERIC }),
-    codeLength: int("code-length", opts["code-length"], base.codeLength),
+    codeAlphabet: alphabet,
+    codeLength: int("code-length", opts["code-length"], baseLength),
     codeTtlSeconds: int("code-ttl", opts["code-ttl"], base.codeTtlSeconds),
+    ...(opts["no-origins"] && { allowedOrigins: [] }),
     ...(opts.origin && { allowedOrigins: opts.origin }),
     sendsPerMinute: int("sends-per-minute", opts["sends-per-minute"], base.sendsPerMinute),
     ...(methods && { loginMethods: methods }),

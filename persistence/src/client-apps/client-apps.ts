@@ -42,7 +42,9 @@ const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
  * Why a magic link's page cannot be this URL, or undefined when it can: absolute https (http
- * for loopback development only), no user:password, no fragment (the link adds its query).
+ * for loopback development only), no user:password, no fragment (the link adds its query),
+ * at most LINK_URL_MAX_LENGTH characters once encoded (so that every link fits the mailer's
+ * 2048). The URL is stored as the WHATWG parser writes it, which is what links will say.
  */
 export function linkUrlProblem(raw: string): string | undefined {
   if (raw.length > LINK_URL_MAX_LENGTH || CONTROL.test(raw) || /\s/.test(raw)) return "not a URL";
@@ -52,6 +54,7 @@ export function linkUrlProblem(raw: string): string | undefined {
   } catch {
     return "not an absolute URL";
   }
+  if (url.href.length > LINK_URL_MAX_LENGTH) return `at most ${LINK_URL_MAX_LENGTH} characters once encoded`;
   if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
     return "https is required (http only for localhost)";
   if (url.username || url.password) return "no credentials in the URL";
@@ -109,6 +112,7 @@ export function validateSettings(input: ClientAppSettingsInput): ClientAppSettin
   const linkProblem = input.linkUrl === "" ? undefined : linkUrlProblem(input.linkUrl);
   if (linkProblem) throw invalid(`link_url: ${linkProblem}`);
   if (usesLink && input.linkUrl === "") throw invalid("link_url: required with the link login method");
+  const linkUrl = input.linkUrl === "" ? "" : new URL(input.linkUrl).href;
   return {
     displayName,
     senderAddress: input.senderAddress,
@@ -118,7 +122,7 @@ export function validateSettings(input: ClientAppSettingsInput): ClientAppSettin
     allowedOrigins: [...new Set(input.allowedOrigins)],
     sendsPerMinute: input.sendsPerMinute,
     loginMethods,
-    linkUrl: input.linkUrl,
+    linkUrl,
   };
 }
 

@@ -19,6 +19,7 @@ import {
   type IssueParams,
   type IssueResult,
   loginMethodOf,
+  loginMethodsOf,
   MAX_GUESS_WEIGHT,
   type RefreshParams,
   type RefreshResult,
@@ -111,8 +112,7 @@ export function parseSettings(json: string): ClientAppSettingsRecord {
     codeTtlSeconds: Number(s.codeTtlSeconds ?? 600),
     allowedOrigins: Array.isArray(s.allowedOrigins) ? s.allowedOrigins.map(String) : [],
     sendsPerMinute: Number(s.sendsPerMinute ?? 0),
-    // Apps registered before login methods existed use codes.
-    loginMethods: Array.isArray(s.loginMethods) ? [...new Set(s.loginMethods.map(loginMethodOf))] : ["code"],
+    loginMethods: loginMethodsOf(s.loginMethods),
     linkUrl: String(s.linkUrl ?? ""),
   };
 }

@@ -68,6 +68,15 @@ export function loginMethodOf(raw: unknown): LoginMethodName {
   return LOGIN_METHOD_NAMES.find((m) => m === raw) ?? "code";
 }
 
+/**
+ * An app's stored methods. Names this version does not know (a rollback) are dropped, never
+ * read as codes: an app that used only those ends up with none, and issues nothing.
+ */
+export function loginMethodsOf(raw: unknown): LoginMethodName[] {
+  if (!Array.isArray(raw)) return ["code"]; // apps saved before login methods existed
+  return LOGIN_METHOD_NAMES.filter((m) => raw.includes(m));
+}
+
 export interface ClientAppSettingsRecord {
   displayName: string;
   senderAddress: string;

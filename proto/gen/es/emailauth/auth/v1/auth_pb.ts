@@ -591,8 +591,10 @@ export const DeliveryStateSchema: GenEnum<DeliveryState> = /*@__PURE__*/
  * login email also carries a link to the app's own registered page (its link_url) with two
  * query parameters, `challenge_id` and `link_token`. That page must not log the person in on
  * the GET itself (mail scanners open links): it shows a button, and its server calls
- * VerifyLogin with both values. A code and a link from the same email are one login: the
- * first one used consumes it, and the other stops working.
+ * VerifyLogin with both values, after checking that challenge_id is the one this browser's
+ * session got from StartLogin (a link posted from another browser would sign that browser
+ * into the link's account: login CSRF). A code and a link from the same email are one login:
+ * the first one used consumes it, and the other stops working.
  *
  * @generated from service emailauth.auth.v1.AuthService
  */
