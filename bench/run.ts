@@ -28,6 +28,7 @@ import { createServer } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
+import { freePort, startRedis } from "@emailauth/devkit";
 import {
   createGrpcClient,
   createLogger,
@@ -35,9 +36,7 @@ import {
   createUpstream,
   generateSigningJwk,
 } from "@emailauth/platform";
-import { freePort } from "@emailauth/platform/process";
 import { createRedisClient } from "@emailauth/platform/redis";
-import { startRedis } from "@emailauth/platform/testing";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { Queue } from "bullmq";

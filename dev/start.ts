@@ -7,8 +7,8 @@
 // 9101), mailer 50052 (HTTP 9102, development SMTP 2525), demo app 3000 (DEMO_PORT).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort, type ServiceName, type ServiceProcess, spawnService } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream, parseRedisUrl } from "@emailauth/platform";
-import { freePort, type ServiceName, type ServiceProcess, spawnService } from "@emailauth/platform/process";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { createDemoApp } from "./demo-app.ts";

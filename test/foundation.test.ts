@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnService } from "@emailauth/platform/testing";
+import { spawnService } from "@emailauth/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl, listServices } from "./helpers/buf-curl.ts";
 import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";

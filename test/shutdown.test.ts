@@ -5,8 +5,8 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
-import type { ServiceProcess } from "@emailauth/platform/testing";
 import { MailerServiceClient } from "@emailauth/proto/mailer";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

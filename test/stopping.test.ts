@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { type ServiceProcess, spawnService, startRedis, waitFor } from "@emailauth/platform/testing";
+import { type ServiceProcess, spawnService, startRedis, waitFor } from "@emailauth/devkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { FREE_PORTS, processesMarked } from "./helpers/dev-mesh.ts";
 

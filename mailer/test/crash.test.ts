@@ -7,7 +7,6 @@
 // SMTP semantics), so it must be sent again by the next mailer process, which takes the dead
 // worker's jobs over when their locks expire.
 import { randomUUID } from "node:crypto";
-import type { SmtpReplyError } from "@emailauth/platform/smtp";
 import {
   type RedisProcess,
   type ServiceProcess,
@@ -15,7 +14,8 @@ import {
   startRedis,
   startSmtpSink,
   waitFor,
-} from "@emailauth/platform/testing";
+} from "@emailauth/devkit";
+import type { SmtpReplyError } from "@emailauth/devkit/smtp";
 import { DeliveryState } from "@emailauth/proto/mailer";
 import { afterAll, expect, it } from "vitest";
 import { connectMailer, loginEmail } from "./mailer-api.ts";

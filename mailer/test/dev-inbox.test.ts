@@ -1,7 +1,7 @@
 // The first-run path of the mailer: no Redis, no SMTP relay. It runs with the in-process queue
 // and the development inbox, where the emails can be read in a browser or as JSON.
 import { randomUUID } from "node:crypto";
-import { type ServiceProcess, spawnService, waitFor } from "@emailauth/platform/testing";
+import { type ServiceProcess, spawnService, waitFor } from "@emailauth/devkit";
 import { afterAll, expect, it } from "vitest";
 import { connectMailer, loginEmail } from "./mailer-api.ts";
 

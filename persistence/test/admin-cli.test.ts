@@ -6,13 +6,8 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type RedisProcess, type ServiceProcess, spawnService, startRedis } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
-import {
-  type RedisProcess,
-  type ServiceProcess,
-  spawnService,
-  startRedis,
-} from "@emailauth/platform/testing";
 import { PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

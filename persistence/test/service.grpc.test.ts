@@ -1,6 +1,7 @@
 // The PersistenceService over a real grpc-js connection, backed by a real redis-server: every
 // RPC, and its errors as gRPC status codes with stable reasons.
 import { randomUUID } from "node:crypto";
+import { createLogSink, type RedisProcess, startRedis } from "@emailauth/devkit";
 import {
   AppError,
   createGrpcClient,
@@ -13,7 +14,6 @@ import {
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
-import { createLogSink, type RedisProcess, startRedis } from "@emailauth/platform/testing";
 import { ChallengeState, CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

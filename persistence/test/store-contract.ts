@@ -4,6 +4,7 @@
 // client apps) over the driver, so it checks the rules the product promises, not a key layout.
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
+import { createTestClock, type TestClock, waitFor } from "@emailauth/devkit";
 import {
   AppError,
   type CallContext,
@@ -12,7 +13,6 @@ import {
   type Reason,
   serveBatch,
 } from "@emailauth/platform";
-import { createTestClock, type TestClock, waitFor } from "@emailauth/platform/testing";
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";

@@ -67,7 +67,7 @@ export {
   type ServiceHost,
   type ServiceHostDeps,
 } from "./grpc/service-host.ts";
-export { loadOrExit, type Running, runService } from "./lifecycle.ts";
+export { loadOrExit, type Running, runService, STOP_WITH_PARENT } from "./lifecycle.ts";
 export { AUDIT_EVENTS, type AuditEvent, type AuditFields, audit } from "./log/audit.ts";
 export { createLogger, type Logger } from "./log/logger.ts";
 export { CENSORED, maskEmail, SECRET_FIELDS, scrubText, scrubValue } from "./log/scrub.ts";

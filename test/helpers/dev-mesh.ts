@@ -3,7 +3,7 @@
 // or a client app sees, not Redis or an SMTP relay. (startMesh in mesh.ts is the
 // production-like one.)
 import { readdirSync, readFileSync } from "node:fs";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
+import { type ServiceProcess, spawnService } from "@emailauth/devkit";
 import { CodeAlphabet, CreateClientAppRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 

@@ -5,14 +5,6 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  createGrpcClient,
-  createMetrics,
-  createUpstream,
-  generateSigningJwk,
-  type Upstream,
-} from "@emailauth/platform";
-import type { SmtpCatcher } from "@emailauth/platform/smtp";
-import {
   freePort,
   type RedisProcess,
   type ServiceProcess,
@@ -20,7 +12,15 @@ import {
   startRedis,
   startSmtpSink,
   waitFor,
-} from "@emailauth/platform/testing";
+} from "@emailauth/devkit";
+import type { SmtpCatcher } from "@emailauth/devkit/smtp";
+import {
+  createGrpcClient,
+  createMetrics,
+  createUpstream,
+  generateSigningJwk,
+  type Upstream,
+} from "@emailauth/platform";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";

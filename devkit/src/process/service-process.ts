@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
-import { STOP_WITH_PARENT } from "../lifecycle.ts";
+import { STOP_WITH_PARENT } from "@emailauth/platform";
 import { createLogSink, type LogSink } from "./log-sink.ts";
 
 const repoRoot = join(import.meta.dirname, "..", "..", "..");
