@@ -5,12 +5,7 @@
 export { createTestClock, type TestClock } from "./clock.ts";
 export { freePort } from "./ports.ts";
 export { createLogSink, type LogSink } from "./process/log-sink.ts";
-export {
-  type ServiceName,
-  type ServiceProcess,
-  type SpawnOptions,
-  spawnService,
-} from "./process/service-process.ts";
+export { type ServiceProcess, type SpawnOptions, spawnService } from "./process/service-process.ts";
 export {
   MISSING_REDIS,
   type RedisClusterProcess,

@@ -18,7 +18,7 @@ import {
 import type { SmtpReplyError } from "@emailauth/devkit/smtp";
 import { DeliveryState } from "@emailauth/proto/mailer";
 import { afterAll, expect, it } from "vitest";
-import { connectMailer, loginEmail } from "./mailer-api.ts";
+import { connectMailer, loginEmail, MAILER_MAIN } from "./mailer-api.ts";
 
 const N = 30;
 const ACCEPT_FIRST = 10;
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function startMailer(env: Record<string, string>) {
-  const p = await spawnService("mailer", { env });
+  const p = await spawnService(MAILER_MAIN, { name: "mailer", env });
   processes.push(p);
   const { api, close } = await connectMailer(p.ports.grpcPort);
   return { process: p, api, close };

@@ -1,9 +1,13 @@
-// What the mailer's tests share: a gRPC client to a mailer as the gateway makes it, and a
-// login-code email request with sensible defaults.
+// What the mailer's tests share: the mailer's entry (to run it as a process), a gRPC client to
+// a mailer as the gateway makes it, and a login-code email request with sensible defaults.
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { MailerServiceClient, type QueueLoginCodeEmailRequest } from "@emailauth/proto/mailer";
 import { credentials } from "@grpc/grpc-js";
+
+/** The mailer's main.ts, for devkit's spawnService. */
+export const MAILER_MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
 export interface MailerApi {
   api: Upstream<MailerServiceClient>;

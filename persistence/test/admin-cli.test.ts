@@ -24,7 +24,8 @@ let address: string;
 
 beforeAll(async () => {
   redis = await startRedis();
-  persistence = await spawnService("persistence", {
+  persistence = await spawnService(join(import.meta.dirname, "..", "src", "main.ts"), {
+    name: "persistence",
     env: { REDIS_URL: redis.url, PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" },
   });
   address = `127.0.0.1:${persistence.ports.grpcPort}`;

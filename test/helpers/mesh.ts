@@ -8,7 +8,6 @@ import {
   freePort,
   type RedisProcess,
   type ServiceProcess,
-  spawnService,
   startRedis,
   startSmtpSink,
   waitFor,
@@ -25,6 +24,7 @@ import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persist
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import type { Certificates } from "./certs.ts";
+import { startService } from "./services.ts";
 
 export interface MeshOptions {
   /**
@@ -103,7 +103,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const redisUrl: Record<string, string> = options.store === "memory" ? {} : { REDIS_URL: redis.url };
   const persistence = await Promise.all(
     Array.from({ length: options.persistenceReplicas ?? 1 }, () =>
-      spawnService("persistence", {
+      startService("persistence", {
         env: {
           ...redisUrl,
           PERSISTENCE_PORT: "0",
@@ -117,7 +117,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   );
   const mailerPort = options.mailerPort ?? (await freePort());
   const startMailer = () =>
-    spawnService("mailer", {
+    startService("mailer", {
       env: {
         ...redisUrl,
         SMTP_URL: `smtp://127.0.0.1:${sink.port}?ignoreTLS=true`,
@@ -134,7 +134,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const gatewayPort = await freePort();
   const issuer = `${tls ? "https" : "http"}://127.0.0.1:${gatewayPort}`;
   const startGateway = (env: Record<string, string> = {}) =>
-    spawnService("gateway", {
+    startService("gateway", {
       env: {
         // Eight processes and a test runner on two cores delay every event loop: that is the
         // test machine, not a gateway to shed load from (the edge tests set their own bound).
