@@ -21,6 +21,7 @@
 //  7. CPU seconds per process and per request, and peak RSS, per phase. The services run with
 //     the Dockerfile's NODE_OPTIONS; their /metrics are saved in the run's folder.
 // Results: bench/results/latest.json and latest.md (and a time-stamped copy).
+
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -29,13 +30,8 @@ import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { freePort, spawnService, startRedis } from "@emailauth/devkit";
-import {
-  createGrpcClient,
-  createLogger,
-  createMetrics,
-  createUpstream,
-  generateSigningJwk,
-} from "@emailauth/platform";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
+import { createGrpcClient, createLogger, createMetrics, createUpstream } from "@emailauth/platform";
 import { createRedisClient } from "@emailauth/platform/redis";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";

@@ -13,7 +13,6 @@ export {
 export type { Mode, Var } from "./config/vars.ts";
 export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
-export { generateSigningJwk, type PrivateJwk } from "./crypto/jwk.ts";
 export { createSealer, type Sealer } from "./crypto/sealer.ts";
 export {
   CLIENT_APP_NAME_MAX_LENGTH,

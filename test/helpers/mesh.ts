@@ -1,5 +1,6 @@
 // The whole mesh for cross-service tests: a real redis-server, a real SMTP server, and each
 // service as its own Node process on free ports, configured as an operator would (env vars).
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,13 +14,8 @@ import {
   waitFor,
 } from "@emailauth/devkit";
 import type { SmtpCatcher } from "@emailauth/devkit/smtp";
-import {
-  createGrpcClient,
-  createMetrics,
-  createUpstream,
-  generateSigningJwk,
-  type Upstream,
-} from "@emailauth/platform";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
+import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
