@@ -126,7 +126,7 @@ export interface Upstream<C> {
 }
 
 export interface UpstreamDeps {
-  /** The service's name in metrics ("persistence"). */
+  /** The called service's name, in metrics and spans (e.g. "billing"). */
   service: string;
   metrics: Metrics;
   /** Each call's deadline, all attempts included. */

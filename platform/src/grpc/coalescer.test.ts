@@ -4,7 +4,7 @@ import type { BatchRequest, BatchResult } from "./batch-handler.ts";
 import { createCoalescer } from "./coalescer.ts";
 
 // The coalescer's own logic, over a fake upstream (the batch paths over real gRPC and Redis are
-// in persistence/test/service.grpc.test.ts and the store contract; the whole mesh in test/).
+// tested by the services that serve batch methods; the whole mesh in test/).
 function harness(answer: (request: string) => BatchResult<string> = (r) => ({ response: `ok:${r}` })) {
   const calls: { kind: "one" | "many"; requests: string[]; requestIds?: string[]; deadlineMs?: number }[] =
     [];

@@ -1,5 +1,5 @@
 // Coalescing: calls to one upstream method made in the same turn of the event loop go out as
-// one call of its batch method (IssueLoginCode → IssueLoginCodes), so that a grpc-js call's
+// one call of its batch method (SendNote → SendNotes), so that a grpc-js call's
 // fixed cost (~100-200 µs of CPU at each end, and a turn of each event loop) is paid once per
 // batch instead of once per request. The batch leaves on the next turn (setImmediate), never
 // on a timer: a request alone does not wait for company, and goes out as the unary call it is.
@@ -144,7 +144,7 @@ export function createCoalescer<Req, Res>(
 
 /**
  * An upstream whose `call` coalesces the given methods into their batch methods (client method
- * names: { issueLoginCode: "issueLoginCodes" }); every other method is called as before.
+ * names: { sendNote: "sendNotes" }); every other method is called as before.
  */
 export function withCoalescing<C>(
   upstream: Upstream<C>,

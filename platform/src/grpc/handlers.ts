@@ -22,7 +22,7 @@ export const BATCH = Symbol("batch");
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface CallContext {
-  /** Carried from the gateway through every service; on every log line of the call. */
+  /** Carried from the public edge through every service; on every log line of the call. */
   readonly requestId: string;
   readonly logger: Logger;
   /** Aborted when the caller cancels or the deadline passes. */
