@@ -34,6 +34,7 @@ import { generateSigningJwk } from "@emailauth/gateway/signing-key";
 import { createGrpcClient, createLogger, createMetrics, createUpstream } from "@emailauth/platform";
 import { createRedisClient } from "@emailauth/platform/redis";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 
@@ -335,6 +336,7 @@ async function main() {
   });
   const admin = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "bench", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { freePort, type ServiceProcess, spawnService } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream, parseRedisUrl } from "@emailauth/platform";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { createDemoApp } from "./demo-app.ts";
 
@@ -83,6 +84,7 @@ async function devClientApp(persistencePort: number): Promise<{ appId: string; a
   });
   const api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "dev", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

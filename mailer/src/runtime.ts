@@ -31,6 +31,7 @@ import { createDeliver } from "./delivery/deliver.ts";
 import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport.ts";
 import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
 import { loadSmtpCatcher } from "./dev-inbox/load-catcher.ts";
+import { queueUnavailable } from "./errors.ts";
 import { createBullmqQueue } from "./queue/bullmq-queue.ts";
 import { createMemoryQueue } from "./queue/memory-queue.ts";
 import {
@@ -161,7 +162,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
         lockDurationMs: o.queue.lockDurationMs,
         observer,
       }),
-      "QUEUE_UNAVAILABLE",
+      queueUnavailable,
     );
   } else {
     logger.warn(

@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { MailerServiceClient, type QueueLoginCodeEmailRequest } from "@emailauth/proto/mailer";
+import { mailerReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 
 /** The mailer's main.ts, for devkit's spawnService. */
@@ -24,6 +25,7 @@ export async function connectMailer(grpcPort: number | undefined): Promise<Maile
   });
   const api = createUpstream(client, {
     service: "mailer",
+    reasons: mailerReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { type RedisProcess, type ServiceProcess, spawnService, startRedis } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
 import { PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -95,6 +96,7 @@ describe("emailauth-admin", () => {
     });
     const api = createUpstream(client, {
       service: "persistence",
+      reasons: persistenceReasons,
       metrics: createMetrics({ service: "test", defaultMetrics: false }),
       deadlineMs: 5_000,
     });

@@ -9,15 +9,16 @@ import {
   createMetrics,
   createUpstream,
   grpcHealthCheck,
-  type Reason,
   type ServiceHost,
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
 import { ChallengeState, CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPersistenceCore } from "../src/core.ts";
+import type { Reason } from "../src/errors.ts";
 import { createGuessBudget } from "../src/login/guess-budget.ts";
 import { createSendLimits } from "../src/login/send-limits.ts";
 import { createPersistenceServer } from "../src/server.ts";
@@ -79,6 +80,7 @@ beforeAll(async () => {
   });
   api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

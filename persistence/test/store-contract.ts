@@ -5,19 +5,13 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { createTestClock, type TestClock, waitFor } from "@emailauth/devkit";
-import {
-  AppError,
-  type CallContext,
-  createLogger,
-  createMetrics,
-  type Reason,
-  serveBatch,
-} from "@emailauth/platform";
+import { AppError, type CallContext, createLogger, createMetrics, serveBatch } from "@emailauth/platform";
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
 import { newChallengeId } from "../src/crypto/ids.ts";
+import type { Reason } from "../src/errors.ts";
 import { generateCode } from "../src/login/codes.ts";
 import { createGuessBudget, type GuessBudgetConfig } from "../src/login/guess-budget.ts";
 import type { IdempotencyRequest } from "../src/login/idempotency.ts";

@@ -27,12 +27,15 @@ export {
   type AppErrorOptions,
   appError,
   Code,
-  catalog,
-  isReason,
-  type Reason,
+  defineReasons,
+  type PlatformReason,
+  platformReasons,
+  type ReasonEntry,
+  type ReasonSet,
+  type Reasons,
   toAppError,
 } from "./errors/catalog.ts";
-export { fromErrorDetail, fromGrpcError, isServiceError, toGrpcError } from "./errors/grpc-status.ts";
+export { fromErrorDetail, fromGrpcError, toGrpcError } from "./errors/grpc-status.ts";
 export { type BatchRequest, type BatchResult, MAX_BATCH, serveBatch } from "./grpc/batch-handler.ts";
 export {
   type CallOptionsLite,

@@ -17,6 +17,7 @@ import type { SmtpCatcher } from "@emailauth/devkit/smtp";
 import { generateSigningJwk } from "@emailauth/gateway/signing-key";
 import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import type { Certificates } from "./certs.ts";
@@ -159,6 +160,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   });
   const admin = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

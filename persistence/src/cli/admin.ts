@@ -20,6 +20,7 @@ import {
   PersistenceServiceClient,
   type Session,
 } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 
 const USAGE = `Usage: emailauth-admin [options] <command>
 
@@ -181,6 +182,7 @@ async function main(): Promise<void> {
   });
   const api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "admin", defaultMetrics: false }),
     deadlineMs: 3_000,
   });

@@ -6,7 +6,7 @@
 // a key given by a caller's client is also claimed app-wide first, so that reusing it for
 // another person's request is refused too, not only within one person's slot.
 import { createHmac, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
-import { appError } from "@emailauth/platform";
+import { appError } from "../errors.ts";
 import type { Idempotency, Store } from "../store/store.ts";
 
 /** How long the answer of an idempotent call is kept for retries. */

@@ -8,7 +8,7 @@
 //            the attempt, compare, consume or count the failure, create the user, open a
 //            session) -> the guess settled with the budgets
 // Nothing here depends on whether the email belongs to a known user: issuing never looks.
-import { appError, type Sealer } from "@emailauth/platform";
+import type { Sealer } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import {
   ID_PATTERNS,
@@ -20,6 +20,7 @@ import {
   tagOf,
 } from "../crypto/ids.ts";
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
+import { appError } from "../errors.ts";
 import type { SessionLifetimes } from "../sessions/sessions.ts";
 import type {
   ChallengeRecord,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors/catalog.ts";
+import { AppError, appError } from "../errors/catalog.ts";
+import { fromErrorDetail } from "../errors/grpc-status.ts";
 import type { BatchRequest, BatchResult } from "./batch-handler.ts";
 import { createCoalescer } from "./coalescer.ts";
 
@@ -16,7 +17,7 @@ function harness(answer: (request: string) => BatchResult<string> = (r) => ({ re
       await hold;
       if (fail) throw fail;
       const r = answer(request);
-      if (r.error) throw new AppError(r.error.reason as "RATE_LIMITED");
+      if (r.error) throw appError(r.error.reason as "RATE_LIMITED");
       return r.response as string;
     },
     async many(batch: BatchRequest<string>, options) {
@@ -30,6 +31,7 @@ function harness(answer: (request: string) => BatchResult<string> = (r) => ({ re
       if (fail) throw fail;
       return { results: batch.requests.map(answer) };
     },
+    decodeError: (error) => fromErrorDetail(error, {}, "test"),
     deadlineMs: 5_000,
     maxBatch: 3,
   });
@@ -81,7 +83,7 @@ describe("the coalescer", () => {
 
   it("fails every request of a batch that fails as a whole, with that error", async () => {
     const h = harness();
-    h.failWith(new AppError("UPSTREAM_UNAVAILABLE"));
+    h.failWith(appError("UPSTREAM_UNAVAILABLE"));
     const results = await Promise.allSettled([h.call("a"), h.call("b")]);
     expect(results.map((r) => (r.status === "rejected" ? (r.reason as AppError).reason : r.value))).toEqual([
       "UPSTREAM_UNAVAILABLE",

@@ -1,6 +1,6 @@
 // Turns async handlers `(request, ctx) => Promise<response>` into grpc-js unary handlers, with
 // the cross-cutting work done once: request id, per-call logger, cancellation as an
-// AbortSignal, deadline, errors mapped through the catalog, metrics, and a log line.
+// AbortSignal, deadline, errors mapped by their reason, metrics, and a log line.
 import { randomUUID } from "node:crypto";
 import type {
   handleUnaryCall,
