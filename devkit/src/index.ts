@@ -1,7 +1,7 @@
 // @emailauth/devkit: the tools of development and tests, written once for every workspace: real
 // Redis and SMTP servers, processes with their logs captured, a clock moved by hand. A
-// workspace of its own so that no production install carries it (the Dockerfile copies it not,
-// and `npm ci --omit=dev` leaves its dependencies out).
+// workspace of its own so that no production install carries it: the Dockerfile does not copy
+// it, and nothing shipped depends on it (test/architecture.test.ts).
 export { createTestClock, type TestClock } from "./clock.ts";
 export { freePort } from "./ports.ts";
 export { createLogSink, type LogSink } from "./process/log-sink.ts";
