@@ -2,6 +2,8 @@
 # Node runs the TypeScript directly (type stripping): there is no build step, only the
 # production dependencies to install.
 
+# devkit/ (development and test tools) is left out: npm ci skips a workspace whose folder is
+# absent, so neither it nor its dependencies (an SMTP server, a MIME parser) reach the image.
 FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./

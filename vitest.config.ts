@@ -6,7 +6,10 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["{platform,persistence,mailer,gateway,proto}/{src,test}/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "{platform,persistence,mailer,gateway,proto,devkit}/{src,test}/**/*.test.ts",
+      "test/**/*.test.ts",
+    ],
     // Missing programs (redis-server) stop the run at once with one line saying what to install,
     // rather than a timeout in every file that needs them.
     globalSetup: ["test/prerequisites.ts"],

@@ -21,24 +21,20 @@
 //  7. CPU seconds per process and per request, and peak RSS, per phase. The services run with
 //     the Dockerfile's NODE_OPTIONS; their /metrics are saved in the run's folder.
 // Results: bench/results/latest.json and latest.md (and a time-stamped copy).
-import { execFile, spawn } from "node:child_process";
+
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { cpus, totalmem } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
-import {
-  createGrpcClient,
-  createLogger,
-  createMetrics,
-  createUpstream,
-  generateSigningJwk,
-} from "@emailauth/platform";
-import { freePort } from "@emailauth/platform/process";
+import { freePort, spawnService, startRedis } from "@emailauth/devkit";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
+import { createGrpcClient, createLogger, createMetrics, createUpstream } from "@emailauth/platform";
 import { createRedisClient } from "@emailauth/platform/redis";
-import { startRedis } from "@emailauth/platform/testing";
 import { CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { Queue } from "bullmq";
 
@@ -88,54 +84,26 @@ const NODE_FLAGS =
   /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1] ??
   "";
 
-async function startProcess(
-  name: string,
-  args: string[],
-  env: Record<string, string>,
-  command = process.execPath,
-) {
-  const logFile = join(work, `${name}.log`);
-  if (PROFILE && ["persistence", "mailer", "gateway"].includes(name)) {
-    args = ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`, ...args];
-  }
-  if (["persistence", "mailer", "gateway"].includes(name)) env = { ...env, NODE_OPTIONS: NODE_FLAGS };
-  const log = createWriteStream(logFile);
-  const child = spawn(command, args, {
+const isService = (name: string) => ["persistence", "mailer", "gateway"].includes(name);
+
+/** Runs `entry` (relative to the repository) with devkit's launcher, its output to the run's folder. */
+async function startProcess(name: string, entry: string, env: Record<string, string>) {
+  const child = await spawnService(entry, {
+    name,
     cwd: root,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    ...(PROFILE &&
+      isService(name) && { execArgv: ["--cpu-prof", `--cpu-prof-dir=${join(work, "profiles", name)}`] }),
+    env: isService(name) ? { ...env, NODE_OPTIONS: NODE_FLAGS } : env,
+    // Minutes of log lines at info: to a file, not into this process's memory (nor its CPU).
+    logFile: join(work, `${name}.log`),
+    timeoutMs: 60_000,
   });
-  const ports = await new Promise<Record<string, number>>((resolve, reject) => {
-    let buffer = "";
-    const onData = (chunk: Buffer) => {
-      log.write(chunk);
-      if (!buffer.includes("\n__found__")) {
-        buffer += chunk.toString();
-        const line = buffer.split("\n").find((l) => l.includes('"msg":"listening"'));
-        if (line) {
-          buffer += "\n__found__";
-          const parsed = JSON.parse(line) as Record<string, unknown>;
-          resolve(
-            Object.fromEntries(Object.entries(parsed).filter(([k]) => k.endsWith("Port"))) as Record<
-              string,
-              number
-            >,
-          );
-        }
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", (c: Buffer) => log.write(c));
-    child.once("exit", (code) => reject(new Error(`${name} exited (${code}); see ${logFile}`)));
-  });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   const proc: Proc = {
     name,
-    pid: child.pid as number,
-    ports,
+    pid: child.child.pid as number,
+    ports: child.ports,
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      await exited;
+      await child.stop();
     },
   };
   procs.push(proc);
@@ -257,7 +225,7 @@ async function main() {
   );
 
   // 1. Ceilings.
-  const hello = await startProcess("hello", [join(root, "bench", "hello-server.ts")], {});
+  const hello = await startProcess("hello", "bench/hello-server.ts", {});
   await wrk(join(root, "bench", "wrk", "hello.lua"), `http://127.0.0.1:${hello.ports.httpPort}/`, WARMUP);
   const helloResult = await wrk(
     join(root, "bench", "wrk", "hello.lua"),
@@ -300,7 +268,7 @@ async function main() {
   say(`ceiling: redis-benchmark SET ${redisOps.set}/s, GET ${redisOps.get}/s`);
 
   // 2. The mesh.
-  const sink = await startProcess("smtp-sink", [join(root, "bench", "smtp-sink.ts")], {});
+  const sink = await startProcess("smtp-sink", "bench/smtp-sink.ts", {});
   const jwks = join(work, "jwks.json");
   writeFileSync(jwks, JSON.stringify({ keys: [generateSigningJwk("bench")] }));
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -324,7 +292,7 @@ async function main() {
   }
   const common = { EMAILAUTH_MODE: "production", GRPC_ALLOW_PLAINTEXT: "true", LOG_LEVEL: "info", ...otel };
   const [persistence, mailer] = await Promise.all([
-    startProcess("persistence", ["persistence/src/main.ts"], {
+    startProcess("persistence", "persistence/src/main.ts", {
       ...common,
       REDIS_URL: redisUrl,
       PERSISTENCE_PORT: "0",
@@ -334,7 +302,7 @@ async function main() {
       LIMIT_APP_SENDS_PER_MINUTE: "1000000",
       LIMIT_GLOBAL_SENDS_PER_MINUTE: "100000000",
     }),
-    startProcess("mailer", ["mailer/src/main.ts"], {
+    startProcess("mailer", "mailer/src/main.ts", {
       ...common,
       REDIS_URL: redisUrl,
       MAILER_PORT: "0",
@@ -346,7 +314,7 @@ async function main() {
   ]);
   const gatewayPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
-  const gateway = await startProcess("gateway", ["gateway/src/main.ts"], {
+  const gateway = await startProcess("gateway", "gateway/src/main.ts", {
     ...common,
     GATEWAY_ALLOW_PLAINTEXT_HTTP: "true",
     GATEWAY_PORT: String(gatewayPort),
@@ -368,6 +336,7 @@ async function main() {
   });
   const admin = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "bench", defaultMetrics: false }),
     deadlineMs: 5_000,
   });
@@ -760,7 +729,6 @@ try {
   // SIGTERM: the services stop gracefully (and write their CPU profiles when profiling), then
   // what they depend on, so that their graceful stop can still reach Redis.
   const stop = (list: Proc[]) => Promise.all(list.map((p) => p.stop()));
-  const isService = (p: Proc) => ["gateway", "mailer", "persistence"].includes(p.name);
-  await stop(procs.filter(isService));
-  await stop(procs.filter((p) => !isService(p)));
+  await stop(procs.filter((p) => isService(p.name)));
+  await stop(procs.filter((p) => !isService(p.name)));
 }

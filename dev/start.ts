@@ -7,18 +7,20 @@
 // 9101), mailer 50052 (HTTP 9102, development SMTP 2525), demo app 3000 (DEMO_PORT).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort, type ServiceProcess, spawnService } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream, parseRedisUrl } from "@emailauth/platform";
-import { freePort, type ServiceName, type ServiceProcess, spawnService } from "@emailauth/platform/process";
 import {
   type ClientAppSettings,
   CodeAlphabet,
   LoginMethod,
   PersistenceServiceClient,
 } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { createDemoApp } from "./demo-app.ts";
 
 const root = join(import.meta.dirname, "..");
+type ServiceName = "persistence" | "mailer" | "gateway";
 const env = process.env;
 /** Every port the mesh opens, by its variable, with its default. */
 const DEFAULT_PORTS = {
@@ -61,7 +63,9 @@ async function start(name: ServiceName, extra: Record<string, string>): Promise<
   const passed = Object.fromEntries(
     Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined),
   );
-  const child = await spawnService(name, {
+  const child = await spawnService(join(root, name, "src", "main.ts"), {
+    name,
+    cwd: root,
     env: { ...passed, ...extra },
     onLine: (line) => echo(name, line),
     timeoutMs: 60_000,
@@ -102,6 +106,7 @@ async function devClientApp(
   });
   const api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "dev", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

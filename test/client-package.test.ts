@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { ServiceProcess } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 

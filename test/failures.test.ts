@@ -1,7 +1,7 @@
 // When a part of the mesh is down or slow, client apps get a clear, quick answer, and nothing
 // is left half done.
 import { randomUUID } from "node:crypto";
-import { waitFor } from "@emailauth/platform/testing";
+import { waitFor } from "@emailauth/devkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, postJson, reasonOf, startMesh, whenInFlight } from "./helpers/mesh.ts";
 

@@ -4,10 +4,10 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { spawnService } from "@emailauth/platform/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bufCurl, listServices } from "./helpers/buf-curl.ts";
 import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
+import { startService } from "./helpers/services.ts";
 
 const root = join(import.meta.dirname, "..");
 
@@ -53,13 +53,13 @@ describe("the three services", () => {
 
 describe("a misconfigured service", () => {
   it("refuses to start and names the variable and what it allows", async () => {
-    const p = await spawnService("persistence", { env: { PERSISTENCE_PORT: "eighty" }, expectExit: true });
+    const p = await startService("persistence", { env: { PERSISTENCE_PORT: "eighty" }, expectExit: true });
     expect((await p.exited).code).toBe(78);
     expect(p.logs.text()).toContain('PERSISTENCE_PORT="eighty": expected an integer from 0 to 65535');
   });
 
   it("names what production mode requires and development mode does not", async () => {
-    const p = await spawnService("persistence", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
+    const p = await startService("persistence", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
     expect((await p.exited).code).toBe(78);
     const text = p.logs.text();
     expect(text).toContain("PERSISTENCE_PEPPER is required in production mode");
@@ -67,7 +67,7 @@ describe("a misconfigured service", () => {
   });
 
   it("refuses production mode without what production requires, every problem in one round", async () => {
-    const p = await spawnService("gateway", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
+    const p = await startService("gateway", { env: { EMAILAUTH_MODE: "production" }, expectExit: true });
     expect((await p.exited).code).toBe(78);
     const text = p.logs.text();
     expect(text).toContain("JWT_ISSUER is required in production mode");
@@ -91,8 +91,8 @@ describe("a misconfigured service", () => {
       REDIS_URL: "redis://127.0.0.1:1",
     };
     const [persistence, mailer] = await Promise.all([
-      spawnService("persistence", { env: { ...env, ...example }, expectExit: true }),
-      spawnService("mailer", { env: { ...env, ...example, MAILER_FROM: "a@b.example" }, expectExit: true }),
+      startService("persistence", { env: { ...env, ...example }, expectExit: true }),
+      startService("mailer", { env: { ...env, ...example, MAILER_FROM: "a@b.example" }, expectExit: true }),
     ]);
     expect((await persistence.exited).code).toBe(78);
     expect((await mailer.exited).code).toBe(78);
@@ -113,7 +113,7 @@ describe("a misconfigured service", () => {
       file,
       '\n> @emailauth/mesh@1.0.0 admin\n> node persistence/src/cli/admin.ts keys generate\n\n{"keys": []}\n',
     );
-    const p = await spawnService("gateway", {
+    const p = await startService("gateway", {
       env: { JWT_PRIVATE_JWKS_FILE: file, GATEWAY_PORT: "eighty" },
       expectExit: true,
     });

@@ -11,7 +11,7 @@ import { once } from "node:events";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "@emailauth/platform/testing";
+import { waitFor } from "@emailauth/devkit";
 import { afterAll, expect, it, onTestFinished } from "vitest";
 import { FREE_PORTS, processesMarked } from "./helpers/dev-mesh.ts";
 

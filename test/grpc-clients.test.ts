@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ServiceProcess } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { ListClientAppsRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials, loadPackageDefinition, Metadata, type ServiceError } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";

@@ -4,7 +4,7 @@
 
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { generateSigningJwk } from "@emailauth/platform";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
 import { createLocalJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from "jose";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Mesh, postJson, startMesh } from "./helpers/mesh.ts";

@@ -6,7 +6,7 @@
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import type { ServiceProcess } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type DevMesh, startDevMesh } from "./helpers/dev-mesh.ts";
 

@@ -3,7 +3,7 @@
 // request fails, because calls caught on the dead replica are retried on the other one (they
 // are idempotent: the mutating ones carry the request's idempotency key).
 import { randomUUID } from "node:crypto";
-import { waitFor } from "@emailauth/platform/testing";
+import { waitFor } from "@emailauth/devkit";
 import { afterAll, beforeAll, expect, it, onTestFinished } from "vitest";
 import { type Mesh, postJson, reasonOf, startMesh } from "./helpers/mesh.ts";
 

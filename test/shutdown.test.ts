@@ -5,9 +5,10 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
-import type { ServiceProcess } from "@emailauth/platform/testing";
 import { MailerServiceClient } from "@emailauth/proto/mailer";
+import { mailerReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Mesh, postJson, startMesh, whenInFlight } from "./helpers/mesh.ts";
@@ -67,6 +68,7 @@ describe("SIGTERM while requests are in flight", () => {
     });
     const mailer = createUpstream(client, {
       service: "mailer",
+      reasons: mailerReasons,
       metrics: createMetrics({ service: "test", defaultMetrics: false }),
       deadlineMs: 10_000,
     });

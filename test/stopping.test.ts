@@ -7,9 +7,10 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { type ServiceProcess, spawnService, startRedis, waitFor } from "@emailauth/platform/testing";
+import { type ServiceProcess, startRedis, waitFor } from "@emailauth/devkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { FREE_PORTS, processesMarked } from "./helpers/dev-mesh.ts";
+import { startService } from "./helpers/services.ts";
 
 const root = join(import.meta.dirname, "..");
 const GRACE_MS = 10_000;
@@ -55,13 +56,13 @@ describe("SIGTERM with the service's dependencies gone", () => {
         PERSISTENCE_PORT: "0",
         PERSISTENCE_OPS_PORT: "0",
       };
-      const persistence = await spawnService("persistence", { env });
+      const persistence = await startService("persistence", { env });
       services.push(persistence);
-      const mailer = await spawnService("mailer", {
+      const mailer = await startService("mailer", {
         env: { ...env, MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" },
       });
       services.push(mailer);
-      const gateway = await spawnService("gateway", {
+      const gateway = await startService("gateway", {
         env: {
           GATEWAY_PORT: "0",
           PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,
@@ -96,10 +97,10 @@ describe("SIGTERM with Redis hung (a partition: connected, never answering)", ()
   it("persistence and the mailer drop the connections they cannot close politely and exit 0", async () => {
     const redis = await startRedis();
     const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}` };
-    const persistence = await spawnService("persistence", {
+    const persistence = await startService("persistence", {
       env: { ...env, PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" },
     });
-    const mailer = await spawnService("mailer", {
+    const mailer = await startService("mailer", {
       env: { ...env, MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" },
     });
     try {

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { waitFor } from "@emailauth/platform/testing";
+import { waitFor } from "@emailauth/devkit";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type Mesh, postJson, startMesh } from "./helpers/mesh.ts";
 

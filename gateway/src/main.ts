@@ -4,7 +4,6 @@ import {
   createHttpServer,
   createLogger,
   createMetrics,
-  generateSigningJwk,
   loadConfig,
   loadOrExit,
   runService,
@@ -16,6 +15,7 @@ import { createClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { gatewayConfig } from "./config.ts";
 import { createGatewayServer } from "./server.ts";
 import { createKeySet, readJwksFile } from "./tokens/key-set.ts";
+import { generateSigningJwk } from "./tokens/signing-key.ts";
 import { createUpstreams } from "./upstreams.ts";
 
 const config = loadOrExit(() => loadConfig(gatewayConfig, process.env));

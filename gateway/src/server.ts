@@ -11,7 +11,6 @@ import { createContextValues, type ServiceImpl } from "@connectrpc/connect";
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import {
-  appError,
   type Check,
   createOpsRoutes,
   createReadiness,
@@ -34,6 +33,7 @@ import { handlePreflight } from "./edge/cors.ts";
 import { createErrorInterceptor, createRequestGate } from "./edge/interceptors.ts";
 import { toConnectError } from "./edge/public-errors.ts";
 import { createRpcEdge } from "./edge/rpc-edge.ts";
+import { appError } from "./errors.ts";
 import { createApiDocsRoutes } from "./http/api-docs.ts";
 import { createClientAddressOf } from "./http/client-address.ts";
 import { createListener } from "./http/listener.ts";

@@ -14,6 +14,7 @@ import {
 } from "@emailauth/platform";
 import { MailerServiceClient } from "@emailauth/proto/mailer";
 import { PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { mailerReasons, persistenceReasons } from "@emailauth/proto/reasons";
 
 export type PersistenceUpstream = Upstream<PersistenceServiceClient>;
 export type MailerUpstream = Upstream<MailerServiceClient>;
@@ -67,6 +68,7 @@ export async function createUpstreams(deps: {
   const persistence = withCoalescing(
     createUpstream(persistenceClient, {
       service: "persistence",
+      reasons: persistenceReasons,
       metrics: deps.metrics,
       deadlineMs: deps.deadlineMs,
       // Reads, writes idempotent by nature, and writes given the request's idempotency key:
@@ -99,6 +101,7 @@ export async function createUpstreams(deps: {
   const mailer = withCoalescing(
     createUpstream(mailerClient, {
       service: "mailer",
+      reasons: mailerReasons,
       metrics: deps.metrics,
       deadlineMs: deps.deadlineMs,
       // Queueing is idempotent by its idempotency key (the challenge id).

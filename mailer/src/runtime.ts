@@ -2,6 +2,8 @@
 // in-process), the SMTP transport (a relay, or the development inbox), templates, the worker,
 // and the gRPC/HTTP server. main.ts fills the options from the environment; tests fill them
 // by hand.
+
+import type { SmtpCatcher } from "@emailauth/devkit/smtp";
 import {
   type Check,
   contextFromTraceparent,
@@ -23,12 +25,13 @@ import {
   redisCheck,
   withRedisUnavailable,
 } from "@emailauth/platform/redis";
-import type { SmtpCatcher } from "@emailauth/platform/smtp";
 import type { ServerCredentials } from "@grpc/grpc-js";
 import { Counter, Gauge } from "prom-client";
 import { createDeliver } from "./delivery/deliver.ts";
 import { createSmtpTransport, type DkimOptions } from "./delivery/smtp-transport.ts";
 import { createInboxRoutes } from "./dev-inbox/inbox-routes.ts";
+import { loadSmtpCatcher } from "./dev-inbox/load-catcher.ts";
+import { queueUnavailable } from "./errors.ts";
 import { createBullmqQueue } from "./queue/bullmq-queue.ts";
 import { createMemoryQueue } from "./queue/memory-queue.ts";
 import {
@@ -159,7 +162,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
         lockDurationMs: o.queue.lockDurationMs,
         observer,
       }),
-      "QUEUE_UNAVAILABLE",
+      queueUnavailable,
     );
   } else {
     logger.warn(
@@ -171,10 +174,7 @@ export async function createMailerRuntime(o: MailerRuntimeOptions): Promise<Mail
   let inbox: SmtpCatcher | undefined;
   let smtpUrl: string;
   if (o.smtp.kind === "dev-inbox") {
-    // Loaded only here: a mailer sending through a relay needs no SMTP server or MIME parser
-    // (4 MB less resident memory, measured at start-up).
-    const { createSmtpCatcher } = await import("@emailauth/platform/smtp");
-    inbox = createSmtpCatcher({ keep: 500 });
+    inbox = await loadSmtpCatcher({ keep: 500 });
     const port = await inbox.listen(o.smtp.host, o.smtp.port);
     smtpUrl = `smtp://${o.smtp.host.includes(":") ? `[${o.smtp.host}]` : o.smtp.host}:${port}?ignoreTLS=true`;
     logger.warn(

@@ -7,7 +7,6 @@
 // SMTP semantics), so it must be sent again by the next mailer process, which takes the dead
 // worker's jobs over when their locks expire.
 import { randomUUID } from "node:crypto";
-import type { SmtpReplyError } from "@emailauth/platform/smtp";
 import {
   type RedisProcess,
   type ServiceProcess,
@@ -15,10 +14,11 @@ import {
   startRedis,
   startSmtpSink,
   waitFor,
-} from "@emailauth/platform/testing";
+} from "@emailauth/devkit";
+import type { SmtpReplyError } from "@emailauth/devkit/smtp";
 import { DeliveryState } from "@emailauth/proto/mailer";
 import { afterAll, expect, it } from "vitest";
-import { connectMailer, loginEmail } from "./mailer-api.ts";
+import { connectMailer, loginEmail, MAILER_MAIN } from "./mailer-api.ts";
 
 const N = 30;
 const ACCEPT_FIRST = 10;
@@ -31,7 +31,7 @@ afterAll(async () => {
 });
 
 async function startMailer(env: Record<string, string>) {
-  const p = await spawnService("mailer", { env });
+  const p = await spawnService(MAILER_MAIN, { name: "mailer", env });
   processes.push(p);
   const { api, close } = await connectMailer(p.ports.grpcPort);
   return { process: p, api, close };

@@ -1,9 +1,9 @@
 // The first-run path of the mailer: no Redis, no SMTP relay. It runs with the in-process queue
 // and the development inbox, where the emails can be read in a browser or as JSON.
 import { randomUUID } from "node:crypto";
-import { type ServiceProcess, spawnService, waitFor } from "@emailauth/platform/testing";
+import { type ServiceProcess, spawnService, waitFor } from "@emailauth/devkit";
 import { afterAll, expect, it } from "vitest";
-import { connectMailer, loginEmail } from "./mailer-api.ts";
+import { connectMailer, loginEmail, MAILER_MAIN } from "./mailer-api.ts";
 
 let mailer: ServiceProcess | undefined;
 afterAll(async () => {
@@ -11,7 +11,8 @@ afterAll(async () => {
 });
 
 it("catches emails in the development inbox, readable as a page and as JSON", async () => {
-  mailer = await spawnService("mailer", {
+  mailer = await spawnService(MAILER_MAIN, {
+    name: "mailer",
     env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" },
   });
   const logs = mailer.logs.lines();

@@ -1,9 +1,14 @@
-// What the mailer's tests share: a gRPC client to a mailer as the gateway makes it, and a
-// login-code email request with sensible defaults.
+// What the mailer's tests share: the mailer's entry (to run it as a process), a gRPC client to
+// a mailer as the gateway makes it, and a login-code email request with sensible defaults.
 import { randomUUID } from "node:crypto";
+import { join } from "node:path";
 import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { MailerServiceClient, type QueueLoginCodeEmailRequest } from "@emailauth/proto/mailer";
+import { mailerReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
+
+/** The mailer's main.ts, for devkit's spawnService. */
+export const MAILER_MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 
 export interface MailerApi {
   api: Upstream<MailerServiceClient>;
@@ -20,6 +25,7 @@ export async function connectMailer(grpcPort: number | undefined): Promise<Maile
   });
   const api = createUpstream(client, {
     service: "mailer",
+    reasons: mailerReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

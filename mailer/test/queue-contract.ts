@@ -3,7 +3,7 @@
 // tested in delivery.smtp.test.ts and service.test.ts); this suite is about the queue: once and
 // only once per message id, retries with backoff, permanent failures, statuses.
 import { randomUUID } from "node:crypto";
-import { waitFor } from "@emailauth/platform/testing";
+import { waitFor } from "@emailauth/devkit";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type Deliver,

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { type RedisProcess, startRedis } from "@emailauth/devkit";
 import { createLogger, createSealer } from "@emailauth/platform";
 import { createRedisClient, type RedisClient } from "@emailauth/platform/redis";
-import { type RedisProcess, startRedis } from "@emailauth/platform/testing";
 import { afterAll, beforeAll } from "vitest";
 import { createBullmqQueue } from "../src/queue/bullmq-queue.ts";
 import { describeQueueContract } from "./queue-contract.ts";

@@ -2,6 +2,8 @@
 // a real SMTP server (smtp-server) receives the emails and, when told to, answers 4xx/5xx or
 // is down. The received MIME is parsed to check what a person would get.
 import { randomUUID } from "node:crypto";
+import { createLogSink, type RedisProcess, startRedis, startSmtpSink, waitFor } from "@emailauth/devkit";
+import type { SmtpCatcher } from "@emailauth/devkit/smtp";
 import {
   type AppError,
   createLogger,
@@ -9,14 +11,6 @@ import {
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
-import type { SmtpCatcher } from "@emailauth/platform/smtp";
-import {
-  createLogSink,
-  type RedisProcess,
-  startRedis,
-  startSmtpSink,
-  waitFor,
-} from "@emailauth/platform/testing";
 import {
   DeliveryState,
   type MailerServiceClient,

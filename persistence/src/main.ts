@@ -13,6 +13,7 @@ import {
 import { withRedisUnavailable } from "@emailauth/platform/redis";
 import { persistenceConfig } from "./config.ts";
 import { createPersistenceCore } from "./core.ts";
+import { storeUnavailable } from "./errors.ts";
 import { createGuessBudget } from "./limits/guess-budget.ts";
 import { createGuessBudgetEvents } from "./limits/guess-budget-events.ts";
 import { createSendLimits } from "./limits/send-limits.ts";
@@ -42,7 +43,7 @@ await runService({
           globalPerMinute: config.LIMIT_GLOBAL_SENDS_PER_MINUTE,
         },
       }),
-      "STORE_UNAVAILABLE",
+      storeUnavailable,
     );
     const budget = withRedisUnavailable(
       createGuessBudget({
@@ -53,7 +54,7 @@ await runService({
         },
         events: createGuessBudgetEvents({ logger, metrics }),
       }),
-      "STORE_UNAVAILABLE",
+      storeUnavailable,
     );
     const core = createPersistenceCore({
       store,

@@ -6,14 +6,10 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { type RedisProcess, type ServiceProcess, spawnService, startRedis } from "@emailauth/devkit";
 import { createGrpcClient, createMetrics, createUpstream } from "@emailauth/platform";
-import {
-  type RedisProcess,
-  type ServiceProcess,
-  spawnService,
-  startRedis,
-} from "@emailauth/platform/testing";
 import { PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -29,7 +25,8 @@ let address: string;
 
 beforeAll(async () => {
   redis = await startRedis();
-  persistence = await spawnService("persistence", {
+  persistence = await spawnService(join(import.meta.dirname, "..", "src", "main.ts"), {
+    name: "persistence",
     env: { REDIS_URL: redis.url, PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" },
   });
   address = `127.0.0.1:${persistence.ports.grpcPort}`;
@@ -125,6 +122,7 @@ describe("emailauth-admin", () => {
     });
     const api = createUpstream(client, {
       service: "persistence",
+      reasons: persistenceReasons,
       metrics: createMetrics({ service: "test", defaultMetrics: false }),
       deadlineMs: 5_000,
     });

@@ -1,8 +1,9 @@
 // Store-contract harnesses over real Redis: a standalone redis-server, or a 3-master Cluster,
 // started on free loopback ports for the test file and stopped after it.
+
+import { startRedis, startRedisCluster } from "@emailauth/devkit";
 import { createLogger } from "@emailauth/platform";
 import { createRedisClient, type RedisClient } from "@emailauth/platform/redis";
-import { startRedis, startRedisCluster } from "@emailauth/platform/testing";
 import { Cluster } from "ioredis";
 import { createRedisStore } from "../src/store/redis-store.ts";
 import type { DriverHarness } from "./store-contract.ts";

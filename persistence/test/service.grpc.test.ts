@@ -1,6 +1,7 @@
 // The PersistenceService over a real grpc-js connection, backed by a real redis-server: every
 // RPC, and its errors as gRPC status codes with stable reasons.
 import { randomUUID } from "node:crypto";
+import { createLogSink, type RedisProcess, startRedis } from "@emailauth/devkit";
 import {
   AppError,
   createGrpcClient,
@@ -8,16 +9,16 @@ import {
   createMetrics,
   createUpstream,
   grpcHealthCheck,
-  type Reason,
   type ServiceHost,
   serverCredentials,
   type Upstream,
 } from "@emailauth/platform";
-import { createLogSink, type RedisProcess, startRedis } from "@emailauth/platform/testing";
 import { ChallengeState, CodeAlphabet, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials, type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPersistenceCore } from "../src/core.ts";
+import type { Reason } from "../src/errors.ts";
 import { createGuessBudget } from "../src/limits/guess-budget.ts";
 import { createSendLimits } from "../src/limits/send-limits.ts";
 import { createPersistenceServer } from "../src/server.ts";
@@ -81,6 +82,7 @@ beforeAll(async () => {
   });
   api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

@@ -4,20 +4,14 @@
 // client apps) over the driver, so it checks the rules the product promises, not a key layout.
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
-import {
-  AppError,
-  type CallContext,
-  createLogger,
-  createMetrics,
-  type Reason,
-  serveBatch,
-} from "@emailauth/platform";
-import { createTestClock, type TestClock, waitFor } from "@emailauth/platform/testing";
+import { createTestClock, type TestClock, waitFor } from "@emailauth/devkit";
+import { AppError, type CallContext, createLogger, createMetrics, serveBatch } from "@emailauth/platform";
 import { Metadata } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ClientAppSettingsInput } from "../src/client-apps/client-apps.ts";
 import { createPersistenceCore, type PersistenceCore } from "../src/core.ts";
 import { newChallengeId, newLinkToken } from "../src/crypto/ids.ts";
+import type { Reason } from "../src/errors.ts";
 import type { IdempotencyRequest } from "../src/idempotency/idempotency.ts";
 import { createGuessBudget, type GuessBudgetConfig } from "../src/limits/guess-budget.ts";
 import { createSendLimits, type LimitsBackend } from "../src/limits/send-limits.ts";

@@ -1,5 +1,5 @@
-// Email address normalisation, applied everywhere an address enters the mesh (the gateway at
-// the edge, persistence before anything is stored), so one person is one address.
+// Email address normalisation, applied everywhere an address enters the mesh (at the public
+// edge, and again before anything is stored), so one person is one address.
 //
 // Rules (documented in the README):
 // 1. Surrounding white space is removed; the address is Unicode NFC.
@@ -25,14 +25,15 @@ export const EMAIL_INPUT_MAX_LENGTH = 320;
 export const EMAIL_MAX_LENGTH = 254;
 
 /**
- * A client app's display name, shown to people in the email ("Your code for <name>"): set in
- * persistence, sent to the mailer with every email, so both check it against this one bound.
+ * A client app's display name, shown to people in the email ("Your code for <name>"): stored
+ * with the app and sent along with every email, so the service that stores it and the one that
+ * sends it check it against this one bound.
  */
 export const CLIENT_APP_NAME_MAX_LENGTH = 64;
 
 /**
- * A client app's own sender address (its From): set in persistence, used by the mailer. Plain
- * ASCII, no display name, no quotes: it goes into a header as it is.
+ * A client app's own sender address (its From): stored with the app, used on every email it
+ * sends. Plain ASCII, no display name, no quotes: it goes into a header as it is.
  */
 export const SENDER_ADDRESS_PATTERN = /^[^\s@<>"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 

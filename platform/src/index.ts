@@ -13,7 +13,6 @@ export {
 export type { Mode, Var } from "./config/vars.ts";
 export * as vars from "./config/vars.ts";
 export { parseDuration } from "./config/vars.ts";
-export { generateSigningJwk, type PrivateJwk } from "./crypto/jwk.ts";
 export { createSealer, type Sealer } from "./crypto/sealer.ts";
 export {
   CLIENT_APP_NAME_MAX_LENGTH,
@@ -28,12 +27,15 @@ export {
   type AppErrorOptions,
   appError,
   Code,
-  catalog,
-  isReason,
-  type Reason,
+  defineReasons,
+  type PlatformReason,
+  platformReasons,
+  type ReasonEntry,
+  type ReasonSet,
+  type Reasons,
   toAppError,
 } from "./errors/catalog.ts";
-export { fromErrorDetail, fromGrpcError, isServiceError, toGrpcError } from "./errors/grpc-status.ts";
+export { fromErrorDetail, fromGrpcError, toGrpcError } from "./errors/grpc-status.ts";
 export { type BatchRequest, type BatchResult, MAX_BATCH, serveBatch } from "./grpc/batch-handler.ts";
 export {
   type CallOptionsLite,
@@ -67,7 +69,7 @@ export {
   type ServiceHost,
   type ServiceHostDeps,
 } from "./grpc/service-host.ts";
-export { loadOrExit, type Running, runService } from "./lifecycle.ts";
+export { loadOrExit, type Running, runService, STOP_WITH_PARENT } from "./lifecycle.ts";
 export { AUDIT_EVENTS, type AuditEvent, type AuditFields, audit } from "./log/audit.ts";
 export { createLogger, type Logger } from "./log/logger.ts";
 export { CENSORED, maskEmail, SECRET_FIELDS, scrubText, scrubValue } from "./log/scrub.ts";

@@ -126,7 +126,10 @@ export async function runService(deps: RunDeps): Promise<void> {
   process.stderr.on("error", () => {});
 }
 
-/** Set by spawnService: stop when the parent's end of our stdin closes. */
+/**
+ * Set by a launcher that holds our stdin (devkit's spawnService): stop when its end of our stdin
+ * closes.
+ */
 export const STOP_WITH_PARENT = "EMAILAUTH_STOP_WITH_PARENT";
 
 /**

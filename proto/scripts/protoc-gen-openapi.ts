@@ -8,7 +8,7 @@
 // - the protovalidate rules of each field (required, lengths, patterns, IP);
 // - the errors: Connect's error body, the HTTP status of each code, and the stable reasons of
 //   each method as its proto comment lists them (the service comment lists those of every
-//   method), with their meaning from the error catalog.
+//   method), with their meaning from the public API's reasons (src/reasons.ts and platform's).
 // Run by buf with `local: [node, proto/scripts/protoc-gen-openapi.ts]`; no options.
 import {
   create,
@@ -32,10 +32,14 @@ import {
   StringRulesSchema,
 } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { codeToHttpStatus } from "@connectrpc/connect/protocol-connect";
-import { catalog } from "../../platform/src/errors/catalog.ts";
+import { platformReasons } from "../../platform/src/errors/catalog.ts";
 import { codeName, codeNames } from "../../platform/src/metrics/metrics.ts";
+import { authReasons } from "../src/reasons.ts";
 
 type Json = Record<string, unknown>;
+
+/** Every reason a client app may get, with its code and message (what the gateway gives). */
+const catalog = { ...platformReasons, ...authReasons };
 
 const clean = (text: string | undefined) =>
   (text ?? "")
@@ -44,7 +48,7 @@ const clean = (text: string | undefined) =>
     .join("\n")
     .trim();
 
-/** The catalog's reasons named in a comment (UPPER_SNAKE words that are reasons). */
+/** The public reasons named in a comment (UPPER_SNAKE words that are reasons). */
 function reasonsIn(comment: string): string[] {
   return [...new Set(comment.match(/\b[A-Z][A-Z_]{2,}\b/g) ?? [])].filter((w) => Object.hasOwn(catalog, w));
 }

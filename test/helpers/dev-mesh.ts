@@ -3,9 +3,10 @@
 // or a client app sees, not Redis or an SMTP relay. (startMesh in mesh.ts is the
 // production-like one.)
 import { readdirSync, readFileSync } from "node:fs";
-import { type ServiceProcess, spawnService } from "@emailauth/platform/testing";
+import type { ServiceProcess } from "@emailauth/devkit";
 import { CodeAlphabet, CreateClientAppRequest, PersistenceServiceClient } from "@emailauth/proto/persistence";
 import { credentials } from "@grpc/grpc-js";
+import { startService } from "./services.ts";
 
 /** Every port `npm start` opens, set to 0 (free ones): this machine runs other tests at once. */
 export const FREE_PORTS = {
@@ -31,10 +32,10 @@ export interface DevMesh {
 
 export async function startDevMesh(options: { gateway?: Record<string, string> } = {}): Promise<DevMesh> {
   const [persistence, mailer] = await Promise.all([
-    spawnService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
-    spawnService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
+    startService("persistence", { env: { PERSISTENCE_PORT: "0", PERSISTENCE_OPS_PORT: "0" } }),
+    startService("mailer", { env: { MAILER_PORT: "0", MAILER_HTTP_PORT: "0", MAILER_DEV_SMTP_PORT: "0" } }),
   ]);
-  const gateway = await spawnService("gateway", {
+  const gateway = await startService("gateway", {
     env: {
       GATEWAY_PORT: "0",
       PERSISTENCE_ADDRESSES: `127.0.0.1:${persistence.ports.grpcPort}`,

@@ -1,30 +1,27 @@
 // The whole mesh for cross-service tests: a real redis-server, a real SMTP server, and each
 // service as its own Node process on free ports, configured as an operator would (env vars).
+
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  createGrpcClient,
-  createMetrics,
-  createUpstream,
-  generateSigningJwk,
-  type Upstream,
-} from "@emailauth/platform";
-import type { SmtpCatcher } from "@emailauth/platform/smtp";
-import {
   freePort,
   type RedisProcess,
   type ServiceProcess,
-  spawnService,
   startRedis,
   startSmtpSink,
   waitFor,
-} from "@emailauth/platform/testing";
+} from "@emailauth/devkit";
+import type { SmtpCatcher } from "@emailauth/devkit/smtp";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
+import { createGrpcClient, createMetrics, createUpstream, type Upstream } from "@emailauth/platform";
 import { CodeAlphabet, type LoginMethod, PersistenceServiceClient } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 import { credentials } from "@grpc/grpc-js";
 import type { JWK } from "jose";
 import type { Certificates } from "./certs.ts";
+import { startService } from "./services.ts";
 
 export interface MeshOptions {
   /**
@@ -105,7 +102,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const redisUrl: Record<string, string> = options.store === "memory" ? {} : { REDIS_URL: redis.url };
   const persistence = await Promise.all(
     Array.from({ length: options.persistenceReplicas ?? 1 }, () =>
-      spawnService("persistence", {
+      startService("persistence", {
         env: {
           ...redisUrl,
           PERSISTENCE_PORT: "0",
@@ -119,7 +116,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   );
   const mailerPort = options.mailerPort ?? (await freePort());
   const startMailer = () =>
-    spawnService("mailer", {
+    startService("mailer", {
       env: {
         ...redisUrl,
         SMTP_URL: `smtp://127.0.0.1:${sink.port}?ignoreTLS=true`,
@@ -136,7 +133,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   const gatewayPort = await freePort();
   const issuer = `${tls ? "https" : "http"}://127.0.0.1:${gatewayPort}`;
   const startGateway = (env: Record<string, string> = {}) =>
-    spawnService("gateway", {
+    startService("gateway", {
       env: {
         // Eight processes and a test runner on two cores delay every event loop: that is the
         // test machine, not a gateway to shed load from (the edge tests set their own bound).
@@ -165,6 +162,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
   });
   const admin = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "test", defaultMetrics: false }),
     deadlineMs: 5_000,
   });

@@ -2,7 +2,7 @@
 // and the mailer (concurrent where they are independent), and their answers into sessions.
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { AppError, appError, type CallOptionsLite, type Logger, normalizeEmail } from "@emailauth/platform";
+import { AppError, type CallOptionsLite, type Logger, normalizeEmail } from "@emailauth/platform";
 import {
   type AuthService,
   DeliveryState,
@@ -14,6 +14,7 @@ import {
 import { DeliveryState as UpstreamDelivery } from "@emailauth/proto/mailer";
 import { ChallengeState, type LoginMethod } from "@emailauth/proto/persistence";
 import { clientAppOf, REQUEST_ID } from "../edge/context.ts";
+import { appError } from "../errors.ts";
 import { emailParts, loginMethod } from "../login-methods/index.ts";
 import type { KeySet } from "../tokens/key-set.ts";
 import type { MailerUpstream, PersistenceUpstream } from "../upstreams.ts";

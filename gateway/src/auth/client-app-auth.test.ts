@@ -1,8 +1,9 @@
 // The API-key cache and the throttle of failed keys, over a fake persistence (the real lookups
 // are covered end to end in test/security.test.ts and test/edge.test.ts).
-import { AppError, appError } from "@emailauth/platform";
+import { AppError } from "@emailauth/platform";
 import type { ClientApp } from "@emailauth/proto/persistence";
 import { describe, expect, it } from "vitest";
+import { appError } from "../errors.ts";
 import type { PersistenceUpstream } from "../upstreams.ts";
 import { createClientAppAuthenticator } from "./client-app-auth.ts";
 

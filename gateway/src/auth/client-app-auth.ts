@@ -12,9 +12,10 @@
 //   - refusals are remembered apart from successes, so that a flood of bad keys cannot push
 //     the apps that work out of the cache.
 import { createHash } from "node:crypto";
-import { AppError, addressLimitKey, appError, type CallOptionsLite } from "@emailauth/platform";
+import { AppError, addressLimitKey, type CallOptionsLite } from "@emailauth/platform";
 import type { ClientApp } from "@emailauth/proto/persistence";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
+import { appError } from "../errors.ts";
 import type { PersistenceUpstream } from "../upstreams.ts";
 
 const BEARER = /^Bearer\s+(\S+)$/i;

@@ -5,12 +5,13 @@
 import { Writable } from "node:stream";
 import type { DescService } from "@bufbuild/protobuf";
 import { createContextValues, createHandlerContext } from "@connectrpc/connect";
-import { AppError, appError, createLogger } from "@emailauth/platform";
+import { AppError, createLogger } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
 import { Health } from "@emailauth/proto/health";
 import type { ClientApp } from "@emailauth/proto/persistence";
 import { describe, expect, it } from "vitest";
 import type { ClientAppAuthenticator } from "../auth/client-app-auth.ts";
+import { appError } from "../errors.ts";
 import { CLIENT_APP, IDEMPOTENCY_KEY, REQUEST_ID, RPC_STATE } from "./context.ts";
 import { createErrorInterceptor, createRequestGate } from "./interceptors.ts";
 import { reasonOf } from "./public-errors.ts";

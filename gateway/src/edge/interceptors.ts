@@ -7,10 +7,11 @@
 // Health and reflection pass the gate: they need no API key.
 import type { HandlerContext, Interceptor } from "@connectrpc/connect";
 import { ConnectError } from "@connectrpc/connect";
-import { appError, type Logger } from "@emailauth/platform";
+import type { Logger } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
 import { RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import type { ClientAppAuthenticator } from "../auth/client-app-auth.ts";
+import { appError } from "../errors.ts";
 import { CLIENT_ADDRESS, CLIENT_APP, IDEMPOTENCY_KEY, REQUEST_ID, RPC_STATE } from "./context.ts";
 import { toConnectError, toPublic, withReason } from "./public-errors.ts";
 

@@ -1,24 +1,26 @@
 // What a client app may learn from a failure: the gateway's own errors as they are, upstream
 // errors through the allowlist by reason (outages become UPSTREAM_UNAVAILABLE with a retry
-// time, anything unexpected INTERNAL), and the catalog's message, never the upstream's.
+// time, anything unexpected INTERNAL), and the public reason's message, never the upstream's.
 
 import { errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { AppError, appError } from "@emailauth/platform";
+import { AppError, platformReasons, type Reasons } from "@emailauth/platform";
+import { mailerReasons, persistenceReasons } from "@emailauth/proto/reasons";
 import { Metadata, status } from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
+import { appError } from "../errors.ts";
 import { reasonOf, toConnectError, toPublic } from "./public-errors.ts";
 
+const upstreamReasons: Reasons = { ...platformReasons, ...persistenceReasons, ...mailerReasons };
+
 /** An AppError as the upstream client makes it: the grpc-js ServiceError as its cause. */
-function fromUpstream(
-  reason: ConstructorParameters<typeof AppError>[0],
-  message = "internal detail: redis at 10.0.0.7",
-) {
+function fromUpstream(reason: string, message = "internal detail: redis at 10.0.0.7") {
   const cause = Object.assign(new Error(message), {
     code: status.UNKNOWN,
     details: message,
     metadata: new Metadata(),
   });
-  return new AppError(reason, { message, cause });
+  const entry = upstreamReasons[reason] ?? platformReasons.INTERNAL;
+  return new AppError(reason, entry, { message, cause, upstream: "persistence" });
 }
 
 describe("toPublic", () => {
@@ -62,7 +64,7 @@ describe("toPublic", () => {
 });
 
 describe("toConnectError", () => {
-  it("says the catalog's message for upstream errors, never the upstream's text", () => {
+  it("says the public reason's message for upstream errors, never the upstream's text", () => {
     const err = toConnectError(toPublic(fromUpstream("CODE_INVALID")).error);
     expect(err.rawMessage).toBe("The code is wrong or no longer valid.");
     // What goes on the wire: the message, the metadata, the details.

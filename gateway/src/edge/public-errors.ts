@@ -1,15 +1,21 @@
 // What a client app may learn from a failure. Errors raised by the gateway itself are already
-// meant for the public. Errors from persistence or the mailer go through an allowlist by
-// reason: the ones a client app must act on pass, outages become UPSTREAM_UNAVAILABLE, and
-// anything else becomes INTERNAL. Messages are always the catalog's (never the upstream's), and
+// meant for the public (its reasons are the public API's, errors.ts). Errors from persistence or
+// the mailer (whole calls, or one request of a batch) go through an allowlist by reason: the
+// ones a client app must act on pass, outages become UPSTREAM_UNAVAILABLE, and anything else
+// becomes INTERNAL. Messages are always the public reason's (never the upstream's), and
 // nothing internal (causes, stacks, addresses) is sent.
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Code as ConnectCode, ConnectError } from "@connectrpc/connect";
-import { AppError, appError, Code, catalog, isServiceError, type Reason } from "@emailauth/platform";
+import { AppError, Code, type PlatformReason } from "@emailauth/platform";
 import { ErrorDetailSchema } from "@emailauth/proto/auth-common";
+import type { MailerReason, PersistenceReason } from "@emailauth/proto/reasons";
+import { appError, isReason, type PublicReason, reasons } from "../errors.ts";
 
-const FROM_UPSTREAM: Partial<Record<Reason, Reason>> = {
+/** What persistence and the mailer may answer with: their contracts' reasons and platform's. */
+type UpstreamReason = PersistenceReason | MailerReason | PlatformReason;
+
+const FROM_UPSTREAM: Partial<Record<UpstreamReason, PublicReason>> = {
   RATE_LIMITED: "RATE_LIMITED",
   EMAIL_LOCKED: "EMAIL_LOCKED",
   EMAIL_INVALID: "EMAIL_INVALID",
@@ -39,9 +45,9 @@ const UNAVAILABLE_RETRY_MS = 1000;
 /** The error a client app gets for `err`, and whether (and how loudly) to log it. */
 export function toPublic(err: unknown): { error: AppError; log: "error" | "warn" | undefined } {
   if (!(err instanceof AppError)) return { error: appError("INTERNAL", { cause: err }), log: "error" };
-  const fromUpstream = isServiceError(err.cause);
-  if (!fromUpstream) return { error: err, log: err.code === Code.Internal ? "error" : undefined };
-  const reason = FROM_UPSTREAM[err.reason] ?? "INTERNAL";
+  if (err.upstream === undefined)
+    return { error: err, log: err.code === Code.Internal ? "error" : undefined };
+  const reason = FROM_UPSTREAM[err.reason as UpstreamReason] ?? "INTERNAL";
   const retryAt =
     err.retryAt ??
     (reason === "UPSTREAM_UNAVAILABLE" ? new Date(Date.now() + UNAVAILABLE_RETRY_MS) : undefined);
@@ -65,18 +71,18 @@ export function toConnectError(err: AppError): ConnectError {
     reason: err.reason,
     ...(err.retryAt && { retryAt: timestampFromDate(err.retryAt) }),
   });
-  // The catalog's message, except for the gateway's own input errors, whose message names the field.
+  // The reason's message, except for the gateway's own input errors, whose message names the field.
   const message =
-    (err.reason === "INVALID_ARGUMENT" || err.reason === "EMAIL_INVALID") && !isServiceError(err.cause)
+    (err.reason === "INVALID_ARGUMENT" || err.reason === "EMAIL_INVALID") && err.upstream === undefined
       ? err.message
-      : catalog[err.reason].message;
+      : (isReason(err.reason) ? reasons[err.reason] : reasons.INTERNAL).message;
   return new ConnectError(message.toWellFormed(), err.code as number as ConnectCode, metadata, [
     { desc: ErrorDetailSchema, value: detail },
   ]);
 }
 
 /** Reasons for errors that Connect or protovalidate raise themselves, by status code. */
-const LOCAL_REASONS: Partial<Record<number, Reason>> = {
+const LOCAL_REASONS: Partial<Record<number, PublicReason>> = {
   [Code.InvalidArgument]: "INVALID_ARGUMENT",
   [Code.ResourceExhausted]: "REQUEST_TOO_LARGE",
   [Code.DeadlineExceeded]: "DEADLINE_EXCEEDED",

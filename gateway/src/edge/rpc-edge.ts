@@ -30,7 +30,6 @@ import { codeToHttpStatus, errorFromJsonBytes, errorToJsonBytes } from "@connect
 import { findTrailerError, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { trailerFlag, trailerParse, trailerSerialize } from "@connectrpc/connect/protocol-grpc-web";
 import {
-  appError,
   Code,
   Counter,
   codeName,
@@ -45,6 +44,7 @@ import {
   tracing,
 } from "@emailauth/platform";
 import { AuthService } from "@emailauth/proto/auth";
+import { appError } from "../errors.ts";
 import type { Admission, Priority } from "./admission.ts";
 import {
   ADMISSION,
@@ -101,7 +101,7 @@ export function createRpcEdge(deps: RpcEdgeDeps): RpcEdge {
   const { logger, metrics, admission } = deps;
   // What operators alert on: refusals by their stable reason (rate limits, locks, bad keys,
   // shed load), and the aggregate-guessing signal, wrong codes per client app. Labels are
-  // bounded: methods, catalog reasons, and client app ids (made by operators).
+  // bounded: methods, public reasons, and client app ids (made by operators).
   const errors = new Counter({
     name: "emailauth_gateway_errors_total",
     help: "Public requests answered with an error, by method and stable reason (RATE_LIMITED, EMAIL_LOCKED, API_KEY_INVALID, OVERLOADED...).",

@@ -1,7 +1,7 @@
-import { generateSigningJwk } from "@emailauth/platform";
 import type { JWK } from "jose";
 import { describe, expect, it } from "vitest";
 import { activeKeyOf } from "./key-set.ts";
+import { generateSigningJwk } from "./signing-key.ts";
 
 describe("activeKeyOf", () => {
   it("takes the first key, or the one named, from a set of private Ed25519 keys", () => {

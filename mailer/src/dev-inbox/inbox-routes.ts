@@ -4,8 +4,9 @@
 //   GET /inbox/messages             the same as JSON: id, time, from, to, subject, text, html
 //   GET /inbox/messages/<id>.html   one email's HTML part, sandboxed
 // so a newcomer reads the code in a browser and tests read it programmatically.
+
+import type { CaughtMessage, SmtpCatcher } from "@emailauth/devkit/smtp";
 import { type HttpRoute, sendJson } from "@emailauth/platform";
-import type { CaughtMessage, SmtpCatcher } from "@emailauth/platform/smtp";
 
 function toJson(m: CaughtMessage) {
   return {

@@ -6,7 +6,7 @@
 // out of attempts, and its status says which. The idempotency key makes the message id, and
 // the message id is the job id: queueing the same key again adds nothing.
 import { createHash } from "node:crypto";
-import { appError } from "@emailauth/platform";
+import { appError } from "../errors.ts";
 
 export interface LoginEmail {
   messageId: string;

@@ -2,7 +2,6 @@
 // the idempotency key, so the same key always names the same email.
 import {
   type AsyncHandlers,
-  appError,
   CLIENT_APP_NAME_MAX_LENGTH,
   currentTraceparent,
   EMAIL_MAX_LENGTH,
@@ -16,6 +15,7 @@ import {
   DeliveryState as State,
 } from "@emailauth/proto/mailer";
 import { z } from "zod";
+import { appError } from "../errors.ts";
 import { type DeliveryStatusRecord, type MailQueue, messageIdFor } from "../queue/queue.ts";
 
 const NO_CONTROL = /^[^\p{Cc}]*$/u;

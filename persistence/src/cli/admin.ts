@@ -1,18 +1,18 @@
 #!/usr/bin/env node
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
 // emailauth-admin: operate client apps, users and sessions through persistence's gRPC API, and
 // make signing keys for the gateway. Run `emailauth-admin help` for the commands.
 //
 // Exit codes: 0 done; 1 refused by the service (not found, invalid, ...); 2 bad usage;
 // 69 persistence unreachable (EX_UNAVAILABLE).
-import { readFileSync, writeFileSync } from "node:fs";
-import { parseArgs } from "node:util";
+import { generateSigningJwk } from "@emailauth/gateway/signing-key";
 import {
   AppError,
   channelCredentials,
   createGrpcClient,
   createMetrics,
   createUpstream,
-  generateSigningJwk,
 } from "@emailauth/platform";
 import {
   type ClientApp,
@@ -22,6 +22,7 @@ import {
   PersistenceServiceClient,
   type Session,
 } from "@emailauth/proto/persistence";
+import { persistenceReasons } from "@emailauth/proto/reasons";
 
 const USAGE = `Usage: emailauth-admin [options] <command>
 
@@ -227,6 +228,7 @@ async function main(): Promise<void> {
   });
   const api = createUpstream(client, {
     service: "persistence",
+    reasons: persistenceReasons,
     metrics: createMetrics({ service: "admin", defaultMetrics: false }),
     deadlineMs: 3_000,
   });

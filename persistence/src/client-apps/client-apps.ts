@@ -5,13 +5,9 @@
 // Login calls read the app on every request; a short in-process cache (CLIENT_APP_CACHE_TTL)
 // saves that Redis round trip. A change made through this replica clears its cache at once;
 // other replicas see it within the TTL.
-import {
-  appError,
-  CLIENT_APP_NAME_MAX_LENGTH,
-  EMAIL_MAX_LENGTH,
-  SENDER_ADDRESS_PATTERN,
-} from "@emailauth/platform";
+import { CLIENT_APP_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SENDER_ADDRESS_PATTERN } from "@emailauth/platform";
 import { ID_PATTERNS, newApiKey, newClientAppId, sha256 } from "../crypto/ids.ts";
+import { appError } from "../errors.ts";
 import {
   type ClientAppRecord,
   type ClientAppSettingsRecord,

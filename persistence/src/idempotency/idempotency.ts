@@ -8,7 +8,8 @@
 // recorded for retries hold secrets (a code, a refresh token): they are sealed here, and
 // only here, before they reach the store.
 import { createHmac, createSecretKey, hkdfSync, type KeyObject } from "node:crypto";
-import { appError, type Sealer } from "@emailauth/platform";
+import type { Sealer } from "@emailauth/platform";
+import { appError } from "../errors.ts";
 import type { Idempotency, Store } from "../store/store.ts";
 
 /** How long the answer of an idempotent call is kept for retries. */

@@ -1,4 +1,4 @@
-import { createTestClock } from "@emailauth/platform/testing";
+import { createTestClock } from "@emailauth/devkit";
 import { describe, expect, it } from "vitest";
 import { createWindowCounter } from "./window-counter.ts";
 

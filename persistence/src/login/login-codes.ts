@@ -11,7 +11,6 @@
 //            the attempt, compare, consume or count the failure, create the user, open a
 //            session) -> the guess settled with the budgets
 // Nothing here depends on whether the email belongs to a known user: issuing never looks.
-import { appError } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import {
   ID_PATTERNS,
@@ -23,6 +22,7 @@ import {
   tagOf,
 } from "../crypto/ids.ts";
 import type { CodeMac, Peppered } from "../crypto/secrets.ts";
+import { appError } from "../errors.ts";
 import type { IdempotencyRequest, Idempotent } from "../idempotency/idempotency.ts";
 import type { GuessBudget } from "../limits/guess-budget.ts";
 import { guessWeight } from "../limits/guess-weight.ts";

@@ -1,6 +1,6 @@
 // The PersistenceService RPCs: validate the request, call the domain, map records to
-// messages. Errors are AppErrors from the catalog; the gRPC layer puts them on the wire.
-import { AppError, type AsyncHandlers, addressLimitKey, appError, audit } from "@emailauth/platform";
+// messages. Errors are AppErrors of its reasons (errors.ts); the gRPC layer puts them on the wire.
+import { AppError, type AsyncHandlers, addressLimitKey, audit } from "@emailauth/platform";
 import {
   ChallengeState,
   type ChallengeState as ChallengeStateValue,
@@ -16,6 +16,7 @@ import { z } from "zod";
 import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
 import type { PersistenceCore } from "../core.ts";
 import type { Peppered } from "../crypto/secrets.ts";
+import { appError } from "../errors.ts";
 import { ReuseDetected } from "../sessions/sessions.ts";
 import type {
   ChallengeRecord,

@@ -1,9 +1,10 @@
 // Validation of every request at persistence's edge: internal callers are trusted to be who
 // they are, not to send well-formed data. A bad field is INVALID_ARGUMENT naming the field;
 // nothing is read or written before the whole request is valid.
-import { addressLimitKey, appError, EMAIL_INPUT_MAX_LENGTH, normalizeEmail } from "@emailauth/platform";
+import { addressLimitKey, EMAIL_INPUT_MAX_LENGTH, normalizeEmail } from "@emailauth/platform";
 import { z } from "zod";
 import { ID_PATTERNS } from "../crypto/ids.ts";
+import { appError } from "../errors.ts";
 
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 

@@ -1,9 +1,10 @@
 // Sessions after login: refresh with rotating refresh tokens (a reused token revokes the
 // session), look up, list, revoke one or all. A disabled or deleted client app's refresh
 // tokens stop working.
-import { AppError, appError } from "@emailauth/platform";
+import { AppError } from "@emailauth/platform";
 import type { ClientApps } from "../client-apps/client-apps.ts";
 import { ID_PATTERNS, newRefreshToken, sha256, tagOf } from "../crypto/ids.ts";
+import { appError, reasons } from "../errors.ts";
 import type { IdempotencyRequest, Idempotent } from "../idempotency/idempotency.ts";
 import type { SessionRecord, Store } from "../store/store.ts";
 
@@ -12,7 +13,7 @@ export class ReuseDetected extends AppError {
   readonly sessionId: string;
   readonly userId: string;
   constructor(ids: { sessionId: string; userId: string }) {
-    super("REFRESH_TOKEN_REUSED");
+    super("REFRESH_TOKEN_REUSED", reasons.REFRESH_TOKEN_REUSED);
     this.sessionId = ids.sessionId;
     this.userId = ids.userId;
   }

@@ -7,6 +7,7 @@ import {
   redisCheck,
   withRedisUnavailable,
 } from "@emailauth/platform/redis";
+import { storeUnavailable } from "../errors.ts";
 import { createMemoryStore } from "./memory-store.ts";
 import { createRedisStore } from "./redis-store.ts";
 import type { LimitsBackend, Store } from "./store.ts";
@@ -31,7 +32,7 @@ export function openStore(deps: {
   }
   const client = createRedisClient({ url: deps.redisUrl, logger: deps.logger, name: "store" });
   return {
-    store: withRedisUnavailable(createRedisStore({ client, prefix: deps.prefix }), "STORE_UNAVAILABLE"),
+    store: withRedisUnavailable(createRedisStore({ client, prefix: deps.prefix }), storeUnavailable),
     limitsBackend: { kind: "redis", client, prefix: deps.prefix },
     checks: { redis: redisCheck(client) },
     client,

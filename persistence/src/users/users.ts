@@ -1,9 +1,10 @@
 // Users: found by id or by (normalised) email, and erased on request — the user record, the
 // email index, sessions and tokens, codes, counters and the email's send limits: nothing about the person
 // stays behind.
-import { appError } from "@emailauth/platform";
+
 import { ID_PATTERNS } from "../crypto/ids.ts";
 import type { Peppered } from "../crypto/secrets.ts";
+import { appError } from "../errors.ts";
 import type { Store, UserRecord } from "../store/store.ts";
 
 export interface Users {

@@ -1,6 +1,7 @@
-// The error catalog: every reason the mesh can give, once, with its status code and a safe
-// public message. Services throw `appError("REASON")`; the gRPC and Connect layers map the
-// reason to the wire. Reasons are stable API: add new ones, never change what one means.
+// The error mechanism: one error type (a stable reason, its status code, a safe message), and
+// the reasons any service may give whatever it does. Each service adds its own contract's
+// reasons with defineReasons and throws `appError("REASON")`; the gRPC and Connect layers map
+// the reason to the wire. Reasons are stable API: add new ones, never change what one means.
 
 /** gRPC status codes (Connect uses the same numbers). */
 export const Code = {
@@ -24,74 +25,32 @@ export const Code = {
 
 export type Code = (typeof Code)[keyof typeof Code];
 
-interface Entry {
+export interface ReasonEntry {
   readonly code: Code;
   /** Safe to show to anyone: no internals, no personal data. */
   readonly message: string;
 }
 
-export const catalog = {
-  // Input
+/** Reasons by name: a service's own, or a contract's (@emailauth/proto/reasons). */
+export type Reasons = Readonly<Record<string, ReasonEntry>>;
+
+/**
+ * What any service may answer: input that breaks the rules (email addresses are checked by
+ * platform's normalizeEmail everywhere), a limit on requests, outages, time, and the unexpected.
+ */
+export const platformReasons = {
   INVALID_ARGUMENT: { code: Code.InvalidArgument, message: "The request is not valid." },
   EMAIL_INVALID: { code: Code.InvalidArgument, message: "The email address is not valid." },
-  REQUEST_TOO_LARGE: {
-    code: Code.ResourceExhausted,
-    message: "The request is larger than the gateway accepts.",
-  },
-  IDEMPOTENCY_KEY_REUSED: {
-    code: Code.FailedPrecondition,
-    message: "This Idempotency-Key was already used with a different request.",
-  },
-  CLIENT_APP_SETTINGS_INVALID: {
-    code: Code.InvalidArgument,
-    message: "The client app settings are not valid.",
-  },
-  // Client apps
-  API_KEY_INVALID: { code: Code.Unauthenticated, message: "The API key is missing, unknown or revoked." },
-  CLIENT_APP_DISABLED: { code: Code.Unauthenticated, message: "The client app is disabled." },
-  CLIENT_APP_NOT_FOUND: { code: Code.NotFound, message: "No such client app." },
-  ORIGIN_NOT_ALLOWED: {
-    code: Code.PermissionDenied,
-    message: "This origin is not allowed for the client app.",
-  },
-  // Login
   RATE_LIMITED: { code: Code.ResourceExhausted, message: "Too many requests; retry later." },
-  EMAIL_LOCKED: {
-    code: Code.ResourceExhausted,
-    message: "Too many failed attempts for this email address; retry later.",
-  },
-  CODE_INVALID: { code: Code.Unauthenticated, message: "The code is wrong or no longer valid." },
-  CHALLENGE_NOT_FOUND: { code: Code.NotFound, message: "No such login." },
-  LOGIN_METHOD_NOT_ALLOWED: {
-    code: Code.FailedPrecondition,
-    message: "This login method is not enabled for the client app.",
-  },
-  // Sessions and users
-  SESSION_INVALID: { code: Code.Unauthenticated, message: "The session is not valid." },
-  REFRESH_TOKEN_REUSED: {
-    code: Code.Unauthenticated,
-    message: "The refresh token was already used; the session has been revoked.",
-  },
-  SESSION_NOT_FOUND: { code: Code.NotFound, message: "No such session." },
-  USER_NOT_FOUND: { code: Code.NotFound, message: "No such user." },
-  // Mail
-  MESSAGE_NOT_FOUND: { code: Code.NotFound, message: "No such message." },
-  // Infrastructure
-  STORE_UNAVAILABLE: { code: Code.Unavailable, message: "The store is unavailable; retry later." },
-  QUEUE_UNAVAILABLE: { code: Code.Unavailable, message: "The mail queue is unavailable; retry later." },
   UPSTREAM_UNAVAILABLE: { code: Code.Unavailable, message: "The service is unavailable; retry later." },
   DEADLINE_EXCEEDED: { code: Code.DeadlineExceeded, message: "The request took too long." },
   OVERLOADED: { code: Code.ResourceExhausted, message: "The service is overloaded; retry later." },
   CANCELED: { code: Code.Canceled, message: "The request was canceled." },
   UNIMPLEMENTED: { code: Code.Unimplemented, message: "Not implemented." },
   INTERNAL: { code: Code.Internal, message: "Internal error." },
-} as const satisfies Record<string, Entry>;
+} as const satisfies Reasons;
 
-export type Reason = keyof typeof catalog;
-
-export function isReason(value: string): value is Reason {
-  return Object.hasOwn(catalog, value);
-}
+export type PlatformReason = keyof typeof platformReasons;
 
 export interface AppErrorOptions {
   /** A more precise safe message (e.g. which field is wrong); never personal data. */
@@ -99,29 +58,58 @@ export interface AppErrorOptions {
   retryAt?: Date;
   /** The original error, for logs only: never sent. */
   cause?: unknown;
+  /**
+   * The service that answered with this error, when it was read off a failed call to it: its
+   * reason is that service's, for the caller to map before passing anything on.
+   */
+  upstream?: string;
 }
 
 /** The one error type of the mesh: a stable reason, its code, a safe message. */
-export class AppError extends Error {
-  readonly reason: Reason;
+export class AppError<R extends string = string> extends Error {
+  readonly reason: R;
   readonly code: Code;
   readonly retryAt: Date | undefined;
+  readonly upstream: string | undefined;
 
-  constructor(reason: Reason, options: AppErrorOptions = {}) {
-    super(options.message ?? catalog[reason].message, { cause: options.cause });
+  constructor(reason: R, entry: ReasonEntry, options: AppErrorOptions = {}) {
+    super(options.message ?? entry.message, { cause: options.cause });
     this.name = "AppError";
     this.reason = reason;
-    this.code = catalog[reason].code;
+    this.code = entry.code;
     this.retryAt = options.retryAt;
+    this.upstream = options.upstream;
   }
 }
 
-export function appError(reason: Reason, options?: AppErrorOptions): AppError {
-  return new AppError(reason, options);
+/** Refuses, at compile time, a service's reason that would redefine one of platform's. */
+type Own<R> = R & { readonly [K in PlatformReason]?: never };
+
+export interface ReasonSet<R extends string> {
+  /** Every reason the service may give: its own and platform's. */
+  readonly reasons: Readonly<Record<R, ReasonEntry>>;
+  appError(reason: R, options?: AppErrorOptions): AppError<R>;
+  isReason(value: string): value is R;
 }
+
+/** A service's reasons (its contract's) with platform's, and the error constructor typed by them. */
+export function defineReasons<const R extends Reasons>(
+  own: Own<R>,
+): ReasonSet<(keyof R & string) | PlatformReason> {
+  type All = (keyof R & string) | PlatformReason;
+  const reasons = { ...platformReasons, ...own } as unknown as Record<All, ReasonEntry>;
+  return {
+    reasons,
+    appError: (reason, options) => new AppError(reason, reasons[reason], options),
+    isReason: (value): value is All => Object.hasOwn(reasons, value),
+  };
+}
+
+/** Platform's own reasons, for the code that serves and calls any service. */
+export const { appError } = defineReasons<Record<never, ReasonEntry>>({});
 
 /** Anything thrown becomes an AppError; unexpected errors become INTERNAL, kept as the cause. */
 export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
-  return new AppError("INTERNAL", { cause: err });
+  return appError("INTERNAL", { cause: err });
 }

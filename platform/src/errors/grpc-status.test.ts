@@ -16,7 +16,7 @@ describe("gRPC error mapping", () => {
     const retryAt = new Date("2030-01-01T00:00:30.000Z");
     const wire = toGrpcError(appError("RATE_LIMITED", { retryAt }));
     expect(wire.code).toBe(status.RESOURCE_EXHAUSTED);
-    const back = fromGrpcError(asServiceError(wire));
+    const back = fromGrpcError(asServiceError(wire), {}, "test");
     expect(back.reason).toBe("RATE_LIMITED");
     expect(back.retryAt?.toISOString()).toBe(retryAt.toISOString());
   });
@@ -27,7 +27,7 @@ describe("gRPC error mapping", () => {
       details: "No connection established",
       metadata: new Metadata(),
     });
-    expect(fromGrpcError(err).reason).toBe("UPSTREAM_UNAVAILABLE");
+    expect(fromGrpcError(err, {}, "test").reason).toBe("UPSTREAM_UNAVAILABLE");
   });
 
   it("turns unexpected errors into INTERNAL and keeps the original only as the cause", () => {

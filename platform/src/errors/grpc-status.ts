@@ -4,7 +4,7 @@
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { ErrorDetail } from "@emailauth/proto/common";
 import { Metadata, type ServiceError, status } from "@grpc/grpc-js";
-import { AppError, catalog, isReason, type Reason } from "./catalog.ts";
+import { AppError, type PlatformReason, platformReasons, type ReasonEntry, type Reasons } from "./catalog.ts";
 
 const DETAILS_KEY = "grpc-status-details-bin";
 const DETAIL_TYPE_URL = "type.googleapis.com/emailauth.common.v1.ErrorDetail";
@@ -55,34 +55,46 @@ export function toGrpcError(err: AppError): GrpcErrorPayload {
   return { code: err.code, details: err.message, metadata };
 }
 
+function entryOf(reason: string, reasons: Reasons): ReasonEntry | undefined {
+  if (Object.hasOwn(reasons, reason)) return reasons[reason];
+  return Object.hasOwn(platformReasons, reason) ? platformReasons[reason as PlatformReason] : undefined;
+}
+
 /**
- * Reads the reason of a failed gRPC call. Calls that failed without one (the peer is down,
- * the deadline passed, the call was cancelled) get a reason from their status code.
+ * Reads the reason of a failed call to `upstream`, whose contract gives `reasons` (platform's
+ * are known anyway). Calls that failed without one (the peer is down, the deadline passed, the
+ * call was cancelled) get a reason from their status code.
  */
-export function fromGrpcError(err: ServiceError): AppError {
+export function fromGrpcError(err: ServiceError, reasons: Reasons, upstream: string): AppError {
   const raw = err.metadata?.get(DETAILS_KEY)[0];
   const detail = raw instanceof Buffer ? decodeDetail(raw) : undefined;
-  if (detail && isReason(detail.reason)) return fromErrorDetail(detail, err);
-  const byCode: Partial<Record<number, Reason>> = {
+  if (detail && entryOf(detail.reason, reasons)) return fromErrorDetail(detail, reasons, upstream, err);
+  const byCode: Partial<Record<number, PlatformReason>> = {
     [status.UNAVAILABLE]: "UPSTREAM_UNAVAILABLE",
     [status.DEADLINE_EXCEEDED]: "DEADLINE_EXCEEDED",
     [status.CANCELLED]: "CANCELED",
     [status.UNIMPLEMENTED]: "UNIMPLEMENTED",
     [status.RESOURCE_EXHAUSTED]: "OVERLOADED",
   };
-  return new AppError(byCode[err.code] ?? "INTERNAL", { cause: err });
+  const reason = byCode[err.code] ?? "INTERNAL";
+  return new AppError(reason, platformReasons[reason], { cause: err, upstream });
 }
 
-/** The AppError an ErrorDetail stands for (a batch item's error); INTERNAL for an unknown reason. */
-export function fromErrorDetail(detail: ErrorDetail, cause?: unknown): AppError {
-  if (!isReason(detail.reason)) return new AppError("INTERNAL", { cause });
-  return new AppError(detail.reason, {
-    message: catalog[detail.reason].message,
+/**
+ * The AppError an ErrorDetail from `upstream` stands for (a failed call, or a batch item's
+ * error), with the message its reason has; INTERNAL for a reason its contract does not give.
+ */
+export function fromErrorDetail(
+  detail: ErrorDetail,
+  reasons: Reasons,
+  upstream: string,
+  cause?: unknown,
+): AppError {
+  const entry = entryOf(detail.reason, reasons);
+  if (!entry) return new AppError("INTERNAL", platformReasons.INTERNAL, { cause, upstream });
+  return new AppError(detail.reason, entry, {
     ...(detail.retryAt && { retryAt: detail.retryAt }),
     cause,
+    upstream,
   });
-}
-
-export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number" && "metadata" in err;
 }

@@ -1,4 +1,4 @@
-// Serves a batch method (IssueLoginCodes: many IssueLoginCode requests in one call) with the
+// Serves a batch method (SendNotes: many SendNote requests in one call) with the
 // unary method's own handler, run for every request at once. Each request is exactly the unary
 // call it stands for: same validation, rules, atomicity and idempotency, its own request id in
 // the logs, its own metrics under the unary method's name, and its own result. Running them
@@ -32,7 +32,7 @@ export interface BatchResult<Res> {
 }
 
 export function serveBatch<Req, Res>(
-  /** The unary method's name, for metrics and logs ("IssueLoginCode"). */
+  /** The unary method's name, for metrics and logs ("SendNote"). */
   method: string,
   unary: AsyncUnary<Req, Res>,
   deps: HandlerDeps,

@@ -21,8 +21,8 @@ import {
   type ServiceError,
 } from "@grpc/grpc-js";
 import { context, propagation, type SpanContext } from "@opentelemetry/api";
-import { AppError } from "../errors/catalog.ts";
-import { fromGrpcError } from "../errors/grpc-status.ts";
+import { AppError, appError, type Reasons } from "../errors/catalog.ts";
+import { fromErrorDetail, fromGrpcError } from "../errors/grpc-status.ts";
 import { codeName, type Metrics } from "../metrics/metrics.ts";
 import { endSpan, metadataSetter, SpanKind, trace, tracing } from "../tracing/tracing.ts";
 import { REQUEST_ID_KEY } from "./handlers.ts";
@@ -122,12 +122,19 @@ export interface Upstream<C> {
    * is restarting is waited for (waitForReady) during that second.
    */
   reachable(): boolean;
+  /** The AppError a batch item's error from this upstream stands for (see coalescer.ts). */
+  decodeError(detail: { reason: string; retryAt?: Date | undefined }): AppError;
   close(): void;
 }
 
 export interface UpstreamDeps {
-  /** The service's name in metrics ("persistence"). */
+  /** The called service's name, in metrics and spans (e.g. "billing"). */
   service: string;
+  /**
+   * The reasons its contract gives (@emailauth/proto/reasons): its errors come back with them,
+   * and with platform's; any other reason becomes INTERNAL.
+   */
+  reasons: Reasons;
   metrics: Metrics;
   /** Each call's deadline, all attempts included. */
   deadlineMs: number;
@@ -189,7 +196,7 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
     };
     return new Promise((resolve, reject) => {
       if (options.signal?.aborted) {
-        reject(new AppError("CANCELED"));
+        reject(appError("CANCELED"));
         return;
       }
       const fn = client[method] as unknown as UnaryMethod<
@@ -200,7 +207,7 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
         options.signal?.removeEventListener("abort", onAbort);
         if (err) {
           observe(err.code);
-          reject(fromGrpcError(err));
+          reject(fromGrpcError(err, deps.reasons, deps.service));
         } else {
           observe(0);
           resolve(response);
@@ -230,6 +237,7 @@ export function createUpstream<C extends Client>(client: C, deps: UpstreamDeps):
         }
       }
     },
+    decodeError: (detail) => fromErrorDetail(detail, deps.reasons, deps.service),
     reachable() {
       return failingSince === undefined || Date.now() - failingSince < UNREACHABLE_AFTER_MS;
     },

@@ -2,6 +2,7 @@
 // first request's trace): each request's trace shows the upstream work done for it.
 import { context, trace } from "@opentelemetry/api";
 import { expect, it } from "vitest";
+import { fromErrorDetail } from "../errors/grpc-status.ts";
 import { startTracing, tracing } from "../tracing/tracing.ts";
 import type { BatchRequest } from "./batch-handler.ts";
 import type { CallOptionsLite } from "./client.ts";
@@ -18,6 +19,7 @@ it("links the batch call to each request's span", async () => {
       seen.push(options);
       return { results: batch.requests.map((r) => ({ response: r })) };
     },
+    decodeError: (error) => fromErrorDetail(error, {}, "test"),
     deadlineMs: 5_000,
     maxBatch: 10,
   });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { AppError } from "../errors/catalog.ts";
+import { AppError, appError } from "../errors/catalog.ts";
+import { fromErrorDetail } from "../errors/grpc-status.ts";
 import type { BatchRequest, BatchResult } from "./batch-handler.ts";
 import { createCoalescer } from "./coalescer.ts";
 
 // The coalescer's own logic, over a fake upstream (the batch paths over real gRPC and Redis are
-// in persistence/test/service.grpc.test.ts and the store contract; the whole mesh in test/).
+// tested by the services that serve batch methods; the whole mesh in test/).
 function harness(answer: (request: string) => BatchResult<string> = (r) => ({ response: `ok:${r}` })) {
   const calls: { kind: "one" | "many"; requests: string[]; requestIds?: string[]; deadlineMs?: number }[] =
     [];
@@ -16,7 +17,7 @@ function harness(answer: (request: string) => BatchResult<string> = (r) => ({ re
       await hold;
       if (fail) throw fail;
       const r = answer(request);
-      if (r.error) throw new AppError(r.error.reason as "RATE_LIMITED");
+      if (r.error) throw appError(r.error.reason as "RATE_LIMITED");
       return r.response as string;
     },
     async many(batch: BatchRequest<string>, options) {
@@ -30,6 +31,7 @@ function harness(answer: (request: string) => BatchResult<string> = (r) => ({ re
       if (fail) throw fail;
       return { results: batch.requests.map(answer) };
     },
+    decodeError: (error) => fromErrorDetail(error, {}, "test"),
     deadlineMs: 5_000,
     maxBatch: 3,
   });
@@ -81,7 +83,7 @@ describe("the coalescer", () => {
 
   it("fails every request of a batch that fails as a whole, with that error", async () => {
     const h = harness();
-    h.failWith(new AppError("UPSTREAM_UNAVAILABLE"));
+    h.failWith(appError("UPSTREAM_UNAVAILABLE"));
     const results = await Promise.allSettled([h.call("a"), h.call("b")]);
     expect(results.map((r) => (r.status === "rejected" ? (r.reason as AppError).reason : r.value))).toEqual([
       "UPSTREAM_UNAVAILABLE",

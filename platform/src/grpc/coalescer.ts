@@ -1,5 +1,5 @@
 // Coalescing: calls to one upstream method made in the same turn of the event loop go out as
-// one call of its batch method (IssueLoginCode → IssueLoginCodes), so that a grpc-js call's
+// one call of its batch method (SendNote → SendNotes), so that a grpc-js call's
 // fixed cost (~100-200 µs of CPU at each end, and a turn of each event loop) is paid once per
 // batch instead of once per request. The batch leaves on the next turn (setImmediate), never
 // on a timer: a request alone does not wait for company, and goes out as the unary call it is.
@@ -10,8 +10,7 @@
 // DEADLINE_EXCEEDED at its own time, whatever the batch does; like a unary call whose answer
 // is abandoned, the work may still be done upstream, which idempotency keys make safe).
 import { context, type SpanContext } from "@opentelemetry/api";
-import { AppError, appError } from "../errors/catalog.ts";
-import { fromErrorDetail } from "../errors/grpc-status.ts";
+import { type AppError, appError } from "../errors/catalog.ts";
 import { trace, tracing } from "../tracing/tracing.ts";
 import type { BatchRequest, BatchResult } from "./batch-handler.ts";
 import type { CallOptionsLite, Upstream } from "./client.ts";
@@ -21,6 +20,8 @@ export interface CoalescerDeps<Req, Res> {
   one(request: Req, options: CallOptionsLite): Promise<Res>;
   /** Several in one call of the batch method; a result per request, in order. */
   many(batch: BatchRequest<Req>, options: CallOptionsLite): Promise<{ results: BatchResult<Res>[] }>;
+  /** The AppError a request's error in a batch answer stands for (the upstream's reasons). */
+  decodeError(error: NonNullable<BatchResult<Res>["error"]>): AppError;
   /** The deadline of a request that gives none. */
   deadlineMs: number;
   /** The most requests in one batch call (the server's limit). */
@@ -93,7 +94,7 @@ export function createCoalescer<Req, Res>(
           live.forEach((item, i) => {
             const result = results[i];
             if (result?.response) item.resolve(result.response);
-            else if (result?.error) item.reject(fromErrorDetail(result.error));
+            else if (result?.error) item.reject(deps.decodeError(result.error));
             else
               item.reject(appError("INTERNAL", { message: "a batch answer without this request's result" }));
           });
@@ -113,7 +114,7 @@ export function createCoalescer<Req, Res>(
   return (request, options = {}) =>
     new Promise<Res>((resolve, reject) => {
       if (options.signal?.aborted) {
-        reject(new AppError("CANCELED"));
+        reject(appError("CANCELED"));
         return;
       }
       const item: Pending<Req, Res> = {
@@ -135,7 +136,7 @@ export function createCoalescer<Req, Res>(
           reject(err);
         },
       };
-      const onAbort = () => item.reject(new AppError("CANCELED"));
+      const onAbort = () => item.reject(appError("CANCELED"));
       options.signal?.addEventListener("abort", onAbort, { once: true });
       if (pending.length === 0) setImmediate(flush);
       pending.push(item);
@@ -144,7 +145,7 @@ export function createCoalescer<Req, Res>(
 
 /**
  * An upstream whose `call` coalesces the given methods into their batch methods (client method
- * names: { issueLoginCode: "issueLoginCodes" }); every other method is called as before.
+ * names: { sendNote: "sendNotes" }); every other method is called as before.
  */
 export function withCoalescing<C>(
   upstream: Upstream<C>,
@@ -160,6 +161,7 @@ export function withCoalescing<C>(
       createCoalescer<unknown, unknown>({
         one: (request, opts) => call(method, request, opts),
         many: (batch, opts) => call(batchMethod, batch, opts) as Promise<{ results: BatchResult<unknown>[] }>,
+        decodeError: (error) => upstream.decodeError(error),
         deadlineMs: options.deadlineMs,
         maxBatch: options.maxBatch,
         ...(options.onSend && { onSend: (size: number) => options.onSend?.(method, size) }),

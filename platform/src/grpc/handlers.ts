@@ -1,6 +1,6 @@
 // Turns async handlers `(request, ctx) => Promise<response>` into grpc-js unary handlers, with
 // the cross-cutting work done once: request id, per-call logger, cancellation as an
-// AbortSignal, deadline, errors mapped through the catalog, metrics, and a log line.
+// AbortSignal, deadline, errors mapped by their reason, metrics, and a log line.
 import { randomUUID } from "node:crypto";
 import type {
   handleUnaryCall,
@@ -22,7 +22,7 @@ export const BATCH = Symbol("batch");
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export interface CallContext {
-  /** Carried from the gateway through every service; on every log line of the call. */
+  /** Carried from the public edge through every service; on every log line of the call. */
   readonly requestId: string;
   readonly logger: Logger;
   /** Aborted when the caller cancels or the deadline passes. */

@@ -20,7 +20,7 @@ export const HEALTH_SERVICE = "grpc.health.v1.Health";
 export const REFLECTION_SERVICE = "grpc.reflection.v1.ServerReflection";
 
 export interface ServiceBinding {
-  /** Fully-qualified name, e.g. "emailauth.persistence.v1.PersistenceService". */
+  /** Fully-qualified name, e.g. "grpc.health.v1.Health". */
   name: string;
   definition: ServiceDefinition;
   implementation: UntypedServiceImplementation;

@@ -1,6 +1,6 @@
 // What an internal service runs: its gRPC server (with health and reflection) and an HTTP
-// server for /healthz, /readyz, /metrics (and any extra routes, such as the mailer's
-// development inbox), with readiness from real checks driving both. Built by the service's
+// server for /healthz, /readyz, /metrics (and any extra routes the service adds, such as a
+// development page), with readiness from real checks driving both. Built by the service's
 // createServer(deps); started by its main.ts.
 import type { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "../log/logger.ts";

@@ -35,7 +35,7 @@ export const AUDIT_EVENTS = [
   "client_app.disabled",
   "client_app.enabled",
   "client_app.deleted",
-  /** The gateway loaded its signing keys (at start-up: a rotation shows as a new active kid). */
+  /** Signing keys were loaded (at start-up: a rotation shows as a new active kid). */
   "signing_keys.loaded",
 ] as const;
 

@@ -1,5 +1,5 @@
+import { createLogSink } from "@emailauth/devkit";
 import { describe, expect, it } from "vitest";
-import { createLogSink } from "../process/log-sink.ts";
 import { createLogger } from "./logger.ts";
 import { CENSORED, maskEmail, scrubText } from "./scrub.ts";
 

@@ -19,8 +19,8 @@ export interface LoggerDeps {
   destination?: DestinationStream;
 }
 
-// An error's `code` names what went wrong (ECONNREFUSED, ERR_STREAM_DESTROYED, nodemailer's
-// EAUTH) and operators need it: kept when it has that shape, censored otherwise like every
+// An error's `code` names what went wrong (ECONNREFUSED, ERR_STREAM_DESTROYED, an SMTP
+// client's EAUTH) and operators need it: kept when it has that shape, censored otherwise like every
 // other `code` field (no code path puts a one-time code on an Error; a digit code would still
 // be censored if one did).
 const ERROR_CODE = /^(?:ERR_[A-Z0-9_]+|E[A-Z_]{3,20})$/;

@@ -1,5 +1,5 @@
-// @emailauth/platform/redis: Redis clients, for the services that use Redis (persistence,
-// the mailer's queue). Apart from the main entry so that others do not load ioredis.
+// @emailauth/platform/redis: Redis clients, for the services that use Redis (a store, a
+// queue). Apart from the main entry so that others do not load ioredis.
 export {
   closeRedisClient,
   createRedisClient,

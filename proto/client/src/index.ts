@@ -55,6 +55,7 @@ export type ErrorReason =
   | "EMAIL_INVALID"
   | "API_KEY_INVALID"
   | "ORIGIN_NOT_ALLOWED"
+  | "LOGIN_METHOD_NOT_ALLOWED"
   | "RATE_LIMITED"
   | "EMAIL_LOCKED"
   | "CODE_INVALID"

@@ -23,8 +23,9 @@ export const file_emailauth_common_v1_error_detail: GenFile = /*@__PURE__*/
  *   message packed in a `google.protobuf.Any`.
  * - Connect (the gateway's JSON API): in the error's `details` list.
  *
- * The reasons and the status codes they map to are listed once, in the README's
- * "Errors" section, and in `platform/src/errors/catalog.ts`.
+ * The reasons and the status codes they map to are listed once per contract, in
+ * `proto/src/reasons.ts`, with those every service may give in `platform/src/errors/catalog.ts`;
+ * the public ones also in the README's "Errors" section.
  *
  * @generated from message emailauth.common.v1.ErrorDetail
  */

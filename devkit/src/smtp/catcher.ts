@@ -1,6 +1,6 @@
 // An SMTP server that catches every email instead of delivering it (npm `smtp-server`, a real
-// SMTP implementation), parsed with `mailparser`. It is the mailer's development inbox and
-// the tests' SMTP sink; tests add scripted replies (4xx/5xx, holding a reply) through `reply`.
+// SMTP implementation), parsed with `mailparser`: a development inbox, and the tests' SMTP sink
+// (tests add scripted replies, 4xx/5xx or a held reply, through `reply`).
 import { EventEmitter, once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { type ParsedMail, simpleParser } from "mailparser";

@@ -1,4 +1,4 @@
-import { createSmtpCatcher, type SmtpCatcher, type SmtpCatcherOptions } from "../smtp/catcher.ts";
+import { createSmtpCatcher, type SmtpCatcher, type SmtpCatcherOptions } from "./catcher.ts";
 
 /** A real SMTP server on loopback (a free port unless one is given) that keeps what it receives. */
 export async function startSmtpSink(options: SmtpCatcherOptions = {}, port = 0): Promise<SmtpCatcher> {

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { freePort } from "../process/ports.ts";
+import { freePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
 const run = promisify(execFile);

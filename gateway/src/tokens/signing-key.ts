@@ -1,5 +1,7 @@
-// A new Ed25519 signing key as a private JWK, for the gateway's key file
-// (`emailauth-admin keys generate`) and its development key.
+// A new Ed25519 signing key as a private JWK: an entry of the gateway's key file
+// (JWT_PRIVATE_JWKS_FILE, made by `emailauth-admin keys generate`), or its ephemeral development
+// key. Its own face (@emailauth/gateway/signing-key) so that the admin CLI and the tests make
+// keys without loading the gateway.
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 
 export interface PrivateJwk {

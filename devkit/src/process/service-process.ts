@@ -1,25 +1,21 @@
-// Runs a service's main.ts as a separate Node process, the way it runs in production, and
-// waits for its "listening" log line to learn the ports it bound (port 0 picks free ones).
-// Output goes to a log sink (for assertions, or to be echoed by `npm start`).
+// Runs a Node program (a service's main.ts, a benchmark's helper) as a separate process, the
+// way it runs in production, and waits for its "listening" log line to learn the ports it
+// bound (port 0 picks free ones). Output goes to a log sink (for assertions, or echoed by
+// `npm start`), or to a file for a long run. The caller says which file to run: the launcher
+// knows no program of the repository.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
-import { STOP_WITH_PARENT } from "../lifecycle.ts";
+import { createWriteStream } from "node:fs";
+import { STOP_WITH_PARENT } from "@emailauth/platform";
 import { createLogSink, type LogSink } from "./log-sink.ts";
 
-const repoRoot = join(import.meta.dirname, "..", "..", "..");
-
-/**
- * A service of the repository, by its folder: its entry is `<name>/src/main.ts` unless
- * `entry` says otherwise. The platform knows the convention, not the services.
- */
-export type ServiceName = string;
-
 export interface ServiceProcess {
-  readonly name: ServiceName;
+  /** The label given to spawnService (in messages and for the caller's bookkeeping). */
+  readonly name: string;
   readonly child: ChildProcess;
   /** Fields of the "listening" line: e.g. grpcPort, httpPort. */
   readonly ports: Readonly<Record<string, number>>;
+  /** What the process printed; with `logFile`, only up to its "listening" line. */
   readonly logs: LogSink;
   /** Resolves with the exit code (or signal) when the process ends. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -29,22 +25,33 @@ export interface ServiceProcess {
 }
 
 export interface SpawnOptions {
-  /** The service's entry file; by default `<name>/src/main.ts` in the repository. */
-  entry?: string;
+  /** A label for messages (default: the entry). */
+  name?: string;
+  /** Node's own flags, before the entry (e.g. --cpu-prof). */
+  execArgv?: string[];
+  /** The working directory (default: ours); a relative entry is resolved from it. */
+  cwd?: string;
   /** The child's whole environment is this, plus PATH and HOME (nothing else leaks in). */
   env?: Record<string, string>;
   logs?: LogSink;
   /** Sees each line the process prints (e.g. to echo it), when no `logs` sink is given. */
   onLine?: (line: string) => void;
+  /**
+   * Every byte the process prints goes to this file, and nothing past the "listening" line is
+   * kept in memory: for runs that print more than a test could hold (the benchmark).
+   */
+  logFile?: string;
   /** Resolve once the process exits instead of waiting for "listening" (for start-up failures). */
   expectExit?: boolean;
   timeoutMs?: number;
 }
 
-export async function spawnService(name: ServiceName, options: SpawnOptions = {}): Promise<ServiceProcess> {
+/** Starts `node <execArgv> <entry>`; resolves once it logged "listening" (or exited, if `expectExit`). */
+export async function spawnService(entry: string, options: SpawnOptions = {}): Promise<ServiceProcess> {
+  const name = options.name ?? entry;
   const logs = options.logs ?? createLogSink(options.onLine ? { onLine: options.onLine } : {});
-  const child = spawn(process.execPath, [options.entry ?? join(repoRoot, name, "src", "main.ts")], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), entry], {
+    ...(options.cwd && { cwd: options.cwd }),
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "",
@@ -55,8 +62,15 @@ export async function spawnService(name: ServiceName, options: SpawnOptions = {}
     // Our end of its stdin stays open while we live: when we go, the service stops too.
     stdio: ["pipe", "pipe", "pipe"],
   });
-  child.stdout?.on("data", (c: Buffer) => logs.write(c));
-  child.stderr?.on("data", (c: Buffer) => logs.write(c));
+  const feed = (c: Buffer) => logs.write(c);
+  child.stdout?.on("data", feed);
+  child.stderr?.on("data", feed);
+  if (options.logFile) {
+    const file = createWriteStream(options.logFile);
+    child.stdout?.pipe(file, { end: false });
+    child.stderr?.pipe(file, { end: false });
+    child.once("close", () => file.end());
+  }
   const exited = once(child, "exit").then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
@@ -86,6 +100,11 @@ export async function spawnService(name: ServiceName, options: SpawnOptions = {}
       );
     }),
   ]);
+  if (options.logFile) {
+    // From here on the file has it all.
+    child.stdout?.off("data", feed);
+    child.stderr?.off("data", feed);
+  }
   const ports: Record<string, number> = {};
   for (const [k, v] of Object.entries(result)) if (k.endsWith("Port") && typeof v === "number") ports[k] = v;
   return handle(ports);
