@@ -214,6 +214,28 @@ describe("magic links", () => {
     ).toBe(200);
   });
 
+  it("expires the link with the code, on the real clock", { timeout: 120_000 }, async () => {
+    // The shortest lifetime an app may set; waited out for real (this file runs beside others).
+    const brief = await mesh.createApp({ loginMethods: [CODE, LINK], linkUrl: LINK_URL, codeTtlSeconds: 60 });
+    secrets.add(brief.apiKey);
+    const login = await startLogin(brief);
+    const started = Date.now();
+    const status = await call(brief, "GetLoginStatus", { challengeId: login.challengeId });
+    const expiresAt = Date.parse(status.body.expiresAt as string);
+    expect(expiresAt - started).toBeLessThanOrEqual(60_000);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 500));
+    const late = await call(brief, "VerifyLogin", {
+      challengeId: login.challengeId,
+      linkToken: login.linkToken,
+    });
+    expect([late.status, reasonOf(late.body)]).toEqual([401, "CODE_INVALID"]);
+    const code = await call(brief, "VerifyLogin", { challengeId: login.challengeId, code: login.code });
+    expect([code.status, reasonOf(code.body)]).toEqual([401, "CODE_INVALID"]);
+    expect((await call(brief, "GetLoginStatus", { challengeId: login.challengeId })).body.loginState).toBe(
+      "LOGIN_STATE_EXPIRED",
+    );
+  });
+
   it("never logs a link token, a code or a token", () => {
     const text = mesh.allLogs();
     expect(text).toContain('"method":"link"');

@@ -61,6 +61,8 @@ export interface Mesh {
     displayName?: string;
     allowedOrigins?: string[];
     loginMethods?: LoginMethod[];
+    /** 60 to 600; 600 when not given. */
+    codeTtlSeconds?: number;
     linkUrl?: string;
   }): Promise<{ appId: string; apiKey: string }>;
   /** The code in the newest email to this address. */
@@ -184,7 +186,7 @@ export async function startMesh(options: MeshOptions = {}): Promise<Mesh> {
           senderAddress: "",
           codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
           codeLength: 6,
-          codeTtlSeconds: 600,
+          codeTtlSeconds: settings.codeTtlSeconds ?? 600,
           allowedOrigins: settings.allowedOrigins ?? [],
           sendsPerMinute: 0,
           loginMethods: settings.loginMethods ?? [],
