@@ -50,6 +50,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const IDLE_SECONDS = 5;
 /** BENCH_NO_COALESCING=1: the gateway sends every upstream call alone (UPSTREAM_BATCH_MAX=1), for A/B runs. */
 const NO_COALESCING = process.env.BENCH_NO_COALESCING === "1";
+// BENCH_MAIL_WORKERS=2: more mailer processes (delivery workers on the same durable queue, as
+// replicas would be) join before the mail phase; the gateway keeps calling the first.
+const MAIL_WORKERS = Math.max(1, Number(process.env.BENCH_MAIL_WORKERS ?? 1));
 /** BENCH_TRACE_RATIO=0.1: tracing on at that sampling ratio, for A/B runs (see below). */
 const TRACE_RATIO =
   process.env.BENCH_TRACE_RATIO === undefined ? undefined : Number(process.env.BENCH_TRACE_RATIO);
@@ -138,6 +141,12 @@ function snapshot() {
   };
 }
 type Snapshot = ReturnType<typeof snapshot>;
+/** CPU microseconds per request (or email), per process, between two snapshots. */
+function perRequestCpuUs(a: Snapshot, b: Snapshot, requests: number) {
+  return Object.fromEntries(
+    Object.keys(b.procs).map((k) => [k, round((((b.procs[k] ?? 0) - (a.procs[k] ?? 0)) * 1e6) / requests)]),
+  );
+}
 function cpuBetween(a: Snapshot, b: Snapshot) {
   const seconds = (b.at - a.at) / 1000;
   const per = Object.fromEntries(
@@ -291,6 +300,15 @@ async function main() {
     };
   }
   const common = { EMAILAUTH_MODE: "production", GRPC_ALLOW_PLAINTEXT: "true", LOG_LEVEL: "info", ...otel };
+  const mailerEnv = {
+    ...common,
+    REDIS_URL: redisUrl,
+    MAILER_PORT: "0",
+    MAILER_HTTP_PORT: "0",
+    SMTP_URL: `smtp://127.0.0.1:${sink.ports.smtpPort}?ignoreTLS=true`,
+    MAILER_QUEUE_KEYS: randomBytes(32).toString("base64url"),
+    MAILER_FROM: "Sign-in <no-reply@bench.example>",
+  };
   const [persistence, mailer] = await Promise.all([
     startProcess("persistence", "persistence/src/main.ts", {
       ...common,
@@ -302,15 +320,7 @@ async function main() {
       LIMIT_APP_SENDS_PER_MINUTE: "1000000",
       LIMIT_GLOBAL_SENDS_PER_MINUTE: "100000000",
     }),
-    startProcess("mailer", "mailer/src/main.ts", {
-      ...common,
-      REDIS_URL: redisUrl,
-      MAILER_PORT: "0",
-      MAILER_HTTP_PORT: "0",
-      SMTP_URL: `smtp://127.0.0.1:${sink.ports.smtpPort}?ignoreTLS=true`,
-      MAILER_QUEUE_KEYS: randomBytes(32).toString("base64url"),
-      MAILER_FROM: "Sign-in <no-reply@bench.example>",
-    }),
+    startProcess("mailer", "mailer/src/main.ts", mailerEnv),
   ]);
   const gatewayPort = await freePort();
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
@@ -418,6 +428,7 @@ async function main() {
   }
 
   // 4. Mail: the backlog drains.
+  for (let i = 2; i <= MAIL_WORKERS; i++) await startProcess(`mailer-${i}`, "mailer/src/main.ts", mailerEnv);
   const backlog = await mailQueue.getWaitingCount();
   const before = await sinkCount();
   const m0 = snapshot();
@@ -427,7 +438,17 @@ async function main() {
   const stats = await sinkStats(sink.ports.httpPort as number);
   const drainSeconds = (m1.at - m0.at) / 1000;
   const mailRate = round(backlog / drainSeconds);
-  say(`mail: ${backlog} queued emails delivered in ${round(drainSeconds, 1)} s: ${mailRate} emails/s`);
+  say(
+    `mail: ${backlog} queued emails delivered in ${round(drainSeconds, 1)} s: ${mailRate} emails/s (${MAIL_WORKERS} mailer process${MAIL_WORKERS > 1 ? "es" : ""})`,
+  );
+  if (process.env.BENCH_ONLY === "mail") {
+    say(`peak RSS (MB): ${JSON.stringify(peakRss())}`);
+    say(`CPU during the mail phase (cores): ${JSON.stringify(cpuBetween(m0, m1))}`);
+    say(`CPU per email (µs): ${JSON.stringify(perRequestCpuUs(m0, m1, backlog))}`);
+    await mailQueue.close();
+    queueConnection.disconnect();
+    return;
+  }
 
   // 5. VerifyLogin, with the codes the sink received (each used once).
   let codes = (await (await fetch(`http://127.0.0.1:${sink.ports.httpPort}/codes`)).json()) as [
@@ -567,10 +588,6 @@ async function main() {
 
   // 6. Figures.
   const peak = peakRss();
-  const perRequestCpuUs = (a: Snapshot, b: Snapshot, requests: number) =>
-    Object.fromEntries(
-      Object.keys(b.procs).map((k) => [k, round((((b.procs[k] ?? 0) - (a.procs[k] ?? 0)) * 1e6) / requests)]),
-    );
   const result = {
     date: new Date().toISOString(),
     machine: {
@@ -586,6 +603,7 @@ async function main() {
       warmupSeconds: WARMUP,
       nodeFlags: NODE_FLAGS,
       coalescing: !NO_COALESCING,
+      mailWorkers: MAIL_WORKERS,
     },
     ceilings: {
       nodeHttpRps: rps(helloResult),
