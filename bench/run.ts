@@ -87,7 +87,8 @@ const NODE_FLAGS =
   /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1] ??
   "";
 
-const isService = (name: string) => ["persistence", "mailer", "gateway"].includes(name);
+// "mailer-2" and the like are services too (extra workers).
+const isService = (name: string) => /^(persistence|mailer|gateway)(-\d+)?$/.test(name);
 
 /** Runs `entry` (relative to the repository) with devkit's launcher, its output to the run's folder. */
 async function startProcess(name: string, entry: string, env: Record<string, string>) {
