@@ -1,6 +1,5 @@
 // The gateway's composition root: the only file that reads the environment and listens.
 import {
-  audit,
   createHttpServer,
   createLogger,
   createMetrics,
@@ -10,6 +9,7 @@ import {
   startTracing,
   tlsFilesFrom,
 } from "@emailauth/platform";
+import { audit } from "./audit.ts";
 import { createAuthService } from "./auth/auth-service.ts";
 import { createClientAppAuthenticator } from "./auth/client-app-auth.ts";
 import { gatewayConfig } from "./config.ts";

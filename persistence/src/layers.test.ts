@@ -7,7 +7,7 @@ import { join, relative, sep } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const LAYERS: readonly (readonly string[])[] = [
-  ["errors.ts"],
+  ["errors.ts", "audit.ts"],
   ["crypto"],
   ["store"],
   ["limits", "idempotency", "client-apps", "users"],

@@ -70,7 +70,7 @@ export {
   type ServiceHostDeps,
 } from "./grpc/service-host.ts";
 export { loadOrExit, type Running, runService, STOP_WITH_PARENT } from "./lifecycle.ts";
-export { AUDIT_EVENTS, type AuditEvent, type AuditFields, audit } from "./log/audit.ts";
+export { type Audit, type AuditFields, defineAudit } from "./log/audit.ts";
 export { createLogger, type Logger } from "./log/logger.ts";
 export { CENSORED, maskEmail, SECRET_FIELDS, scrubText, scrubValue } from "./log/scrub.ts";
 export { Counter, codeName, createMetrics, Gauge, Histogram, type Metrics } from "./metrics/metrics.ts";

@@ -1,6 +1,6 @@
 // The PersistenceService RPCs: validate the request, call the domain, map records to
 // messages. Errors are AppErrors of its reasons (errors.ts); the gRPC layer puts them on the wire.
-import { AppError, type AsyncHandlers, addressLimitKey, audit } from "@emailauth/platform";
+import { AppError, type AsyncHandlers, addressLimitKey } from "@emailauth/platform";
 import {
   ChallengeState,
   type ChallengeState as ChallengeStateValue,
@@ -13,6 +13,7 @@ import {
   type User,
 } from "@emailauth/proto/persistence";
 import { z } from "zod";
+import { audit } from "../audit.ts";
 import type { ClientAppSettingsInput } from "../client-apps/client-apps.ts";
 import type { PersistenceCore } from "../core.ts";
 import type { Peppered } from "../crypto/secrets.ts";
