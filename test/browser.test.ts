@@ -75,24 +75,30 @@ afterAll(async () => {
   }
 });
 
+/** What `npm start` printed: where things are. */
+const printed = (label: RegExp) => label.exec(output)?.[1] ?? "";
+
+/** A person asks the demo app to sign them in, then opens the email in the development inbox. */
+async function startInBrowser(label: string) {
+  const email = `${label}-${randomUUID().slice(0, 8)}@example.com`;
+  const demo = await browser.newPage();
+  await demo.goto(printed(/Demo client app\s+(http:\S+)/));
+  await demo.fill("#email", email);
+  await demo.click("#start");
+  await demo.getByText("Check your email").waitFor();
+
+  const inbox = await browser.newPage();
+  await inbox.goto(printed(/Development inbox\s+(http:\S+)/));
+  await inbox.getByRole("button", { name: new RegExp(email) }).click();
+  const text = await inbox.locator(".text-part").innerText();
+  return { demo, inbox, text };
+}
+
 describe.skipIf(!available)("the demo, in a real browser", () => {
   it("signs a person in with the code read from the development inbox, and out again", async () => {
     expect(output).toContain("WARNING: NOTHING IS DURABLE");
-    const demoUrl = /Demo client app\s+(http:\S+)/.exec(output)?.[1] ?? "";
-    const inboxUrl = /Development inbox\s+(http:\S+)/.exec(output)?.[1] ?? "";
     expect(output).toMatch(/eak_[a-z2-7]{52}/);
-
-    const email = `browser-${randomUUID().slice(0, 8)}@example.com`;
-    const demo = await browser.newPage();
-    await demo.goto(demoUrl);
-    await demo.fill("#email", email);
-    await demo.click("#start");
-    await demo.getByText("Check your email").waitFor();
-
-    const inbox = await browser.newPage();
-    await inbox.goto(inboxUrl);
-    await inbox.getByRole("button", { name: new RegExp(email) }).click();
-    const text = await inbox.locator(".text-part").innerText();
+    const { demo, inbox, text } = await startInBrowser("browser");
     const code = /\b(\d{6})\b/.exec(text)?.[1] ?? "";
     expect(code).toMatch(/^\d{6}$/);
     // The HTML part renders too (sandboxed), showing the same code.
@@ -115,21 +121,10 @@ describe.skipIf(!available)("the demo, in a real browser", () => {
   });
 
   it("signs a person in with the email's magic link, which a link scanner's GET does not use", async () => {
-    const demoUrl = /Demo client app\s+(http:\S+)/.exec(output)?.[1] ?? "";
-    const inboxUrl = /Development inbox\s+(http:\S+)/.exec(output)?.[1] ?? "";
-    const gatewayUrl = /Gateway \(public API\)\s+(http:\S+)/.exec(output)?.[1] ?? "";
+    const demoUrl = printed(/Demo client app\s+(http:\S+)/);
+    const gatewayUrl = printed(/Gateway \(public API\)\s+(http:\S+)/);
     const apiKey = /eak_[a-z2-7]{52}/.exec(output)?.[0] ?? "";
-    const email = `magic-${randomUUID().slice(0, 8)}@example.com`;
-    const demo = await browser.newPage();
-    await demo.goto(demoUrl);
-    await demo.fill("#email", email);
-    await demo.click("#start");
-    await demo.getByText("Check your email").waitFor();
-
-    const inbox = await browser.newPage();
-    await inbox.goto(inboxUrl);
-    await inbox.getByRole("button", { name: new RegExp(email) }).click();
-    const text = await inbox.locator(".text-part").innerText();
+    const { demo, inbox, text } = await startInBrowser("magic");
     const link = new URL(/http:\/\/\S+\/magic\?\S+/.exec(text)?.[0] ?? "http://missing/");
     expect(link.origin).toBe(new URL(demoUrl).origin);
     const challengeId = link.searchParams.get("challenge_id") ?? "";

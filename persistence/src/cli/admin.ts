@@ -16,7 +16,7 @@ import {
 } from "@emailauth/platform";
 import {
   type ClientApp,
-  type ClientAppSettings,
+  ClientAppSettings,
   CodeAlphabet,
   LoginMethod,
   PersistenceServiceClient,
@@ -238,17 +238,10 @@ async function main(): Promise<void> {
       case "apps create": {
         if (!opts.name) throw new UsageError("apps create needs --name");
         const { clientApp, apiKey } = await api.call("createClientApp", {
-          settings: settingsFrom({
-            displayName: "",
-            senderAddress: "",
-            codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS,
-            codeLength: 0,
-            codeTtlSeconds: 0,
-            allowedOrigins: [],
-            sendsPerMinute: 0,
-            loginMethods: [],
-            linkUrl: "",
-          }),
+          // Every setting at its default (0 and empty mean the service's defaults).
+          settings: settingsFrom(
+            ClientAppSettings.fromPartial({ codeAlphabet: CodeAlphabet.CODE_ALPHABET_DIGITS }),
+          ),
         });
         print(`${describeApp(clientApp)}\n\nAPI key (shown once, store it now):\n${apiKey}`, {
           clientApp,
