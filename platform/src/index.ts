@@ -69,6 +69,7 @@ export {
   type ServiceHost,
   type ServiceHostDeps,
 } from "./grpc/service-host.ts";
+export { IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE } from "./idempotency-key.ts";
 export { loadOrExit, type Running, runService, STOP_WITH_PARENT } from "./lifecycle.ts";
 export { type Audit, type AuditFields, defineAudit } from "./log/audit.ts";
 export { createLogger, type Logger } from "./log/logger.ts";

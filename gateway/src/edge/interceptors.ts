@@ -15,7 +15,9 @@ import { appError } from "../errors.ts";
 import { CLIENT_ADDRESS, CLIENT_APP, IDEMPOTENCY_KEY, REQUEST_ID, RPC_STATE } from "./context.ts";
 import { toConnectError, toPublic, withReason } from "./public-errors.ts";
 
-const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+// Narrower than the internal contracts' key (platform's IDEMPOTENCY_KEY_PATTERN, 128), so a
+// client app's key is passed upstream as it is.
+const PUBLIC_IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /** Logs what deserves it, and turns anything thrown into a public ConnectError. */
 function publicError(err: unknown, logger: Logger, fields: Record<string, unknown>): ConnectError {
@@ -39,7 +41,7 @@ export function createRequestGate(deps: RequestGateDeps): (ctx: HandlerContext) 
     if (ctx.service.typeName !== AuthService.typeName) return;
     try {
       const key = ctx.requestHeader.get("idempotency-key");
-      if (key !== null && !IDEMPOTENCY_KEY_PATTERN.test(key)) {
+      if (key !== null && !PUBLIC_IDEMPOTENCY_KEY_PATTERN.test(key)) {
         throw appError("INVALID_ARGUMENT", {
           message: "Idempotency-Key: 1 to 100 characters of [A-Za-z0-9._:-]",
         });

@@ -5,6 +5,8 @@ import {
   CLIENT_APP_NAME_MAX_LENGTH,
   currentTraceparent,
   EMAIL_MAX_LENGTH,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_KEY_RULE,
   normalizeEmail,
   SENDER_ADDRESS_PATTERN,
   tracing,
@@ -33,9 +35,7 @@ function isWebLink(raw: string): boolean {
 }
 
 const queueRequest = z.object({
-  idempotencyKey: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
+  idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE),
   recipient: z.string().min(3).max(EMAIL_MAX_LENGTH),
   code: z.union([
     z.literal(""),

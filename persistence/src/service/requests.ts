@@ -1,7 +1,13 @@
 // Validation of every request at persistence's edge: internal callers are trusted to be who
 // they are, not to send well-formed data. A bad field is INVALID_ARGUMENT naming the field;
 // nothing is read or written before the whole request is valid.
-import { addressLimitKey, EMAIL_INPUT_MAX_LENGTH, normalizeEmail } from "@emailauth/platform";
+import {
+  addressLimitKey,
+  EMAIL_INPUT_MAX_LENGTH,
+  IDEMPOTENCY_KEY_PATTERN,
+  IDEMPOTENCY_KEY_RULE,
+  normalizeEmail,
+} from "@emailauth/platform";
 import { z } from "zod";
 import { ID_PATTERNS } from "../crypto/ids.ts";
 import { appError } from "../errors.ts";
@@ -36,10 +42,7 @@ export const fields = {
     .regex(/^[0-9A-Za-z -]+$/, "expected digits or letters"),
   linkToken: z.string().regex(ID_PATTERNS.linkToken, "expected a link token (lnk_ and 52 characters)"),
   userAgent: z.string().max(256).regex(NO_CONTROL, "control characters are not allowed"),
-  idempotencyKey: z.union([
-    z.literal(""),
-    z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, "expected 1 to 128 characters of [A-Za-z0-9_.:-]"),
-  ]),
+  idempotencyKey: z.union([z.literal(""), z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE)]),
   requestFingerprint: z.instanceof(Uint8Array).refine((b) => b.length <= 64, "at most 64 bytes"),
   idempotencyKeyGenerated: z.boolean(),
 };
