@@ -238,7 +238,7 @@ describe("magic links", () => {
 
   it("never logs a link token, a code or a token", () => {
     const text = mesh.allLogs();
-    expect(text).toContain('"method":"link"');
+    expect(text).toContain('"loginMethod":"link"');
     expect(leakedSecrets(text, secrets)).toEqual([]);
     expect(text).not.toMatch(/lnk_[a-z2-7]{10}/);
   });

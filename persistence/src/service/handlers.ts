@@ -257,7 +257,7 @@ export function createPersistenceHandlers(
               audit(ctx.logger, event, {
                 clientAppId: r.clientAppId,
                 ...(challengeId && { challengeId }),
-                method: proof.method,
+                loginMethod: proof.method,
               });
           }
           throw err;
@@ -269,7 +269,7 @@ export function createPersistenceHandlers(
           ...ids,
           sessionId: done.session.id,
           newUser: done.newUser,
-          method: proof.method,
+          loginMethod: proof.method,
         });
       }
       return {

@@ -123,7 +123,8 @@ describe("the coalescer", () => {
     );
     const short = h.call("a", { deadlineMs: 30 });
     const long = h.call("b", { deadlineMs: 4_000 });
-    await expect(short).rejects.toMatchObject({ reason: "DEADLINE_EXCEEDED" });
+    // As the upstream's error (like a unary call's deadline), not as the caller's own timeout.
+    await expect(short).rejects.toMatchObject({ reason: "DEADLINE_EXCEEDED", upstream: "test" });
     expect(h.calls[0]?.deadlineMs).toBeGreaterThan(3_000);
     release();
     await expect(long).resolves.toBe("ok:b");

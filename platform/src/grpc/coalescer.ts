@@ -59,8 +59,10 @@ export function createCoalescer<Req, Res>(
     for (const item of live) {
       // A request that must be answered before the batch's deadline is answered at its own.
       if (item.deadline < deadline) {
+        // The upstream did not answer in time: the same error as a unary call's deadline,
+        // marked as the upstream's (a caller maps it as an outage, not as its own timeout).
         const timer = setTimeout(
-          () => item.reject(appError("DEADLINE_EXCEEDED")),
+          () => item.reject(deps.decodeError({ reason: "DEADLINE_EXCEEDED" })),
           item.deadline - Date.now(),
         );
         const { resolve, reject } = item;
