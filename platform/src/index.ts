@@ -96,3 +96,4 @@ export {
   trace,
   tracing,
 } from "./tracing/tracing.ts";
+export { parseWebLink } from "./web-link.ts";

@@ -37,7 +37,7 @@ export const persistenceReasons = {
     code: status.RESOURCE_EXHAUSTED,
     message: "Too many failed attempts for this email address; retry later.",
   },
-  CODE_INVALID: { code: status.UNAUTHENTICATED, message: "The code is wrong or no longer valid." },
+  CODE_INVALID: { code: status.UNAUTHENTICATED, message: "The code or link is wrong or no longer valid." },
   CHALLENGE_NOT_FOUND: { code: status.NOT_FOUND, message: "No such login." },
   // Sessions and users
   SESSION_INVALID: { code: status.UNAUTHENTICATED, message: "The session is not valid." },

@@ -66,7 +66,7 @@ describe("toPublic", () => {
 describe("toConnectError", () => {
   it("says the public reason's message for upstream errors, never the upstream's text", () => {
     const err = toConnectError(toPublic(fromUpstream("CODE_INVALID")).error);
-    expect(err.rawMessage).toBe("The code is wrong or no longer valid.");
+    expect(err.rawMessage).toBe("The code or link is wrong or no longer valid.");
     // What goes on the wire: the message, the metadata, the details.
     const wire = new TextDecoder().decode(errorToJsonBytes(err, {})) + JSON.stringify([...err.metadata]);
     expect(wire).not.toContain("10.0.0.7");

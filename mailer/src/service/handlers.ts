@@ -8,6 +8,7 @@ import {
   IDEMPOTENCY_KEY_PATTERN,
   IDEMPOTENCY_KEY_RULE,
   normalizeEmail,
+  parseWebLink,
   SENDER_ADDRESS_PATTERN,
   tracing,
 } from "@emailauth/platform";
@@ -23,17 +24,6 @@ import { type DeliveryStatusRecord, type MailQueue, messageIdFor } from "../queu
 const NO_CONTROL = /^[^\p{Cc}]*$/u;
 const LINK_MAX_LENGTH = 2048;
 
-/** A link that can go into an email as it is: an absolute http(s) URL, nothing hidden in it. */
-function isWebLink(raw: string): boolean {
-  if (!NO_CONTROL.test(raw) || /\s/.test(raw) || raw.includes("#")) return false;
-  try {
-    const url = new URL(raw);
-    return (url.protocol === "https:" || url.protocol === "http:") && !url.username && !url.password;
-  } catch {
-    return false;
-  }
-}
-
 const queueRequest = z.object({
   idempotencyKey: z.string().regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_RULE),
   recipient: z.string().min(3).max(EMAIL_MAX_LENGTH),
@@ -46,7 +36,10 @@ const queueRequest = z.object({
     z
       .string()
       .max(LINK_MAX_LENGTH)
-      .refine(isWebLink, "expected an absolute http(s) URL without credentials or fragment"),
+      .refine(
+        (raw) => "url" in parseWebLink(raw),
+        "expected an absolute http(s) URL without credentials or fragment",
+      ),
   ]),
   locale: z.union([
     z.literal(""),

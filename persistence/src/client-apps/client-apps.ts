@@ -5,7 +5,12 @@
 // Login calls read the app on every request; a short in-process cache (CLIENT_APP_CACHE_TTL)
 // saves that Redis round trip. A change made through this replica clears its cache at once;
 // other replicas see it within the TTL.
-import { CLIENT_APP_NAME_MAX_LENGTH, EMAIL_MAX_LENGTH, SENDER_ADDRESS_PATTERN } from "@emailauth/platform";
+import {
+  CLIENT_APP_NAME_MAX_LENGTH,
+  EMAIL_MAX_LENGTH,
+  parseWebLink,
+  SENDER_ADDRESS_PATTERN,
+} from "@emailauth/platform";
 import { ID_PATTERNS, newApiKey, newClientAppId, sha256 } from "../crypto/ids.ts";
 import { appError } from "../errors.ts";
 import {
@@ -37,27 +42,23 @@ export const LINK_URL_MAX_LENGTH = 1024;
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
- * Why a magic link's page cannot be this URL, or undefined when it can: absolute https (http
- * for loopback development only), no user:password, no fragment (the link adds its query),
- * at most LINK_URL_MAX_LENGTH characters once encoded (so that every link fits the mailer's
- * 2048). The URL is stored as the WHATWG parser writes it, which is what links will say.
+ * A magic link's page, as the WHATWG parser writes it (which is what links will say), or why
+ * it cannot be one: a web link (platform's rules: http(s), no credentials, no fragment) over
+ * https (http for loopback development only), without the two parameters the link adds, at
+ * most LINK_URL_MAX_LENGTH characters once encoded (so that every link fits the mailer's 2048).
  */
-export function linkUrlProblem(raw: string): string | undefined {
-  if (raw.length > LINK_URL_MAX_LENGTH || CONTROL.test(raw) || /\s/.test(raw)) return "not a URL";
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return "not an absolute URL";
-  }
-  if (url.href.length > LINK_URL_MAX_LENGTH) return `at most ${LINK_URL_MAX_LENGTH} characters once encoded`;
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname)))
-    return "https is required (http only for localhost)";
-  if (url.username || url.password) return "no credentials in the URL";
-  if (raw.includes("#")) return "no fragment";
+export function parseLinkUrl(raw: string): { href: string } | { problem: string } {
+  if (raw.length > LINK_URL_MAX_LENGTH) return { problem: "not a URL" };
+  const parsed = parseWebLink(raw);
+  if ("problem" in parsed) return parsed;
+  const { url } = parsed;
+  if (url.href.length > LINK_URL_MAX_LENGTH)
+    return { problem: `at most ${LINK_URL_MAX_LENGTH} characters once encoded` };
+  if (url.protocol !== "https:" && !LOOPBACK_HOSTS.has(url.hostname))
+    return { problem: "https is required (http only for localhost)" };
   if (url.searchParams.has("challenge_id") || url.searchParams.has("link_token"))
-    return "the link adds challenge_id and link_token itself";
-  return undefined;
+    return { problem: "the link adds challenge_id and link_token itself" };
+  return { href: url.href };
 }
 
 /** Checks and completes settings; throws CLIENT_APP_SETTINGS_INVALID naming the field. */
@@ -104,11 +105,11 @@ export function validateSettings(input: ClientAppSettingsInput): ClientAppSettin
   if (new Set(loginMethods).size !== loginMethods.length) {
     throw invalid("login_methods: each method at most once");
   }
-  const usesLink = loginMethods.includes("link");
-  const linkProblem = input.linkUrl === "" ? undefined : linkUrlProblem(input.linkUrl);
-  if (linkProblem) throw invalid(`link_url: ${linkProblem}`);
-  if (usesLink && input.linkUrl === "") throw invalid("link_url: required with the link login method");
-  const linkUrl = input.linkUrl === "" ? "" : new URL(input.linkUrl).href;
+  const link = input.linkUrl === "" ? { href: "" } : parseLinkUrl(input.linkUrl);
+  if ("problem" in link) throw invalid(`link_url: ${link.problem}`);
+  if (loginMethods.includes("link") && link.href === "")
+    throw invalid("link_url: required with the link login method");
+  const linkUrl = link.href;
   return {
     displayName,
     senderAddress: input.senderAddress,

@@ -123,11 +123,11 @@ export function createLoginCodes(deps: LoginCodesDeps): LoginCodes {
   return {
     async issue({ clientAppId, email, ipDigest, idempotency }) {
       const app = await deps.clientApps.getActive(clientAppId);
-      const idem = await deps.idempotent.bind("issue", clientAppId, [email, ipDigest ?? ""], idempotency);
-      const person = deps.peppered.person(email);
       const { settings } = app;
       // Only methods a later version added (and this one dropped when reading): nothing to send.
       if (settings.loginMethods.length === 0) throw appError("LOGIN_METHOD_NOT_ALLOWED");
+      const idem = await deps.idempotent.bind("issue", clientAppId, [email, ipDigest ?? ""], idempotency);
+      const person = deps.peppered.person(email);
       const usesCode = settings.loginMethods.includes("code");
       const hardened = usesCode && (await deps.budget.underPressure(clientAppId));
       const spanning = { ipDigest, clientAppId, appPerMinute: app.settings.sendsPerMinute };

@@ -1,7 +1,7 @@
--- Checks a presented proof (a typed code, a link token) in one atomic step: answers a retry with the recorded outcome (or
--- refuses a reused idempotency key), then counts the attempt, compares, and either consumes
--- the code, creates the user on the first login and opens a session, or counts the failure
--- (killing the code after its last attempt). Wrong, expired, used, retired and unknown codes
+-- Checks a presented proof (a typed code, a link token) in one atomic step: answers a retry
+-- with the recorded outcome (or refuses a reused idempotency key), then counts the attempt,
+-- compares, and either consumes the challenge, creates the user on the first login and opens
+-- a session, or counts the failure (killing the challenge after its last attempt). Wrong, expired, used, retired and unknown codes
 -- all give CODE_INVALID.
 -- KEYS[1] challenge key (a key of the person's slot that need not exist when ARGV[14] is "")
 -- ARGV: 1 P, 2 app id, 3 now, 4 MACs as JSON {kid: mac}, 5 max attempts, 6 max failures,
