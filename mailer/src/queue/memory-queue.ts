@@ -63,12 +63,21 @@ export function createMemoryQueue(deps: { options: QueueOptions; observer: Queue
       } else {
         const wait = retryDelay(s.messageId, s.attempts, options.retryBaseMs);
         s.state = "retrying";
-        s.nextAttemptAt = s.updatedAt + wait;
-        entry.timer = setTimeout(() => {
+        const due = s.updatedAt + wait;
+        s.nextAttemptAt = due;
+        // Node's timers count from the event loop's cached clock and may fire a millisecond
+        // or two before `due` by Date.now(): the retry waits out what was promised.
+        const retryWhenDue = () => {
+          const left = due - Date.now();
+          if (left > 0) {
+            entry.timer = setTimeout(retryWhenDue, left);
+            return;
+          }
           entry.timer = undefined;
           ready.push(s.messageId);
           pump();
-        }, wait);
+        };
+        entry.timer = setTimeout(retryWhenDue, wait);
       }
     }
   };
